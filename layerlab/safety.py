@@ -1,0 +1,196 @@
+"""Untrusted input, one place: the rules that keep a hostile image from touching the host.
+
+An image is data somebody else wrote. Every reader in layerlab cleans names and checks
+markers here, so that the list of known escapes (semantics.md, "Bad input") is handled
+once and tested once:
+
+* tar names with `..` (CVE-2007-4559) are refused; absolute names are made relative;
+* hardlinks may only name paths inside the layer stack, never `../x` or a host path;
+* whiteouts must name something: `.wh.`, `.wh..`, `.wh...` are refused;
+* overlayfs marker xattrs inside a tar would let a layer forge whiteouts on disk: refused;
+* blob and manifest paths must stay inside the image (CVE-2024-3727);
+* JSON documents and decompressed streams are size-limited (bombs).
+
+Every failure is a `LayerlabError` whose message is one line saying what is wrong and
+what to do; the CLI prints it as `layerlab: error: <message>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from pathlib import Path
+from typing import Any, BinaryIO
+
+__all__ = [
+    "LayerlabError",
+    "WHITEOUT_PREFIX",
+    "OPAQUE_MARKER",
+    "MAX_JSON_BYTES",
+    "MAX_RATIO",
+    "clean_member_name",
+    "clean_link_target",
+    "whiteout_name",
+    "check_xattr",
+    "check_no_whiteout_name",
+    "inside",
+    "read_json",
+    "parse_json",
+    "check_destination",
+]
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+#: AuFS keeps its own bookkeeping under `.wh..wh.*` names; they are never part of a layer.
+AUFS_META_PREFIX = ".wh..wh."
+#: Overlayfs reads these xattrs as whiteout and opaque markers; a tar must not carry them.
+OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+#: Largest JSON document (index, manifest, config) we parse: real ones are a few KB.
+MAX_JSON_BYTES = 16 << 20
+#: Largest output/input ratio of a decompressed blob. Deflate cannot exceed ~1032:1, so
+#: any honest gzip layer passes; a zstd bomb (or a nested one) does not.
+MAX_RATIO = 1100
+
+
+class LayerlabError(Exception):
+    """A refusal with a one-line message that tells the user what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def clean_member_name(name: str) -> str:
+    """The model path of a tar member name; refuses names that could leave the root.
+
+    A leading "/" is dropped (the name stays inside the layer, as GNU tar and Docker do).
+    Any `..` component is refused outright: no tool writes one, and resolving it
+    lexically would still be wrong once a symlink sits on the path.
+    """
+    if not name or "\x00" in name:
+        raise LayerlabError(f"tar entry {name!r} has an empty or invalid name; refusing the layer")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise LayerlabError(
+            f"tar entry {name!r} contains '..' and could escape the root; refusing this layer"
+        )
+    return "/" + "/".join(parts)
+
+
+def clean_link_target(member: str, target: str) -> str:
+    """The model path a hardlink points to; refuses `..` and absolute host paths.
+
+    A hardlink names another entry of the layer stack by its path in the archive. An
+    absolute or `..` target can only be an attempt to link a host file (semantics.md).
+    """
+    if target.startswith("/"):
+        raise LayerlabError(
+            f"hardlink {member!r} points to absolute path {target!r}; hardlink targets must be "
+            "paths inside the image, refusing this layer"
+        )
+    if ".." in target.split("/"):
+        raise LayerlabError(
+            f"hardlink {member!r} points to {target!r}, outside the image; refusing this layer"
+        )
+    path = clean_member_name(target)
+    if path == "/":
+        raise LayerlabError(f"hardlink {member!r} points to the root directory; refusing it")
+    return path
+
+
+def whiteout_name(member: str, basename: str) -> str | None:
+    """For a `.wh.` member, the name it deletes; None for the opaque marker.
+
+    Refuses the names that delete nothing or something impossible: `.wh.` (no name),
+    `.wh..` and `.wh...` (the directory itself or its parent), and AuFS's internal
+    `.wh..wh.*` bookkeeping, which a layer never carries.
+    """
+    if basename == OPAQUE_MARKER:
+        return None
+    if basename.startswith(AUFS_META_PREFIX):
+        raise LayerlabError(
+            f"tar entry {member!r} is AuFS-internal bookkeeping, not a layer entry; "
+            "refusing this layer"
+        )
+    target = basename[len(WHITEOUT_PREFIX) :]
+    if target in ("", ".", ".."):
+        raise LayerlabError(
+            f"whiteout {member!r} names {target or 'nothing'!r}; a whiteout must name a file, "
+            "refusing this layer"
+        )
+    return target
+
+
+def check_no_whiteout_name(path: str) -> None:
+    """Refuse a real file called `.wh.*`: in a layer that name can only mean a deletion."""
+    if posixpath.basename(path).startswith(WHITEOUT_PREFIX):
+        raise LayerlabError(
+            f"{path!r} is named like a whiteout (.wh.*) and cannot be stored in a layer; rename it"
+        )
+
+
+def check_xattr(member: str, key: str) -> None:
+    """Refuse overlayfs marker xattrs: extracted onto an upper dir they would forge
+    whiteouts or opaque directories that the tar never declared."""
+    if key.startswith(OVERLAY_XATTR_PREFIXES):
+        raise LayerlabError(
+            f"tar entry {member!r} carries the overlayfs xattr {key!r}; a layer must not set "
+            "overlay markers, refusing it"
+        )
+
+
+def inside(root: Path, relative: str, what: str) -> Path:
+    """`root/relative`, refusing anything that leaves `root` (absolute, `..`, symlinks).
+
+    Used for blob paths and archive member paths named by a manifest (CVE-2024-3727).
+    """
+    if not relative or relative.startswith("/") or ".." in relative.split("/"):
+        raise LayerlabError(f"{what} names the path {relative!r}, outside the image; refusing it")
+    path = root / relative
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise LayerlabError(
+            f"{what} path {relative!r} leads outside the image through a symlink; refusing it"
+        )
+    return path
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    """Parse a JSON document, refusing huge ones and turning syntax errors into one line."""
+    if len(data) > MAX_JSON_BYTES:
+        raise LayerlabError(
+            f"{what} is {len(data)} bytes, more than the {MAX_JSON_BYTES} allowed; refusing it"
+        )
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LayerlabError(f"{what} is not valid JSON ({exc}); the image is corrupt") from None
+
+
+def read_json(stream: BinaryIO, what: str) -> Any:
+    """Read and parse at most MAX_JSON_BYTES (+1, to notice a bigger one) from a stream."""
+    return parse_json(stream.read(MAX_JSON_BYTES + 1), what)
+
+
+def check_destination(dest: Path) -> bool:
+    """Refuse a destination that holds anything: flattening never overwrites user data.
+
+    Returns True when `dest` exists (empty), False when it is absent but creatable.
+    """
+    if os.path.islink(dest):
+        raise LayerlabError(f"destination {dest} is a symlink; give a real empty directory")
+    if dest.exists():
+        if not dest.is_dir():
+            raise LayerlabError(f"destination {dest} exists and is not a directory; choose another")
+        with os.scandir(dest) as names:
+            if next(names, None) is not None:
+                raise LayerlabError(
+                    f"destination {dest} is not empty; give a new or empty directory so nothing "
+                    "is lost"
+                )
+        return True
+    parent = dest.parent
+    if not parent.is_dir():
+        raise LayerlabError(f"the parent of destination {dest} does not exist; create it first")
+    return False
