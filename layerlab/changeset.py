@@ -49,7 +49,15 @@ from .safety import (
     whiteout_name,
 )
 
-__all__ = ["read_changeset", "write_changeset", "empty_diff_id", "diff_id_of", "BlobSlice"]
+__all__ = [
+    "read_changeset",
+    "write_changeset",
+    "empty_diff_id",
+    "diff_id_of",
+    "BlobSlice",
+    "apply_markers",
+    "check_parents",
+]
 
 XATTR_PAX = "SCHILY.xattr."
 _CHUNK = 1 << 20
@@ -256,12 +264,12 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
             )
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise LayerlabError(f"the layer is not a readable tar ({exc}); is it truncated?") from None
-    _apply_markers(entries, whiteouts, opaque)
-    _check_parents(entries)
+    apply_markers(entries, whiteouts, opaque)
+    check_parents(entries)
     return Layer(entries, name=name, created_by=created_by)
 
 
-def _apply_markers(entries: dict[str, Entry], whiteouts: set[str], opaque: set[str]) -> None:
+def apply_markers(entries: dict[str, Entry], whiteouts: set[str], opaque: set[str]) -> None:
     """Fold whiteout files into the model, with the OCI spec's same-layer rules.
 
     A whiteout only deletes from *lower* layers. So `f` plus `.wh.f` in one tar keeps `f`
@@ -287,7 +295,7 @@ def _apply_markers(entries: dict[str, Entry], whiteouts: set[str], opaque: set[s
             )
 
 
-def _check_parents(entries: dict[str, Entry]) -> None:
+def check_parents(entries: dict[str, Entry]) -> None:
     """Refuse entries below a non-directory of the same layer.
 
     A tar holding `d -> /` and then `d/x` is the classic way to write through a symlink

@@ -1,0 +1,233 @@
+"""Blobs as they are stored: content addresses, compression, and the checks on both.
+
+Everything in an image is addressed by the sha256 of its bytes, which makes tampering
+visible, but only if somebody looks. This module looks: every blob is hashed while it is
+read, a layer's uncompressed bytes are checked against the DiffID in the config, and
+decompression stops at a ratio no honest layer reaches (semantics.md, bad input).
+
+A compressed layer is decompressed once into an anonymous temporary file (O_TMPFILE: it has
+no name, so nothing can be left behind, even on Ctrl-C) so that its file contents can then
+be read lazily like those of an uncompressed layer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..safety import MAX_RATIO, LayerlabError
+
+__all__ = [
+    "LayerBlob",
+    "blob_path",
+    "check_digest",
+    "sniff",
+    "open_layer",
+    "compress",
+    "hash_stream",
+]
+
+_DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
+_CHUNK = 1 << 20
+#: Below this much output the ratio check stays quiet: tiny layers compress very well.
+_RATIO_GRACE = 1 << 20
+
+
+def check_digest(digest: object, what: str) -> str:
+    """Refuse anything that is not `sha256:<64 hex>` (or sha512): such a "digest" could be
+    a path like `sha256:../../etc/passwd` (CVE-2024-3727)."""
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise LayerlabError(
+            f"{what} has an invalid digest {str(digest)[:80]!r}; the image is corrupt"
+        )
+    return digest
+
+
+def blob_path(digest: str, what: str) -> str:
+    """Where a blob lives inside an OCI layout: `blobs/<alg>/<hex>`."""
+    alg, hexpart = check_digest(digest, what).split(":")
+    return f"blobs/{alg}/{hexpart}"
+
+
+def sniff(head: bytes) -> str:
+    """The compression of a blob from its first bytes: "gzip", "zstd" or "" (plain tar).
+
+    Magic bytes rather than media types decide, like containerd does, because archives in
+    the wild label compressed layers as plain tars and the other way round.
+    """
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        return "zstd"
+    return ""
+
+
+def _hasher(digest: str | None) -> hashlib._Hash:
+    return hashlib.new(digest.split(":")[0] if digest else "sha256")
+
+
+def _verify(h: hashlib._Hash, expected: str | None, what: str) -> str:
+    actual = f"{h.name}:{h.hexdigest()}"
+    if expected is not None and actual != expected:
+        raise LayerlabError(
+            f"{what} does not match its digest {expected[:19]}... (its content is "
+            f"{actual[:19]}...); the image is corrupt or was tampered with"
+        )
+    return actual
+
+
+def hash_stream(stream: BinaryIO, expected: str | None, what: str) -> tuple[str, int]:
+    """Hash a whole stream and check it against `expected`; returns (digest, size)."""
+    h = _hasher(expected)
+    size = 0
+    for chunk in iter(lambda: stream.read(_CHUNK), b""):
+        h.update(chunk)
+        size += len(chunk)
+    return _verify(h, expected, what), size
+
+
+class _HashingReader:
+    """Hashes the compressed bytes as the decompressor pulls them."""
+
+    def __init__(self, stream: BinaryIO, h: hashlib._Hash) -> None:
+        self.stream, self.h, self.size = stream, h, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        self.h.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Hash what the decompressor left unread (gzip padding), so the digest is complete."""
+        while self.read(_CHUNK):
+            pass
+
+
+def _decompressor(kind: str, raw: _HashingReader) -> tuple[BinaryIO, tuple[type[Exception], ...]]:
+    """A reader of the uncompressed bytes, and the exceptions that mean "damaged stream"."""
+    if kind == "gzip":
+        gz = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
+        return gz, (EOFError, gzip.BadGzipFile, zlib.error)  # type: ignore[return-value]
+    try:
+        import zstandard
+    except ImportError:
+        raise LayerlabError(
+            "this image has zstd-compressed layers; install the Python package 'zstandard' "
+            "to read them"
+        ) from None
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return reader, (zstandard.ZstdError,)  # type: ignore[return-value]
+
+
+@dataclass
+class LayerBlob:
+    """A verified layer: an uncompressed, seekable tar plus the identifiers that name it."""
+
+    tar: BinaryIO
+    diff_id: str
+    digest: str
+    size: int
+    compression: str
+
+
+def open_layer(
+    open_blob: Callable[[], BinaryIO],
+    *,
+    what: str,
+    digest: str | None = None,
+    diff_id: str | None = None,
+) -> LayerBlob:
+    """Open a stored layer blob, verify its digest and its DiffID, and return a seekable tar.
+
+    `digest` is the address of the blob as stored (None when an archive does not give one),
+    `diff_id` the one the image config expects for its uncompressed bytes.
+    """
+    with open_blob() as stream:
+        kind = sniff(stream.read(4))
+    if not kind:
+        with open_blob() as stream:
+            actual, size = hash_stream(stream, digest, what)
+        if diff_id is not None and actual != diff_id:
+            raise LayerlabError(
+                f"{what} is an uncompressed tar with DiffID {actual[:19]}..., but the config "
+                f"expects {diff_id[:19]}...; the image is corrupt"
+            )
+        return LayerBlob(open_blob(), actual, actual, size, "")
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - it outlives this call, as the layer's tar
+    try:
+        blob_digest, size, actual = _decompress(open_blob, kind, out, what, digest, diff_id)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return LayerBlob(out, actual, blob_digest, size, kind)  # type: ignore[arg-type]
+
+
+def _decompress(
+    open_blob: Callable[[], BinaryIO],
+    kind: str,
+    out: BinaryIO,
+    what: str,
+    digest: str | None,
+    diff_id: str | None,
+) -> tuple[str, int, str]:
+    room = shutil.disk_usage(tempfile.gettempdir()).free - (64 << 20)
+    blob_hash, tar_hash = _hasher(digest), _hasher(diff_id)
+    written = 0
+    with open_blob() as stream:
+        raw = _HashingReader(stream, blob_hash)
+        plain, damaged = _decompressor(kind, raw)
+        try:
+            with plain:
+                for chunk in iter(lambda: plain.read(_CHUNK), b""):
+                    written += len(chunk)
+                    if written > _RATIO_GRACE and written > MAX_RATIO * max(raw.size, 1):
+                        raise LayerlabError(
+                            f"{what} expands more than {MAX_RATIO}x when decompressed; "
+                            "refusing a likely decompression bomb"
+                        )
+                    if written > room:
+                        raise LayerlabError(
+                            f"{what} does not fit in {tempfile.gettempdir()} once decompressed; "
+                            "free some space or set TMPDIR"
+                        )
+                    tar_hash.update(chunk)
+                    out.write(chunk)
+        except damaged as exc:
+            raise LayerlabError(
+                f"{what} is a truncated or damaged {kind} stream ({exc}); re-download or "
+                "re-save the image"
+            ) from None
+        raw.drain()
+    blob_digest = _verify(blob_hash, digest, what)
+    actual = _verify(tar_hash, diff_id, f"the uncompressed {what}")
+    return blob_digest, raw.size, actual
+
+
+def compress(src: BinaryIO, dst: BinaryIO, kind: str) -> None:
+    """Compress a tar reproducibly: gzip without a name or timestamp, or zstd."""
+    if kind == "gzip":
+        with gzip.GzipFile(fileobj=dst, mode="wb", mtime=0, filename="") as z:
+            shutil.copyfileobj(src, z, _CHUNK)
+    elif kind == "zstd":
+        import zstandard
+
+        zstandard.ZstdCompressor().copy_stream(src, dst)
+    elif kind:
+        raise LayerlabError(f"unknown compression {kind!r}; use gzip, zstd or none")
+    else:
+        shutil.copyfileobj(src, dst, _CHUNK)
+
+
+def file_opener(path: str | os.PathLike[str]) -> Callable[[], BinaryIO]:
+    """An opener for a blob file, as `open_layer` and `LayerRef.open_blob` want."""
+    return lambda: open(path, "rb")
