@@ -1,0 +1,302 @@
+"""A layer as a directory: the two ways a union filesystem marks deletions on disk.
+
+The model's `Whiteout` and `OpaqueDir` have two spellings, and one switch picks between
+them, as in umoci's `oci/layer` (`OnDiskFormat`), so there is a single code path:
+
+===============  ================================  ====================================
+                 AUFS (also the OCI tar spelling)  OVERLAY (overlayfs upper/lower dir)
+===============  ================================  ====================================
+whiteout of x    empty file ``.wh.x``              char device 0/0 named ``x``
+opaque dir d     empty file ``d/.wh..wh..opq``     xattr ``trusted.overlay.opaque=y``
+                                                   (``user.overlay.opaque`` with
+                                                   ``-o userxattr``, rootless)
+===============  ================================  ====================================
+
+Reading one spelling and writing the other converts losslessly. `format=None` reads a
+plain directory tree (a rootfs) literally, markers and all, for `layerlab diff`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import posixpath
+import stat
+from collections.abc import Callable
+from typing import BinaryIO
+
+from ..changeset import apply_markers, check_parents
+from ..entries import (
+    Content,
+    Device,
+    Dir,
+    Entry,
+    Fifo,
+    File,
+    Hardlink,
+    Meta,
+    OpaqueDir,
+    Symlink,
+    Whiteout,
+)
+from ..layer import Layer
+from ..safety import (
+    AUFS_META_PREFIX,
+    OPAQUE_MARKER,
+    OVERLAY_XATTR_PREFIXES,
+    WHITEOUT_PREFIX,
+    LayerlabError,
+    check_no_whiteout_name,
+    whiteout_name,
+)
+from .output import new_directory
+from .tree_writer import TreeWriter, WriteStats
+
+__all__ = ["OnDiskFormat", "opaque_xattr", "read_layer_dir", "write_layer_dir", "convert_layer_dir"]
+
+#: Files up to this size are read when the directory is read; bigger ones when needed.
+EAGER_BYTES = 64 << 10
+
+
+class OnDiskFormat(enum.Enum):
+    """How deletions are spelled in a layer directory."""
+
+    AUFS = "aufs"
+    OVERLAY = "overlay"
+
+
+def opaque_xattr(userxattr: bool = False) -> str:
+    """The opaque marker's xattr name: `user.overlay.opaque` for rootless userxattr mounts."""
+    return "user.overlay.opaque" if userxattr else "trusted.overlay.opaque"
+
+
+def _xattrs(path: str) -> dict[str, bytes]:
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return {}
+    values = {}
+    for name in names:
+        try:
+            values[name] = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            continue
+    return values
+
+
+def _opener(path: str) -> Callable[[], BinaryIO]:
+    """Reopen a file for its contents later, refusing a symlink swapped in meanwhile."""
+
+    def open_nofollow() -> BinaryIO:
+        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+
+    return open_nofollow
+
+
+def _content(path: str, size: int) -> Content:
+    if size <= EAGER_BYTES:
+        with _opener(path)() as stream:
+            return Content(stream.read())
+    return Content(size=size, opener=_opener(path))
+
+
+class _Reader:
+    """Walks a directory without following symlinks and builds the layer's entries."""
+
+    def __init__(self, fmt: OnDiskFormat | None, userxattr: bool) -> None:
+        self.fmt = fmt
+        self.marker = opaque_xattr(userxattr)
+        self.entries: dict[str, Entry] = {}
+        self.whiteouts: set[str] = set()
+        self.opaque: set[str] = set()
+        self.inodes: dict[tuple[int, int], str] = {}
+
+    def meta(self, full: str, st: os.stat_result, path: str) -> tuple[Meta, bool]:
+        """Metadata with overlayfs' own xattrs removed; True if it is opaque-marked."""
+        xattrs = _xattrs(full)
+        opaque = xattrs.get(self.marker) == b"y"
+        for key in xattrs:
+            if key.startswith(OVERLAY_XATTR_PREFIXES) and key.split(".")[-1] in (
+                "redirect",
+                "metacopy",
+            ):
+                raise LayerlabError(
+                    f"{path} carries {key}: this upper dir was written with redirect_dir or "
+                    "metacopy, which a layer cannot express; mount without them"
+                )
+        kept = tuple(
+            sorted((k, v) for k, v in xattrs.items() if not k.startswith(OVERLAY_XATTR_PREFIXES))
+        )
+        meta = Meta(
+            mode=stat.S_IMODE(st.st_mode),
+            uid=st.st_uid,
+            gid=st.st_gid,
+            mtime=int(st.st_mtime),
+            xattrs=kept,
+        )
+        return meta, opaque
+
+    def marker_name(self, path: str, name: str, st: os.stat_result) -> bool:
+        """Handle an AuFS `.wh.` name; True if `name` was a marker (or AuFS bookkeeping)."""
+        if self.fmt is not OnDiskFormat.AUFS or not name.startswith(WHITEOUT_PREFIX):
+            return False
+        if name.startswith(AUFS_META_PREFIX) and name != OPAQUE_MARKER:
+            return True  # .wh..wh.plnk, .wh..wh.aufs, .wh..wh.orph: AuFS's own bookkeeping
+        deleted = whiteout_name(path, name)
+        if not stat.S_ISREG(st.st_mode):
+            raise LayerlabError(f"whiteout {path} is not a regular file; refusing this layer")
+        parent = posixpath.dirname(path)
+        if deleted is None:
+            self.opaque.add(parent)
+        else:
+            self.whiteouts.add(posixpath.join(parent, deleted))
+        return True
+
+    def walk(self, directory: str, prefix: str) -> None:
+        with os.scandir(directory) as it:
+            names = sorted(e.name for e in it)
+        for name in names:
+            full = os.path.join(directory, name)
+            path = f"{prefix}/{name}"
+            st = os.lstat(full)
+            if self.marker_name(path, name, st):
+                continue
+            if self.fmt is None:
+                check_no_whiteout_name(path)
+            if self.fmt is OnDiskFormat.OVERLAY and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                self.entries[path] = Whiteout()
+                continue
+            meta, opaque = self.meta(full, st, path)
+            if stat.S_ISDIR(st.st_mode):
+                marked = opaque and self.fmt is OnDiskFormat.OVERLAY
+                self.entries[path] = OpaqueDir(meta) if marked else Dir(meta)
+                self.walk(full, path)
+                continue
+            if st.st_nlink > 1:
+                first = self.inodes.setdefault((st.st_dev, st.st_ino), path)
+                if first != path:
+                    self.entries[path] = Hardlink(meta, target=first)
+                    continue
+            self.entries[path] = self.leaf(full, path, st, meta)
+
+    def leaf(self, full: str, path: str, st: os.stat_result, meta: Meta) -> Entry:
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            return File(meta, _content(full, st.st_size))
+        if stat.S_ISLNK(mode):
+            return Symlink(meta, os.readlink(full))
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            kind = "c" if stat.S_ISCHR(mode) else "b"
+            return Device(meta, kind, os.major(st.st_rdev), os.minor(st.st_rdev))
+        if stat.S_ISFIFO(mode):
+            return Fifo(meta)
+        raise LayerlabError(f"{path} is a socket or other special file a layer cannot hold")
+
+
+def read_layer_dir(
+    src: str | os.PathLike[str],
+    fmt: OnDiskFormat | None,
+    *,
+    userxattr: bool = False,
+    include_root: bool = False,
+) -> Layer:
+    """Read a layer directory (`fmt` AUFS or OVERLAY) or a plain tree (`fmt` None).
+
+    Symlinks are never followed. Hardlinked names become one file plus `Hardlink`s to the
+    first name in sorted order. `include_root` adds the directory's own metadata as "/".
+    """
+    src = os.fspath(src)
+    if not os.path.isdir(src) or os.path.islink(src):
+        raise LayerlabError(f"{src} is not a directory")
+    reader = _Reader(fmt, userxattr)
+    root_meta, root_opaque = reader.meta(src, os.lstat(src), "/")
+    if include_root:
+        marked = root_opaque and fmt is OnDiskFormat.OVERLAY
+        reader.entries["/"] = OpaqueDir(root_meta) if marked else Dir(root_meta)
+    try:
+        reader.walk(src, "")
+    except OSError as exc:
+        raise LayerlabError(f"cannot read {exc.filename or src}: {exc.strerror}") from None
+    apply_markers(reader.entries, reader.whiteouts, reader.opaque)
+    check_parents(reader.entries)
+    return Layer(reader.entries)
+
+
+def _dfs_key(item: tuple[str, Entry]) -> list[str]:
+    return item[0].split("/")
+
+
+def write_layer_dir(
+    layer: Layer,
+    dest: str | os.PathLike[str],
+    fmt: OnDiskFormat,
+    *,
+    userxattr: bool = False,
+) -> WriteStats:
+    """Write `layer` as a new directory `dest` (absent or empty) in the given spelling.
+
+    OVERLAY whiteouts are char devices 0/0: that needs root, or a user namespace (kernel
+    >= 5.8). A hardlink whose target lives in a lower layer cannot be stored and is refused.
+    """
+    stats = WriteStats()
+    items = sorted(layer.items(), key=_dfs_key)
+    links = [(p, e) for p, e in items if isinstance(e, Hardlink)]
+    with new_directory(dest) as staging:
+        try:
+            with TreeWriter(staging, stats) as writer:
+                for path, entry in items:
+                    if not isinstance(entry, Hardlink):
+                        _write_entry(writer, path, entry, fmt, userxattr)
+                for path, link in links:
+                    writer.link(path, link.target)
+        except OSError as exc:
+            raise LayerlabError(f"cannot write layer dir {dest}: {exc.strerror or exc}") from None
+    return stats
+
+
+def _write_entry(
+    writer: TreeWriter, path: str, entry: Entry, fmt: OnDiskFormat, userxattr: bool
+) -> None:
+    if path != "/":
+        check_no_whiteout_name(path)
+    overlay = fmt is OnDiskFormat.OVERLAY
+    if isinstance(entry, Whiteout):
+        if overlay:
+            writer.special(path, Device(Meta(mode=0), "c", 0, 0), required=True)
+        else:
+            parent, name = posixpath.split(path)
+            writer.file(posixpath.join(parent, WHITEOUT_PREFIX + name), File(Meta(mode=0o600)))
+    elif isinstance(entry, Dir):
+        meta = entry.meta
+        if entry.opaque and overlay:
+            meta = meta.with_(xattrs=(*meta.xattrs, (opaque_xattr(userxattr), b"y")))
+        writer.dir(path, meta)
+        if entry.opaque and not overlay:
+            writer.file(posixpath.join(path, OPAQUE_MARKER), File(Meta(mode=0o600)))
+    elif (
+        overlay
+        and isinstance(entry, Device)
+        and entry.type == "c"
+        and entry.major == 0
+        and entry.minor == 0
+    ):
+        raise LayerlabError(
+            f"{path} is a char device 0/0, which an overlay dir reads as a "
+            "whiteout; use the AUFS format for this layer"
+        )
+    else:
+        writer.add(path, entry)
+
+
+def convert_layer_dir(
+    src: str | os.PathLike[str],
+    src_fmt: OnDiskFormat,
+    dest: str | os.PathLike[str],
+    dest_fmt: OnDiskFormat,
+    *,
+    userxattr: bool = False,
+) -> Layer:
+    """Rewrite a layer dir in the other spelling (AuFS <-> overlay); returns the layer."""
+    layer = read_layer_dir(src, src_fmt, userxattr=userxattr)
+    write_layer_dir(layer, dest, dest_fmt, userxattr=userxattr)
+    return layer
