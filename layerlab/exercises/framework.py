@@ -1,0 +1,209 @@
+"""The exercise machinery: an exercise, a verdict, and the `check` / `reveal` calls.
+
+An exercise cell in a notebook looks like this:
+
+    def solve(container):
+        ...  # YOUR CODE HERE
+
+    check("05.1", solve)
+
+`check` hands the learner's answer (usually the function) to the exercise's *checker*,
+which runs it on fresh model objects and judges what came out: the state of a container,
+a layer, a tree or a returned value, never the code's text. Any correct way to get there
+passes. A checker speaks in one of three ways:
+
+* it returns a sentence saying what the learner achieved: solved (✓);
+* it raises `Wrong(reason, hint)`: a specific misconception was recognised (✗ + hint);
+* it raises `NotSolved`: nothing happened yet, as with the stub the notebook ships.
+
+The printed verdict is plain, stable text, so notebooks keep their committed outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Exercise",
+    "Result",
+    "Wrong",
+    "NotSolved",
+    "register",
+    "get",
+    "exercises_of",
+    "check",
+    "reveal",
+    "attempt",
+]
+
+
+class Wrong(Exception):
+    """The answer is wrong in a way we recognise. `reason` is a short stable key
+    (tests assert on it), `hint` the sentence the learner reads."""
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(hint)
+        self.reason = reason
+        self.hint = hint
+
+
+class NotSolved(Exception):
+    """The answer did nothing yet (the shipped stub): not wrong, just not started."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A verdict. Its text is the cell's output, so it holds no volatile values."""
+
+    exercise: str
+    title: str
+    status: str  # "solved", "wrong" or "unsolved"
+    message: str
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "solved"
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = f"Exercise {self.exercise} ({self.title})"
+        if self.status == "solved":
+            return f"✓ {head}: solved.\n  {self.message}"
+        if self.status == "wrong":
+            return f"✗ {head}: not yet.\n  Hint: {self.message}"
+        return f"· {head}: not solved yet.\n  {self.message}"
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: the cell as shipped (`stub`), the reference cell (`solution`), and a
+    `checker` that judges an answer (see the module docstring for how it speaks)."""
+
+    id: str
+    title: str
+    stub: str
+    solution: str
+    checker: Callable[[Any], str]
+
+    def __post_init__(self) -> None:
+        # Store the cells without the indentation of the module that defines them.
+        object.__setattr__(self, "stub", textwrap.dedent(self.stub).strip("\n"))
+        object.__setattr__(self, "solution", textwrap.dedent(self.solution).strip("\n"))
+
+    def judge(self, answer: Any) -> Result:
+        """Run the checker on `answer` and turn what it says into a `Result`."""
+        try:
+            message = self.checker(answer)
+        except NotSolved:
+            return Result(
+                self.id,
+                self.title,
+                "unsolved",
+                f"Fill in the code in this cell and run it again. Stuck? reveal({self.id!r})",
+            )
+        except Wrong as wrong:
+            return Result(self.id, self.title, "wrong", wrong.hint, wrong.reason)
+        return Result(self.id, self.title, "solved", message)
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def register(*exercises: Exercise) -> None:
+    """Make exercises known to `check` and `reveal` (each exNN module calls this)."""
+    for exercise in exercises:
+        if exercise.id in _REGISTRY and _REGISTRY[exercise.id] is not exercise:
+            raise ValueError(f"exercise {exercise.id} is defined twice")
+        _REGISTRY[exercise.id] = exercise
+
+
+def get(exercise_id: str) -> Exercise:
+    """The exercise with this id; "05.1" lives in `layerlab.exercises.ex05`."""
+    if exercise_id not in _REGISTRY:
+        notebook = exercise_id.split(".")[0]
+        module = f"layerlab.exercises.ex{notebook}"
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real bug inside the module: let it show
+                raise
+    if exercise_id not in _REGISTRY:
+        raise LookupError(
+            f"there is no exercise {exercise_id!r}; "
+            "use the id from the exercise's heading, like '05.1'"
+        )
+    return _REGISTRY[exercise_id]
+
+
+def exercises_of(notebook: str) -> list[Exercise]:
+    """Every exercise of notebook "NN", in id order (imports `exNN` if needed)."""
+    with contextlib.suppress(LookupError):
+        get(f"{notebook}.1")
+    return sorted(
+        (e for e in _REGISTRY.values() if e.id.startswith(f"{notebook}.")),
+        key=lambda e: [int(part) for part in e.id.split(".")],
+    )
+
+
+def check(exercise_id: str, answer: Any) -> Result:
+    """Judge your answer to an exercise: ✓ solved, ✗ with a hint, or not solved yet."""
+    return get(exercise_id).judge(answer)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A revealed reference solution; shows as the code you could have written."""
+
+    exercise: Exercise
+
+    def __str__(self) -> str:
+        return (
+            f"Reference solution for Exercise {self.exercise.id} "
+            f"({self.exercise.title}):\n\n{self.exercise.solution}"
+        )
+
+    __repr__ = __str__
+
+
+def reveal(exercise_id: str) -> Solution:
+    """Show the reference solution. Try first: a hint from `check` is often enough."""
+    return Solution(get(exercise_id))
+
+
+def attempt(
+    function: Any,
+    *args: Any,
+    name: str = "solve",
+    explain: Callable[[BaseException], Wrong | None] | None = None,
+) -> Any:
+    """Call the learner's function the way a checker should.
+
+    A stub (`...` or `raise NotImplementedError`) counts as not solved; any other
+    exception becomes a ✗ that names it, unless `explain` recognises it as a known
+    misconception and returns a more helpful `Wrong`.
+    """
+    if not callable(function):
+        raise Wrong(
+            "not-a-function",
+            f"pass the function itself: check(..., {name}), not {name}(...) "
+            f"or another value (got a {type(function).__name__})",
+        )
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise NotSolved() from None
+    except Exception as exc:  # the learner's code may raise anything; judge, don't crash
+        known = explain(exc) if explain is not None else None
+        if known is not None:
+            raise known from None
+        raise Wrong("raised", f"your {name}() raised {type(exc).__name__}: {exc}") from None
