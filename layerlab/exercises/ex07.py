@@ -1,0 +1,290 @@
+"""Exercises of notebook 07, commit: what it captures, the new config, reproducible digests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from typing import Any
+
+from ..commit import EPOCH, CommitResult
+from ..container import Container
+from ..image import EMPTY_TAR_DIFF_ID, canonical_json, sha256_digest
+from ..layer import Layer
+from .framework import Exercise, NotSolved, Wrong, attempt, register
+from .images import ubuntu_image
+
+__all__ = ["MONDAY", "TUESDAY"]
+
+
+# -- 07.1 a change commit captures, and one it does not ----------------------------------
+def _changed(container: Container) -> bool:
+    """Does the container see anything different from a fresh one of the same name?"""
+    fresh = Container(container.image_layers, name=container.name, hostname=container.hostname)
+    return len(container.rw) > 0 or container.mounts != fresh.mounts
+
+
+def check_capture(answer: object) -> str:
+    if not (isinstance(answer, tuple) and len(answer) == 2):
+        raise Wrong("shape", "pass both functions: check('07.1', (captured, not_captured))")
+    captured, not_captured = answer
+    image = ubuntu_image()
+    first, second = Container(image, name="first"), Container(image, name="second")
+    attempt(captured, first, name="captured")
+    attempt(not_captured, second, name="not_captured")
+    if not _changed(first) and not _changed(second):
+        raise NotSolved()
+    if not _changed(first):
+        raise Wrong("captured-nothing", "captured() changed nothing the container can see.")
+    if first.commit().layer is None:
+        raise Wrong(
+            "captured-bind",
+            "captured() only changed Docker's own files (hostname, "
+            "hosts, resolv.conf). They are bind mounts, so commit never sees them: "
+            "change or create an ordinary file.",
+        )
+    if not _changed(second):
+        raise Wrong(
+            "no-visible-change",
+            "not_captured() changed nothing the container can see. "
+            "Make a change that the container sees but that commit leaves out.",
+        )
+    layer = second.commit().layer
+    if layer is not None:
+        raise Wrong(
+            "in-rw",
+            f"not_captured() changed {layer.paths()[-1]} in the rw layer, and "
+            "commit captures all of the rw layer. Which files does Docker keep outside "
+            "it, in the container's own directory?",
+        )
+    return (
+        "captured() changed the rw layer, which commit turns into a new layer; "
+        "not_captured() wrote to a bind-mounted file the rw layer never sees."
+    )
+
+
+CAPTURE_STUB = '''
+def captured(container):
+    """Make a change that commit captures."""
+    ...  # YOUR CODE HERE
+
+def not_captured(container):
+    """Make a change the container sees but commit leaves out."""
+    ...  # YOUR CODE HERE
+
+check("07.1", (captured, not_captured))
+'''
+
+CAPTURE_SOLUTION = '''
+def captured(container):
+    """Make a change that commit captures."""
+    container.write("/etc/motd", "committed\\n")         # goes to the rw layer
+
+def not_captured(container):
+    """Make a change the container sees but commit leaves out."""
+    container.write("/etc/hostname", "not-committed\\n")  # a bind mount, not the rw layer
+
+check("07.1", (captured, not_captured))
+'''
+
+
+# -- 07.2 the config of the committed image -----------------------------------------------
+def _commit_cases() -> list[tuple[dict[str, Any], str | None, dict[str, str], bytes]]:
+    """(parent config, new DiffID or None, history entry, the config commit really wrote)."""
+    image = ubuntu_image()
+    changed = Container(image, name="changed")
+    changed.write("/etc/motd", "hello\n")
+    step = {"created": EPOCH, "created_by": "layerlab commit"}
+    cases = []
+    for container in (changed, Container(image, name="untouched")):
+        result = container.commit(created_by=step["created_by"])
+        cases.append((image.config, result.diff_id, step, result.image.config_bytes))
+    return cases
+
+
+def _diagnose_config(answer: dict[str, Any], parent: dict[str, Any], diff_id: str | None) -> None:
+    parent_ids = parent["rootfs"]["diff_ids"]
+    ids = answer.get("rootfs", {}).get("diff_ids")
+    history = answer.get("history", [])
+    if diff_id is not None:
+        if ids == [diff_id]:
+            raise Wrong(
+                "replaced",
+                "rootfs.diff_ids lists the whole stack, bottom first: "
+                "append the new DiffID, don't replace the list.",
+            )
+        if ids == [diff_id, *parent_ids]:
+            raise Wrong(
+                "prepended",
+                "the new layer goes on top, which is the *end* of "
+                "rootfs.diff_ids (the list is bottom first).",
+            )
+        if ids == parent_ids:
+            raise Wrong("no-diff-id", "the new layer's DiffID is missing from rootfs.diff_ids.")
+    elif ids is not None and ids[len(parent_ids) :] in ([EMPTY_TAR_DIFF_ID], [None]):
+        raise Wrong(
+            "empty-tar",
+            "a commit that changed nothing adds no layer at all, not an "
+            "empty one: rootfs.diff_ids stays as it was.",
+        )
+    if len(history) == len(parent.get("history", [])):
+        raise Wrong(
+            "no-history",
+            "every commit adds one history entry (what `docker history` shows): append `step`.",
+        )
+    last = history[-1] if history else {}
+    if diff_id is None and not last.get("empty_layer"):
+        raise Wrong(
+            "no-empty-flag",
+            "a history entry without a layer is marked "
+            "empty_layer: true; readers pair the other entries with diff_ids, so it "
+            "must be.",
+        )
+    if diff_id is not None and last.get("empty_layer"):
+        raise Wrong(
+            "flag-with-layer",
+            "this commit did add a layer, so its history entry must not say empty_layer.",
+        )
+
+
+def check_config(solve: object) -> str:
+    ids = []
+    for parent, diff_id, step, truth in _commit_cases():
+        answer = attempt(solve, copy.deepcopy(parent), diff_id, dict(step))
+        if answer is None or answer is Ellipsis:
+            raise NotSolved()
+        if not isinstance(answer, dict):
+            raise Wrong(
+                "not-dict", f"return the new config as a dict, not a {type(answer).__name__}"
+            )
+        if canonical_json(answer) == truth:
+            ids.append(sha256_digest(truth))
+            continue
+        _diagnose_config(answer, parent, diff_id)
+        expected = json.loads(truth)
+        differing = sorted(
+            k
+            for k in set(answer) | set(expected)
+            if canonical_json(answer.get(k)) != canonical_json(expected.get(k))
+        )
+        raise Wrong(
+            "mismatch",
+            f"your config differs from commit's in {differing or 'layout'}; "
+            "start from a copy of the parent's config.",
+        )
+    return (
+        f"both configs are byte for byte what commit writes, so the image IDs agree "
+        f"({ids[0][:19]}... and {ids[1][:19]}...)."
+    )
+
+
+CONFIG_STUB = '''
+def solve(parent_config, diff_id, step):
+    """Return the committed image's config. diff_id is the new layer's DiffID, or None
+    when the container changed nothing; step is the commit's history entry."""
+    ...  # YOUR CODE HERE
+
+check("07.2", solve)
+'''
+
+CONFIG_SOLUTION = '''
+import copy
+
+def solve(parent_config, diff_id, step):
+    """Return the committed image's config. diff_id is the new layer's DiffID, or None
+    when the container changed nothing; step is the commit's history entry."""
+    config = copy.deepcopy(parent_config)
+    step = dict(step)
+    if diff_id is None:
+        step["empty_layer"] = True                     # history, but no layer
+    else:
+        config["rootfs"]["diff_ids"].append(diff_id)   # the new layer goes on top
+    config["history"].append(step)
+    return config
+
+check("07.2", solve)
+'''
+
+
+# -- 07.3 reproducible commits ------------------------------------------------------------
+#: The clocks of two runs of the same job, one day apart (seconds since 1970).
+MONDAY, TUESDAY = 1_700_000_000, 1_700_086_400
+
+
+def _without_mtimes(layer: Layer) -> Layer:
+    return Layer((p, replace(e, meta=e.meta.with_(mtime=0))) for p, e in layer.items())
+
+
+def check_reproducible(solve: object) -> str:
+    image = ubuntu_image()
+    runs = [
+        Container(image, name="monday", clock=MONDAY),
+        Container(image, name="tuesday", clock=TUESDAY),
+    ]
+    results = [attempt(solve, container) for container in runs]
+    if all(r is None or r is Ellipsis for r in results):
+        raise NotSolved()
+    if not all(isinstance(r, CommitResult) for r in results):
+        raise Wrong("shape", "return what container.commit(...) returns")
+    first, second = results
+    if first.layer is None or second.layer is None:
+        raise Wrong(
+            "no-layer",
+            "make a change before committing: a commit without a layer "
+            "is trivially the same every time.",
+        )
+    if first.diff_id != second.diff_id:
+        if _without_mtimes(first.layer) == _without_mtimes(second.layer):
+            raise Wrong(
+                "mtime",
+                "the two runs made the same change on different days, so the "
+                "files' mtimes in the tar differ, and with them the DiffID. Give commit "
+                "a fixed mtime (the idea behind SOURCE_DATE_EPOCH).",
+            )
+        raise Wrong(
+            "different-change",
+            "the two runs changed different things (does your "
+            "change depend on the container, its name or the time?).",
+        )
+    if first.image.id != second.image.id:
+        raise Wrong(
+            "created",
+            "same layer, but the image configs differ: something in the "
+            "config, like `created` or a comment, changes from run to run.",
+        )
+    return (
+        f"both runs give DiffID {first.diff_id[:19]}... and image ID "
+        f"{first.image.id[:19]}...: same change, same digests."
+    )
+
+
+REPRO_STUB = '''
+def solve(container):
+    """Change /etc/motd and commit, so that every run gives the same digests."""
+    ...  # YOUR CODE HERE
+
+check("07.3", solve)
+'''
+
+REPRO_SOLUTION = '''
+def solve(container):
+    """Change /etc/motd and commit, so that every run gives the same digests."""
+    container.write("/etc/motd", "built by CI\\n")
+    return container.commit(mtime=0)    # fixed file times; `created` is fixed by default
+
+check("07.3", solve)
+'''
+
+register(
+    Exercise(
+        "07.1",
+        "a change commit captures, and one it leaves out",
+        CAPTURE_STUB,
+        CAPTURE_SOLUTION,
+        check_capture,
+    ),
+    Exercise(
+        "07.2", "the config of the committed image", CONFIG_STUB, CONFIG_SOLUTION, check_config
+    ),
+    Exercise("07.3", "reproducible commits", REPRO_STUB, REPRO_SOLUTION, check_reproducible),
+)

@@ -1,0 +1,109 @@
+"""Notebook 04's exercises judge outcomes: chain IDs, a top-down lookup, shared layers."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from layerlab.entries import Whiteout
+
+
+def sha(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def chain_without_prefixes(diff_ids):
+    bare = [d.split(":")[1] for d in diff_ids]
+    chain = bare[0]
+    for diff_id in bare[1:3]:
+        chain = hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
+    return "sha256:" + chain
+
+
+def chain_of_two(diff_ids):
+    return sha(f"{diff_ids[0]} {diff_ids[1]}")
+
+
+def bottom_up(layers, path):
+    for index, layer in enumerate(layers):
+        if layer.get(path) is not None and not isinstance(layer.get(path), Whiteout):
+            return index
+    return None
+
+
+def top_down_forgetting_whiteouts(layers, path):
+    for index in reversed(range(len(layers))):
+        if path in layers[index]:
+            return index
+    return None
+
+
+def top_down_skipping_whiteouts(layers, path):
+    for index in reversed(range(len(layers))):
+        entry = layers[index].get(path)
+        if entry is not None and not isinstance(entry, Whiteout):
+            return index
+    return None
+
+
+def first_layer_entry(layers, path):
+    for layer in reversed(layers):
+        if path in layer:
+            return layer[path]
+    return None
+
+
+WRONG = {
+    "04.1": {
+        "diff-id": lambda diff_ids: diff_ids[2],
+        "flat": lambda diff_ids: sha(" ".join(diff_ids[:3])),
+        "no-prefix": chain_without_prefixes,
+        "off-by-one": chain_of_two,
+        "bare-hex": lambda diff_ids: sha(f"{chain_of_two(diff_ids)} {diff_ids[2]}")[7:],
+        "not-a-function": "sha256:abc",
+    },
+    "04.2": {
+        "bottom-up": bottom_up,
+        "whiteout-found": top_down_forgetting_whiteouts,
+        "whiteout-skipped": top_down_skipping_whiteouts,
+        "not-index": first_layer_entry,
+    },
+    "04.3": {
+        "by-diff-id": lambda a, b: len(set(a) & set(b)),
+        "positionwise": lambda a, b: sum(1 for x, y in zip(a, b, strict=False) if x == y),
+        "mismatch": lambda a, b: min(len(a), len(b)),
+        "not-int": lambda a, b: [x for x, y in zip(a, b, strict=False) if x == y],
+    },
+}
+
+
+def test_every_exercise_has_wrong_answers_under_test(contract):
+    contract.covers("04", WRONG)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_stub_is_not_solved_yet(contract, exercise_id):
+    contract.stub_is_not_solved(exercise_id)
+
+
+@pytest.mark.parametrize(
+    "exercise_id, reason, answer",
+    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
+    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
+)
+def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
+    contract.wrong_gets_its_hint(exercise_id, reason, answer)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_reference_solution_is_accepted(contract, exercise_id):
+    contract.solution_is_accepted(exercise_id)
+
+
+def test_a_crashing_answer_is_judged_not_raised():
+    from layerlab.exercises import check
+
+    verdict = check("04.2", lambda layers, path: layers[99])
+    assert verdict.status == "wrong" and verdict.reason == "raised"
+    assert "IndexError" in verdict.message

@@ -1,0 +1,148 @@
+"""Notebook 07's exercises judge outcomes: commits, configs and digests."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from layerlab.image import EMPTY_TAR_DIFF_ID
+
+
+# -- 07.1 ---------------------------------------------------------------------------------
+def write_motd(container):
+    container.write("/etc/motd", "committed\n")
+
+
+def write_hostname(container):
+    container.write("/etc/hostname", "elsewhere\n")
+
+
+def write_a_note(container):
+    container.write("/tmp/note", "hello\n")
+
+
+def do_nothing(container):
+    return None
+
+
+# -- 07.2 ---------------------------------------------------------------------------------
+def replace_diff_ids(parent, diff_id, step):
+    if diff_id is not None:
+        parent["rootfs"]["diff_ids"] = [diff_id]
+    parent["history"].append(step if diff_id else {**step, "empty_layer": True})
+    return parent
+
+
+def prepend_diff_id(parent, diff_id, step):
+    if diff_id is not None:
+        parent["rootfs"]["diff_ids"].insert(0, diff_id)
+    parent["history"].append(step if diff_id else {**step, "empty_layer": True})
+    return parent
+
+
+def empty_tar_for_no_change(parent, diff_id, step):
+    parent["rootfs"]["diff_ids"].append(diff_id or EMPTY_TAR_DIFF_ID)
+    parent["history"].append(step)
+    return parent
+
+
+def forget_history(parent, diff_id, step):
+    if diff_id is not None:
+        parent["rootfs"]["diff_ids"].append(diff_id)
+    return parent
+
+
+def forget_empty_layer_flag(parent, diff_id, step):
+    if diff_id is not None:
+        parent["rootfs"]["diff_ids"].append(diff_id)
+    parent["history"].append(step)
+    return parent
+
+
+def flag_every_step(parent, diff_id, step):
+    if diff_id is not None:
+        parent["rootfs"]["diff_ids"].append(diff_id)
+    parent["history"].append({**step, "empty_layer": True})
+    return parent
+
+
+def new_config_from_scratch(parent, diff_id, step):
+    return {
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": [*parent["rootfs"]["diff_ids"], *([diff_id] if diff_id else [])],
+        },
+        "history": [*parent["history"], step if diff_id else {**step, "empty_layer": True}],
+    }
+
+
+# -- 07.3 ---------------------------------------------------------------------------------
+def commit_with_wall_clock_mtimes(container):
+    container.write("/etc/motd", "built by CI\n")
+    return container.commit()
+
+
+def commit_with_a_fresh_created_time(container):
+    container.write("/etc/motd", "built by CI\n")
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat()  # differs on every run
+    return container.commit(mtime=0, created=now)
+
+
+def commit_without_a_change(container):
+    return container.commit(mtime=0)
+
+
+def commit_a_change_naming_the_container(container):
+    container.write("/etc/motd", f"built on {container.name}\n")
+    return container.commit(mtime=0)
+
+
+WRONG = {
+    "07.1": {
+        "captured-bind": (write_hostname, write_hostname),
+        "in-rw": (write_motd, write_a_note),
+        "no-visible-change": (write_motd, do_nothing),
+        "captured-nothing": (do_nothing, write_hostname),
+        "shape": write_motd,
+    },
+    "07.2": {
+        "replaced": replace_diff_ids,
+        "prepended": prepend_diff_id,
+        "empty-tar": empty_tar_for_no_change,
+        "no-history": forget_history,
+        "no-empty-flag": forget_empty_layer_flag,
+        "flag-with-layer": flag_every_step,
+        "mismatch": new_config_from_scratch,
+    },
+    "07.3": {
+        "mtime": commit_with_wall_clock_mtimes,
+        "created": commit_with_a_fresh_created_time,
+        "no-layer": commit_without_a_change,
+        "different-change": commit_a_change_naming_the_container,
+        "shape": lambda container: container.commit(mtime=0).image,
+    },
+}
+
+
+def test_every_exercise_has_wrong_answers_under_test(contract):
+    contract.covers("07", WRONG)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_stub_is_not_solved_yet(contract, exercise_id):
+    contract.stub_is_not_solved(exercise_id)
+
+
+@pytest.mark.parametrize(
+    "exercise_id, reason, answer",
+    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
+    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
+)
+def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
+    contract.wrong_gets_its_hint(exercise_id, reason, answer)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_reference_solution_is_accepted(contract, exercise_id):
+    contract.solution_is_accepted(exercise_id)
