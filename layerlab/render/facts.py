@@ -170,10 +170,26 @@ def layer_rows(source: Stackable) -> tuple[list[Layer], list[LayerRow]]:
 
 
 def copied_up(container: Container) -> set[str]:
-    """Paths some step copied up that the rw layer still holds as real entries."""
+    """Paths whose rw entry is (still) a copy of a lower version.
+
+    A later write or chmod keeps it a copy-up; deleting the path, or creating something of
+    another kind there (rm, then mkdir), makes the rw entry new, no longer a copy.
+    """
+    copies: set[str] = set()
+    before = Layer()
+    for step in container.log:
+        for path in set(before.paths()) | set(step.rw.paths()):
+            old, new = before.get(path), step.rw.get(path)
+            if (
+                path not in step.copied_up
+                and old is not None
+                and (new is None or type(new) is not type(old))
+            ):
+                copies.discard(path)
+        copies |= set(step.copied_up)
+        before = step.rw
     rw = container.rw
-    done = {p for step in container.log for p in step.copied_up}
-    return {p for p in done if p in rw and not isinstance(rw[p], Whiteout)}
+    return {p for p in copies if p in rw and not isinstance(rw[p], Whiteout)}
 
 
 def _choose(

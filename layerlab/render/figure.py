@@ -22,7 +22,8 @@ from typing import Any
 
 import graphviz
 
-from .style import esc
+from ..safety import LayerlabError
+from .style import esc, one_line
 
 __all__ = ["Figure", "RenderError", "INSTALL_HINT", "dot_available", "new_graph"]
 
@@ -36,8 +37,11 @@ INSTALL_HINT = (
 FORMATS = ("svg", "png", "dot")
 
 
-class RenderError(ValueError):
-    """A figure could not be written; the message says what to do instead."""
+class RenderError(LayerlabError):
+    """A figure could not be written; the message says what to do instead.
+
+    It is a `LayerlabError`, so `layerlab render` prints it as one line and exits 1.
+    """
 
 
 def dot_available() -> bool:
@@ -62,7 +66,7 @@ class Figure:
     ) -> None:
         self.kind = kind
         self.graph = graph
-        self.summary = summary
+        self.summary = one_line(summary)
         self.text = text
         self.html = html
         self._svg: str | None = None

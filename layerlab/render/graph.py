@@ -26,6 +26,7 @@ from .style import (
     dot_table,
     html_table,
     human_bytes,
+    plural,
     short_id,
     text_table,
 )
@@ -206,8 +207,9 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
     shared = sum(1 for n in nodes.values() if len(n.users) > 1)
     n_images = sum(1 for t in things if isinstance(t, Image))
     summary = (
-        f"{n_images} images, {len(things) - n_images} containers, {len(nodes)} distinct "
-        f"layers ({shared} shared)" + (f"; commits: {'; '.join(commits)}" if commits else "")
+        f"{plural(n_images, 'image')}, {plural(len(things) - n_images, 'container')}, "
+        f"{plural(len(nodes), 'distinct layer')} ({shared} shared)"
+        + (f"; commits: {'; '.join(commits)}" if commits else "")
     )
     grid = [
         [box(c, fill=COLOURS["header"] if r == 0 else COLOURS["absent"], align="left") for c in row]

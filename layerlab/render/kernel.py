@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .figure import Figure, new_graph
-from .style import COLOURS, Box, box, dot_label, dot_table, html_table, human_bytes, text_table
+from .style import (
+    COLOURS,
+    Box,
+    box,
+    dot_label,
+    dot_table,
+    html_table,
+    human_bytes,
+    plural,
+    text_table,
+)
 
 __all__ = [
     "Process",
@@ -139,7 +149,7 @@ def namespaces(processes: Sequence[Process], *, group_by: str = "pid") -> Figure
     ]
     own = sorted({k for p in processes for k, v in p.namespaces.items() if v != HOST})
     summary = (
-        f"{len(processes)} processes in {len(groups)} {group_by} namespace"
+        f"{plural(len(processes), 'process', 'processes')} in {len(groups)} {group_by} namespace"
         f"{'s' if len(groups) != 1 else ''}; not the host's: {', '.join(own) or 'none'}"
     )
     return Figure(
@@ -246,7 +256,7 @@ def cgroups(nodes: Sequence[CgroupNode]) -> Figure:
         if node.path != "/":
             graph.edge(ids[posixpath.dirname(node.path)], ids[node.path])
     limited = [n.path for n in tree if n.memory_max or n.pids_max or n.cpu_quota_us]
-    summary = f"{len(tree)} cgroups; limited: {', '.join(limited) or 'none'}"
+    summary = f"{plural(len(tree), 'cgroup')}; limited: {', '.join(limited) or 'none'}"
     grid = [
         [box(c, fill=COLOURS["header"] if r == 0 else COLOURS["absent"], align="left") for c in row]
         for r, row in enumerate(table)

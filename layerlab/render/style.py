@@ -148,11 +148,21 @@ def _dot_text(line: str, cell: Box, first: bool) -> str:
     return text
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 layer", "2 layers": summaries are read aloud by screen readers too."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def one_line(text: str) -> str:
+    """Newlines shown as a visible `\\n`, so a caption or a repr stays on one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def dot_label(*lines: str, left: bool = False) -> str:
     """A plain Graphviz label as HTML-like text, so no character of a path or a command
     (quotes, backslashes, newlines) can be read as DOT syntax."""
     brk = '<BR ALIGN="LEFT"/>' if left else "<BR/>"
-    body = brk.join(esc(line).replace("\n", " ") for line in lines)
+    body = brk.join(esc(one_line(line)) for line in lines)
     return f"<{body}{brk if left else ''}>"
 
 

@@ -17,7 +17,7 @@ from ..entries import normpath
 from .facts import StackFacts, step_facts
 from .figure import Figure, new_graph
 from .stack import cell_box, merged_box
-from .style import COLOURS, Box, box, dot_label, dot_table, html_table
+from .style import COLOURS, Box, box, dot_label, dot_table, html_table, one_line, plural
 from .text import stack_tree
 
 __all__ = ["timeline", "frame", "touched_paths", "step_grid"]
@@ -73,7 +73,7 @@ def _step_caption(container: Container, number: int) -> list[str]:
     step = container.log[number - 1]
     lines = [f"step {number}: {step.command}"]
     lines += [f"copy-up {p}" for p in step.copied_up] + list(step.notes)
-    return lines
+    return [one_line(line) for line in lines]
 
 
 def _frames(
@@ -136,7 +136,7 @@ def timeline(
     span = f"steps {numbers[0]}..{numbers[-1]}" if numbers else "no steps"
     summary = (
         f"container {container.name}: {len(frames)} frames ({span}), "
-        f"{columns} paths, {copies} copy-ups"
+        f"{plural(columns, 'path')}, {plural(copies, 'copy-up')}"
     )
     return Figure(
         "copy-on-write timeline",

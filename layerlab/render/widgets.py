@@ -21,6 +21,7 @@ from dataclasses import replace
 import ipywidgets as widgets
 
 from ..container import Container
+from ..entries import ancestors
 from ..image import Image
 from ..initlayer import BIND_MOUNTED
 from ..layer import Layer
@@ -29,7 +30,7 @@ from .diffs import diff_html, history_diffs, version_diff
 from .facts import Stackable, build_facts, copied_up, layer_rows
 from .graph import graph
 from .stack import stack_figure
-from .style import COLOURS, box, entry_label, esc, html_table, short_id
+from .style import COLOURS, box, entry_label, esc, html_table, one_line, short_id
 from .timeline import frame
 
 __all__ = ["StackExplorer", "CowPlayer", "ImageCompare"]
@@ -66,7 +67,8 @@ class StackExplorer(widgets.VBox):
         self._layers, self._rows = layer_rows(source)
         self._container = source if isinstance(source, Container) else None
         self._max_paths = max_paths
-        self._all_paths = sorted({p for layer in self._layers for p in layer if p != "/"})
+        named = {p for layer in self._layers for p in layer if p != "/"}
+        self._all_paths = sorted(named | {a for p in named for a in ancestors(p)})
         self.toggles = [
             widgets.Checkbox(value=True, description=row.title, indent=False) for row in self._rows
         ]
@@ -220,7 +222,7 @@ class CowPlayer(widgets.VBox):
         n = self.slider.value
         step = self._container.log[n - 1] if n else None
         command = step.command if step else "(fresh container: nothing done yet)"
-        self.command.value = f"<p><b>step {n}</b>: <code>{esc(command)}</code></p>"
+        self.command.value = f"<p><b>step {n}</b>: <code>{esc(one_line(command))}</code></p>"
         copies = step.copied_up if step else ()
         self.copyups.value = (
             "<p>copied up: " + ", ".join(f"<code>{esc(p)}</code>" for p in copies) + "</p>"
