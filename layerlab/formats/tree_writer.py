@@ -100,12 +100,19 @@ class TreeWriter:
         return fd
 
     def dir(self, path: str, meta: Meta) -> None:
-        """A directory; its metadata is applied once its children are written."""
+        """A directory; its metadata is applied when the writer leaves it, after its children.
+
+        The writer enters it at once, so that even an empty directory is left (and gets
+        its metadata) exactly once more, whatever comes next.
+        """
         if path != "/" and path not in self._dir_meta:
+            if path in self._made:
+                raise LayerlabError(f"{path} is written twice; the input is inconsistent")
             parent = self._enter(parent_of(path))
             os.mkdir(posixpath.basename(path), 0o700, dir_fd=parent)
             self.stats.dirs += 1
         self._dir_meta[path] = meta
+        self._enter(path)
 
     # -- everything else --------------------------------------------------------------
     def _new(self, path: str) -> tuple[int, str]:
