@@ -59,53 +59,16 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from .formats import load_image
+    from .render import cli_render
+    from .render.figure import RenderError
     from .safety import LayerlabError
 
-    if not args.text and not args.output:
-        raise LayerlabError("render needs -o OUT.svg|.png|.dot or --text")
     image = load_image(args.image)
     try:
-        from .render import cli_render
-    except ImportError:
-        cli_render = _bridge_render
-    result = cli_render(image, args.output, args.text)
-    if isinstance(result, str) and result:
-        print(result)
+        cli_render(image, args.output, args.text)
+    except RenderError as exc:
+        raise LayerlabError(str(exc)) from None
     return 0
-
-
-def _bridge_render(image: Any, out: Path | None, text: bool) -> str:
-    """Temporary plain picture until `layerlab.render.cli_render` exists: one box per layer."""
-    import shutil
-    import subprocess
-
-    from .safety import LayerlabError
-
-    rows = [
-        (i, ref.diff_id[7:19], len(ref.layer), ref.layer.created_by)
-        for i, ref in enumerate(image.layers)
-    ]
-    if text:
-        lines = [f"image {image.id[7:19]} ({len(rows)} layers, top first)"]
-        lines += [f"  [{i}] {d}  {n:>6} entries  {c}" for i, d, n, c in reversed(rows)]
-        return "\n".join(lines)
-    nodes = "".join(f'  l{i} [shape=box label="{i}: {d}\\n{n} entries"];\n' for i, d, n, _ in rows)
-    edges = "".join(f"  l{i} -> l{i - 1};\n" for i, *_ in rows if i)
-    dot = f"digraph image {{\n  rankdir=TB;\n{nodes}{edges}}}\n"
-    assert out is not None
-    if out.suffix == ".dot":
-        out.write_text(dot)
-    elif out.suffix in (".svg", ".png"):
-        if shutil.which("dot") is None:
-            raise LayerlabError("graphviz `dot` is not installed; write .dot or install graphviz")
-        subprocess.run(
-            ["dot", f"-T{out.suffix[1:]}", "-o", str(out)], input=dot.encode(), check=True
-        )
-    else:
-        raise LayerlabError(
-            f"cannot render to {out.suffix or 'a file without suffix'}; use .svg, .png or .dot"
-        )
-    return ""
 
 
 def _probe(args: argparse.Namespace) -> int:
