@@ -1,0 +1,191 @@
+"""Cgroup labs: layout found not assumed; OOM kill, fork refusal, throttling; always removed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+
+import pytest
+from livetools import WORLD, Interrupter, need_feature
+
+from layerlab.live import cgroup_labs as labs
+from layerlab.live import probe
+from layerlab.live.cgroups import Cgroup, detect_layout
+from layerlab.live.child import LiveTimeout
+from layerlab.live.result import SIMULATED_BANNER, LiveResult
+
+pytestmark = pytest.mark.live
+
+# Real machines' texts (trimmed): Debian 12 (pure v2), this CI machine (hybrid), CentOS 7 (v1).
+PURE_V2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
+PURE_V2_SELF = "0::/user.slice/user-1000.slice/session-2.scope\n"
+HYBRID = """31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+HYBRID_SELF = "8:pids:/\n4:memory:/lab/one\n1:cpu:/\n0::/\n"
+PURE_V1 = """25 18 0:21 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755
+26 25 0:22 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu
+27 25 0:23 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+28 25 0:24 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+"""
+PURE_V1_SELF = "4:pids:/\n3:memory:/\n2:cpuacct,cpu:/\n"
+
+
+def test_pure_v2_uses_one_tree() -> None:
+    """Debian 12 / Ubuntu 22.04: memory.max, pids.max and cpu.max in one tree."""
+    layout = detect_layout(PURE_V2, PURE_V2_SELF, "cpuset cpu io memory hugetlb pids")
+    assert layout.kind == "v2"
+    assert {h.version for h in layout.hierarchies.values()} == {2}
+    assert layout.hierarchies["memory"].mount == "/sys/fs/cgroup"
+    assert layout.hierarchies["memory"].current == "/user.slice/user-1000.slice/session-2.scope"
+
+
+def test_hybrid_with_empty_v2_tree_falls_back_to_v1() -> None:
+    """This machine: a v2 mount with no controllers, so every limit goes through v1."""
+    layout = detect_layout(HYBRID, HYBRID_SELF, "")
+    assert layout.kind == "hybrid"
+    assert {c: h.mount for c, h in layout.hierarchies.items()} == {
+        "memory": "/sys/fs/cgroup/memory",
+        "pids": "/sys/fs/cgroup/pids",
+        "cpu": "/sys/fs/cgroup/cpu",
+    }
+    assert layout.hierarchies["memory"].current == "/lab/one"
+
+
+def test_hybrid_takes_a_controller_from_v2_when_v2_has_it() -> None:
+    layout = detect_layout(HYBRID, HYBRID_SELF, "pids")
+    assert layout.hierarchies["pids"].version == 2
+    assert layout.hierarchies["memory"].version == 1
+
+
+def test_pure_v1_with_comounted_cpu_and_cpuacct() -> None:
+    layout = detect_layout(PURE_V1, PURE_V1_SELF, None)
+    assert layout.kind == "v1"
+    assert layout.hierarchies["cpu"].mount == "/sys/fs/cgroup/cpu,cpuacct"
+
+
+def test_no_cgroups_mounted_says_what_is_missing() -> None:
+    layout = detect_layout("22 1 0:5 / /proc rw - proc proc rw\n", "", None)
+    assert layout.kind == "none"
+    assert layout.missing == ("memory", "pids", "cpu")
+    assert "missing: memory, pids, cpu" in layout.describe()
+
+
+def test_layout_here_agrees_with_the_filesystem_type(need_tool) -> None:
+    """stat(1): /sys/fs/cgroup is cgroup2fs exactly on pure v2 machines."""
+    fstype = subprocess.run(
+        [need_tool("stat"), "-f", "-c", "%T", "/sys/fs/cgroup"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    layout = detect_layout()
+    assert (layout.kind == "v2") == (fstype == "cgroup2fs")
+
+
+def test_removal_refuses_a_directory_it_did_not_make(tmp_path) -> None:
+    """A bug must never turn cleanup into killing every process of a real cgroup."""
+    group = Cgroup.__new__(Cgroup)
+    group.dirs = {"pids": str(tmp_path)}
+    with pytest.raises(ValueError, match="did not make"):
+        group.remove()
+
+
+@pytest.mark.skipif(WORLD != "root", reason="cgroups are writable only as root here")
+def test_cgroup_holds_the_limits_written_and_is_removed_even_on_error() -> None:
+    need_feature("cgroups")
+    with pytest.raises(RuntimeError, match="boom"), Cgroup("limits") as group:
+        group.create(memory=32 << 20, pids=5, cpu=0.25)
+        snap = group.snapshot()
+        raise RuntimeError("boom")
+    assert (snap.memory_max, snap.pids_max, snap.cpu_quota_us) == (32 << 20, 5, 25_000)
+    assert all(os.path.basename(p).startswith("layerlab-limits-") for p in snap.paths.values())
+    assert not any(os.path.exists(p) for p in snap.paths.values())
+
+
+def check_world(result: LiveResult) -> None:
+    """Live only where cgroups are writable (root); labelled SIMULATED everywhere else."""
+    writable = WORLD != "simulated" and probe.probe()["cgroups"].available
+    assert result.live is writable
+    if writable:
+        assert result.world == WORLD
+    else:
+        assert result.world == "simulated"
+        assert str(result).startswith(SIMULATED_BANNER)
+        assert "cgroups is not available" in result.reason or "LAYERLAB_LIVE=0" in result.reason
+    if WORLD == "root":
+        assert result.live, "as root (CI) the cgroup labs must run live"
+
+
+def test_memory_limit_ends_in_an_oom_kill() -> None:
+    """issue 4: past memory.max the kernel OOM-kills the workload and counts it."""
+    result = labs.oom_kill(limit_mib=64)
+    check_world(result)
+    assert result.killed_by == "SIGKILL"
+    assert result.oom_kills == 1
+    assert result.reached_limit
+    assert result.snapshot.memory_max == 64 << 20
+    assert result.snapshot.oom_kills == 1
+
+
+def test_pids_limit_refuses_forks_with_eagain() -> None:
+    """issue 4: with pids.max = 8, the workload plus 7 children fit; 13 more forks fail."""
+    result = labs.fork_limit(pids_max=8, attempts=20)
+    check_world(result)
+    assert (result.forks_succeeded, result.forks_refused) == (7, 13)
+    assert result.refusal_errno == "EAGAIN"
+    assert result.snapshot.pids_max == 8
+    assert result.snapshot.pids_refused == 13
+
+
+def test_cpu_quota_throttles() -> None:
+    """issue 4: a busy loop under a 10 % quota is throttled (cpu.stat nr_throttled)."""
+    result = labs.cpu_throttle(fraction=0.1, seconds=0.5)
+    check_world(result)
+    assert result.throttled
+    assert result.within_quota
+    assert (result.snapshot.nr_throttled or 0) > 0
+    assert result.snapshot.cpu_quota_us == 10_000
+
+
+LABS = {"oom": labs.oom_kill, "pids": labs.fork_limit, "cpu": labs.cpu_throttle}
+
+
+@pytest.mark.skipif(WORLD != "root", reason="compares live (root) with simulated")
+@pytest.mark.parametrize("name", LABS)
+def test_simulation_shows_what_the_kernel_shows(name: str, monkeypatch) -> None:
+    live = LABS[name]()
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    simulated = LABS[name]()
+    assert type(simulated) is type(live)
+    for field in dataclasses.fields(live):
+        assert type(getattr(simulated, field.name)) is type(getattr(live, field.name)), field.name
+    assert simulated.facts() == live.facts()
+    assert str(live).splitlines()[1:] == str(simulated).splitlines()[3:]
+
+
+INTERRUPTS = [
+    ("oom", "cgroup-created"),
+    ("oom", "allocating"),
+    ("pids", "forked"),
+    ("cpu", "spinning"),
+]
+
+
+@pytest.mark.skipif(WORLD != "root", reason="the cgroup labs run live only as root")
+@pytest.mark.parametrize(("name", "stage"), INTERRUPTS)
+def test_ctrl_c_midway_removes_the_cgroup_and_its_processes(name: str, stage: str) -> None:
+    """Ctrl-C while the workload runs inside the cgroup: processes killed, cgroup rmdir'ed."""
+    with Interrupter(stage) as press, pytest.raises(KeyboardInterrupt):
+        LABS[name]()
+    assert press.reached
+
+
+@pytest.mark.skipif(WORLD != "root", reason="the cgroup labs run live only as root")
+def test_timeout_removes_the_cgroup() -> None:
+    with pytest.raises(LiveTimeout):
+        labs.cpu_throttle(fraction=0.05, seconds=30, timeout=0.5)
