@@ -1,0 +1,105 @@
+# layerlab: two commands take a fresh clone to a running course and to a green test suite.
+#
+#   make lab     set up .venv and start JupyterLab on notebooks/00-start-here.ipynb
+#   make test    set up .venv and the reference tools, then run every check in every world
+#
+# The pieces of `make test` are targets of their own (see `make help`), so you can run
+# just the part you are working on. The shell scripts behind them live in tests/support/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SUPPORT := tests/support
+# Scripts run with the project's venv first on PATH, so `python` means the venv.
+IN_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+# Extra arguments for pytest, e.g.  make test-unit PYTEST_ARGS='-m "not slow" -x'
+PYTEST_ARGS ?=
+
+# pip runs only when pyproject.toml changed since the last install, so a second
+# `make lab` or `make test` is fast and changes nothing.
+LAB_STAMP := $(VENV)/.layerlab-lab.stamp
+TEST_STAMP := $(VENV)/.layerlab-test.stamp
+
+.PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
+	test-notebooks-rootless test-notebooks-sim
+
+help:
+	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
+	@echo "make test                     everything below, with a private Docker engine"
+	@echo "make test-lint                ruff check and ruff format --check"
+	@echo "make test-unit                pytest tests/ as root: unit, reference, browser, binder"
+	@echo "make test-notebooks           strict nbval over notebooks/, live as this user"
+	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
+	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
+
+# A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
+# this; as root it is installed, otherwise the error says how.
+$(PY):
+	@py=""; \
+	for candidate in python3 python3.13 python3.12 python3.11 python3.10; do \
+	  if command -v $$candidate >/dev/null && \
+	     $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then \
+	    py=$$candidate; break; \
+	  fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+	  echo "layerlab: error: Python >= 3.10 is needed; install it (Debian: apt-get install python3 python3-venv)" >&2; \
+	  exit 1; \
+	fi; \
+	echo "layerlab: creating $(VENV) with $$(command -v $$py) ($$($$py -V))"; \
+	if ! $$py -m venv $(VENV); then \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && \
+	    $$py -m venv $(VENV); \
+	  else \
+	    echo "layerlab: error: could not create $(VENV); on Debian/Ubuntu: sudo apt-get install python3-venv" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(LAB_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[lab]"
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $@
+
+setup-lab: $(LAB_STAMP)
+	@$(SUPPORT)/system-tools lab
+
+setup-test: $(TEST_STAMP)
+	@$(SUPPORT)/system-tools test
+
+# JupyterLab on 127.0.0.1 only. JUPYTER_TOKEN, when set, is the token (JupyterLab reads
+# it itself). No browser without a display; --allow-root because CI and many VMs are root.
+lab: setup-lab
+	exec $(VENV)/bin/jupyter lab notebooks/00-start-here.ipynb \
+	  --ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 --port="$${PORT:-8888}" --ServerApp.port_retries=0 \
+	  $$(if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ] && [ "$$(uname)" != Darwin ]; then echo --no-browser; fi) \
+	  $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi)
+
+# -k: every part runs even after one fails, so one run reports all failures.
+# with-dockerd starts a private Docker engine only if none answers, and always stops it.
+test: setup-test
+	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k test-lint test-unit \
+	  test-notebooks test-notebooks-rootless test-notebooks-sim
+
+test-lint: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-unit: setup-test
+	$(IN_VENV) $(SUPPORT)/with-dockerd python -m pytest -rfEs $(PYTEST_ARGS) tests/
+
+test-notebooks: setup-test
+	$(IN_VENV) $(SUPPORT)/run-notebooks $(PYTEST_ARGS)
+
+test-notebooks-rootless: setup-test
+	$(IN_VENV) $(SUPPORT)/rootless-world $(SUPPORT)/world-tests $(PYTEST_ARGS)
+
+test-notebooks-sim: setup-test
+	LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
