@@ -111,7 +111,99 @@ check("04.1", solve)
 '''
 
 
-# -- 04.2 a top-down lookup ---------------------------------------------------------------
+# -- 04.2 which layers two images share ---------------------------------------------------
+def _variant(diff_ids: Sequence[str], position: int, text: str) -> list[str]:
+    out = list(diff_ids)
+    out[position] = _sha(text)
+    return out
+
+
+def sharing_cases() -> list[tuple[list[str], list[str]]]:
+    """Pairs of DiffID lists: the same base, a rebuilt step, a different base."""
+    base = ubuntu_image().diff_ids
+    return [
+        (base, base),
+        (base, _variant(base, 3, "a different run layer")),  # shares L0..L2
+        (base, _variant(base, 0, "debian instead")),  # same DiffIDs above, new base
+        (base[:3], base),  # a prefix
+        (base, [*base[:2], base[3], base[2], base[4]]),  # two steps swapped
+    ]
+
+
+def _shared_by_chain(a: Sequence[str], b: Sequence[str]) -> int:
+    return sum(1 for x, y in zip(chain_ids(a), chain_ids(b), strict=False) if x == y)
+
+
+def check_sharing(solve: object) -> str:
+    cases = sharing_cases()
+    answers = []
+    for a, b in cases:
+        answer = attempt(solve, list(a), list(b))
+        if answer is None or answer is Ellipsis:
+            raise NotSolved()
+        if not isinstance(answer, int):
+            raise Wrong(
+                "not-int",
+                f"return how many layers are shared, as an int, not a {type(answer).__name__}",
+            )
+        answers.append(answer)
+
+    def matches(model: Callable[[list[str], list[str]], int]) -> bool:
+        return all(answer == model(a, b) for answer, (a, b) in zip(answers, cases, strict=True))
+
+    if matches(_shared_by_chain):
+        return (
+            "two images share exactly the layers whose chain IDs are equal: a common "
+            "prefix of the stack, stored once on disk."
+        )
+    if matches(lambda a, b: len(set(a) & set(b))):
+        raise Wrong(
+            "by-diff-id",
+            "you counted equal DiffIDs. A layer is stored (and shared) "
+            "by its chain ID: the same DiffID on top of different layers is a different "
+            "filesystem, so once two stacks differ nothing above is shared.",
+        )
+    if matches(lambda a, b: sum(1 for x, y in zip(a, b, strict=False) if x == y)):
+        raise Wrong(
+            "positionwise",
+            "equal DiffIDs at the same position are not enough: "
+            "everything below must be equal too. Compare chain IDs.",
+        )
+    for answer, (a, b) in zip(answers, cases, strict=True):
+        if answer != _shared_by_chain(a, b):
+            raise Wrong(
+                "mismatch",
+                f"for images of {len(a)} and {len(b)} layers you said "
+                f"{answer}, but they share {_shared_by_chain(a, b)}.",
+            )
+    raise AssertionError("unreachable")
+
+
+SHARING_STUB = '''
+def solve(diff_ids_a, diff_ids_b):
+    """Return how many storage layers two images share (count from the bottom)."""
+    ...  # YOUR CODE HERE
+
+check("04.2", solve)
+'''
+
+SHARING_SOLUTION = '''
+from layerlab import chain_ids
+
+def solve(diff_ids_a, diff_ids_b):
+    """Return how many storage layers two images share (count from the bottom)."""
+    shared = 0
+    for a, b in zip(chain_ids(diff_ids_a), chain_ids(diff_ids_b)):
+        if a != b:
+            break
+        shared += 1
+    return shared
+
+check("04.2", solve)
+'''
+
+
+# -- 04.3 a top-down lookup ---------------------------------------------------------------
 def lookup_stack() -> list[Layer]:
     """Four layers, bottom first, with versions, a whiteout and a resurrection."""
     return [
@@ -195,7 +287,7 @@ def solve(layers, path):
     """Return the index of the layer that provides `path` (0 = bottom), or None."""
     ...  # YOUR CODE HERE
 
-check("04.2", solve)
+check("04.3", solve)
 '''
 
 LOOKUP_SOLUTION = '''
@@ -211,105 +303,14 @@ def solve(layers, path):
             return index                         # the first layer that has it wins
     return None
 
-check("04.2", solve)
-'''
-
-
-# -- 04.3 which layers two images share ---------------------------------------------------
-def _variant(diff_ids: Sequence[str], position: int, text: str) -> list[str]:
-    out = list(diff_ids)
-    out[position] = _sha(text)
-    return out
-
-
-def sharing_cases() -> list[tuple[list[str], list[str]]]:
-    """Pairs of DiffID lists: the same base, a rebuilt step, a different base."""
-    base = ubuntu_image().diff_ids
-    return [
-        (base, base),
-        (base, _variant(base, 3, "a different run layer")),  # shares L0..L2
-        (base, _variant(base, 0, "debian instead")),  # same DiffIDs above, new base
-        (base[:3], base),  # a prefix
-        (base, [*base[:2], base[3], base[2], base[4]]),  # two steps swapped
-    ]
-
-
-def _shared_by_chain(a: Sequence[str], b: Sequence[str]) -> int:
-    return sum(1 for x, y in zip(chain_ids(a), chain_ids(b), strict=False) if x == y)
-
-
-def check_sharing(solve: object) -> str:
-    cases = sharing_cases()
-    answers = []
-    for a, b in cases:
-        answer = attempt(solve, list(a), list(b))
-        if answer is None or answer is Ellipsis:
-            raise NotSolved()
-        if not isinstance(answer, int):
-            raise Wrong(
-                "not-int",
-                f"return how many layers are shared, as an int, not a {type(answer).__name__}",
-            )
-        answers.append(answer)
-
-    def matches(model: Callable[[list[str], list[str]], int]) -> bool:
-        return all(answer == model(a, b) for answer, (a, b) in zip(answers, cases, strict=True))
-
-    if matches(_shared_by_chain):
-        return (
-            "two images share exactly the layers whose chain IDs are equal: a common "
-            "prefix of the stack, stored once on disk."
-        )
-    if matches(lambda a, b: len(set(a) & set(b))):
-        raise Wrong(
-            "by-diff-id",
-            "you counted equal DiffIDs. A layer is stored (and shared) "
-            "by its chain ID: the same DiffID on top of different layers is a different "
-            "filesystem, so once two stacks differ nothing above is shared.",
-        )
-    if matches(lambda a, b: sum(1 for x, y in zip(a, b, strict=False) if x == y)):
-        raise Wrong(
-            "positionwise",
-            "equal DiffIDs at the same position are not enough: "
-            "everything below must be equal too. Compare chain IDs.",
-        )
-    for answer, (a, b) in zip(answers, cases, strict=True):
-        if answer != _shared_by_chain(a, b):
-            raise Wrong(
-                "mismatch",
-                f"for images of {len(a)} and {len(b)} layers you said "
-                f"{answer}, but they share {_shared_by_chain(a, b)}.",
-            )
-    raise AssertionError("unreachable")
-
-
-SHARING_STUB = '''
-def solve(diff_ids_a, diff_ids_b):
-    """Return how many storage layers two images share (count from the bottom)."""
-    ...  # YOUR CODE HERE
-
 check("04.3", solve)
 '''
 
-SHARING_SOLUTION = '''
-from layerlab import chain_ids
-
-def solve(diff_ids_a, diff_ids_b):
-    """Return how many storage layers two images share (count from the bottom)."""
-    shared = 0
-    for a, b in zip(chain_ids(diff_ids_a), chain_ids(diff_ids_b)):
-        if a != b:
-            break
-        shared += 1
-    return shared
-
-check("04.3", solve)
-'''
 
 register(
     Exercise("04.1", "the chain ID of the third layer", CHAIN_STUB, CHAIN_SOLUTION, check_chain_id),
-    Exercise("04.2", "a top-down lookup", LOOKUP_STUB, LOOKUP_SOLUTION, check_lookup),
     Exercise(
-        "04.3", "which layers two images share", SHARING_STUB, SHARING_SOLUTION, check_sharing
+        "04.2", "which layers two images share", SHARING_STUB, SHARING_SOLUTION, check_sharing
     ),
+    Exercise("04.3", "a top-down lookup", LOOKUP_STUB, LOOKUP_SOLUTION, check_lookup),
 )

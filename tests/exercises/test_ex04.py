@@ -63,13 +63,13 @@ WRONG = {
         "bare-hex": lambda diff_ids: sha(f"{chain_of_two(diff_ids)} {diff_ids[2]}")[7:],
         "not-a-function": "sha256:abc",
     },
-    "04.2": {
+    "04.3": {
         "bottom-up": bottom_up,
         "whiteout-found": top_down_forgetting_whiteouts,
         "whiteout-skipped": top_down_skipping_whiteouts,
         "not-index": first_layer_entry,
     },
-    "04.3": {
+    "04.2": {
         "by-diff-id": lambda a, b: len(set(a) & set(b)),
         "positionwise": lambda a, b: sum(1 for x, y in zip(a, b, strict=False) if x == y),
         "mismatch": lambda a, b: min(len(a), len(b)),
@@ -104,6 +104,6 @@ def test_the_reference_solution_is_accepted(contract, exercise_id):
 def test_a_crashing_answer_is_judged_not_raised():
     from layerlab.exercises import check
 
-    verdict = check("04.2", lambda layers, path: layers[99])
+    verdict = check("04.3", lambda layers, path: layers[99])
     assert verdict.status == "wrong" and verdict.reason == "raised"
     assert "IndexError" in verdict.message
