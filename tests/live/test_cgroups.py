@@ -189,3 +189,35 @@ def test_ctrl_c_midway_removes_the_cgroup_and_its_processes(name: str, stage: st
 def test_timeout_removes_the_cgroup() -> None:
     with pytest.raises(LiveTimeout):
         labs.cpu_throttle(fraction=0.05, seconds=30, timeout=0.5)
+
+
+def test_v2_files_written_and_read_as_the_kernel_documents(tmp_path) -> None:
+    """cgroup-v2.rst names, on a stand-in tree: this CI machine has no v2 controllers.
+
+    memory.max and pids.max take a number, cpu.max "$MAX $PERIOD"; controllers reach a
+    child only through the parent's cgroup.subtree_control ("+memory +pids +cpu").
+    """
+    root = tmp_path
+    (root / "cgroup.subtree_control").write_text("")
+    layout = detect_layout(
+        f"30 23 0:26 / {root} rw - cgroup2 cgroup2 rw\n", "0::/\n", "cpu memory pids"
+    )
+    group = Cgroup("v2", layout)
+    group.create(memory=32 << 20, pids=5, cpu=0.5)
+    made = root / os.path.basename(group.dirs["memory"])
+    assert set(group.dirs.values()) == {str(made)}
+    assert (root / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+    assert (made / "memory.max").read_text() == str(32 << 20)
+    assert (made / "pids.max").read_text() == "5"
+    assert (made / "cpu.max").read_text() == "50000 100000"
+    (made / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+    (made / "cpu.stat").write_text(
+        "usage_usec 51000\nnr_periods 6\nnr_throttled 5\nthrottled_usec 420000\n"
+    )
+    (made / "pids.events").write_text("max 13\n")
+    (made / "cgroup.procs").write_text("")
+    snap = group.snapshot()
+    assert (snap.oom_kills, snap.pids_refused, snap.nr_throttled) == (1, 13, 5)
+    assert (snap.cpu_quota_us, snap.cpu_period_us, snap.cpu_usage_us) == (50_000, 100_000, 51_000)
+    assert snap.throttled_us == 420_000
+    assert snap.versions == {"memory": 2, "pids": 2, "cpu": 2}
