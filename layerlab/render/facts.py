@@ -204,14 +204,10 @@ def _choose(
     parents = {parent_of(p) for p in counts}
 
     def plain_parent(path: str) -> bool:
-        entries = [layer.get(path) for layer in layers]
-        return (
-            path in parents
-            and path not in marked
-            and all(
-                e is None or (isinstance(e, Dir) and not isinstance(e, OpaqueDir)) for e in entries
-            )
-        )
+        if path not in parents or path in marked:
+            return False  # cheap tests first: most paths are files, not parents
+        entries = (layer.get(path) for layer in layers)
+        return all(e is None or (isinstance(e, Dir) and not e.opaque) for e in entries)
 
     keep = [p for p in sorted(counts) if not plain_parent(p)]
     if len(keep) <= max_paths:

@@ -30,7 +30,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..entries import Dir, Entry, File, Hardlink, OpaqueDir, Whiteout, ancestors
-from ..layer import Layer
 from ..union import ROOT_DIR
 from .facts import LayerRow, Stackable, layer_rows
 from .figure import Figure, new_graph
@@ -96,15 +95,18 @@ class ImageSummary:
 
 
 class _Replay:
-    """The union replayed over flat dicts: path -> (layer, entry, data key)."""
+    """The union replayed over flat dicts: path -> (layer, entry, data key).
 
-    def __init__(self, rows: list[LayerRow]) -> None:
-        self.rows = rows
+    Why a version left the view is kept as (fate, layer) and worded only for the versions
+    a table shows: formatting 20,000 sentences nobody reads is most of the cost otherwise.
+    """
+
+    def __init__(self) -> None:
         self.visible: dict[str, tuple[int, Entry, tuple[int, str] | None]] = {
             "/": (-1, ROOT_DIR, None)
         }
         self.kids: dict[str, set[str]] = {"/": set()}
-        self.ended: dict[tuple[int, str], str] = {}  # data key -> why it left the view
+        self.ended: dict[tuple[int, str], tuple[str, int]] = {}  # data key -> (fate, by)
         self.before: dict[str, Entry | None] = {}  # first sight of a path in this layer
 
     def _touch(self, path: str) -> None:
@@ -112,7 +114,7 @@ class _Replay:
             seen = self.visible.get(path)
             self.before[path] = seen[1] if seen else None
 
-    def remove(self, path: str, why: str) -> None:
+    def remove(self, path: str, why: tuple[str, int]) -> None:
         """Drop `path` and its subtree from the view, noting why each version ended."""
         if path not in self.visible or path == "/":
             return
@@ -129,44 +131,45 @@ class _Replay:
 
     def put(self, path: str, entry: Entry, index: int, key: tuple[int, str] | None) -> None:
         """Add one entry, creating or replacing parents the way `UnionView._put` does."""
-        by = self.rows[index].short
         parent = path.rsplit("/", 1)[0] or "/"
         seen = self.visible.get(parent)
         if seen is None or not isinstance(seen[1], Dir):
             for above in ancestors(path):
                 old = self.visible.get(above)
                 if old is None or not isinstance(old[1], Dir):
-                    self.remove(above, f"replaced with parent by {by}")
-                    self._add(above, ROOT_DIR, index, None)
+                    self.remove(above, ("replaced with parent by", index))
+                    self._add(above, ROOT_DIR, index, None, above.rsplit("/", 1)[0] or "/")
         old = self.visible.get(path)
         if old is not None and isinstance(entry, Dir) and isinstance(old[1], Dir):
             self._touch(path)
             self.visible[path] = (index, entry, None)
             return
         if old is not None:
-            self.remove(path, f"shadowed by {by}")
-        self._add(path, entry, index, key)
+            self.remove(path, ("shadowed by", index))
+        self._add(path, entry, index, key, parent)
 
-    def _add(self, path: str, entry: Entry, index: int, key: tuple[int, str] | None) -> None:
-        self._touch(path)
+    def _add(
+        self, path: str, entry: Entry, index: int, key: tuple[int, str] | None, parent: str
+    ) -> None:
+        if path not in self.before:  # _touch, inlined: this runs once per entry
+            seen = self.visible.get(path)
+            self.before[path] = seen[1] if seen else None
         self.visible[path] = (index, entry, key)
         if isinstance(entry, Dir):
             self.kids.setdefault(path, set())
-        self.kids[path.rsplit("/", 1)[0] or "/"].add(path)
+        self.kids[parent].add(path)
 
-    def apply(self, index: int, layer: Layer) -> tuple[int, int, int]:
-        """Apply one layer; returns its (added, modified, deleted) counts."""
+    def apply(self, index: int, items: list[tuple[str, Entry]]) -> tuple[int, int, int]:
+        """Apply one layer's sorted items; returns its (added, modified, deleted) counts."""
         self.before = {}
-        by = self.rows[index].short
-        items = layer.items()
         for path, entry in items:  # markers act on lower layers only, so first
             if isinstance(entry, Whiteout):
-                self.remove(path, f"whited out by {by}")
+                self.remove(path, ("whited out by", index))
             elif isinstance(entry, OpaqueDir) and isinstance(
                 self.visible.get(path, (0, None))[1], Dir
             ):
                 for child in sorted(self.kids.get(path, ())):
-                    self.remove(child, f"hidden by opaque dir in {by}")
+                    self.remove(child, ("hidden by opaque dir in", index))
         for path, entry in items:
             if path == "/" or isinstance(entry, (Whiteout, Hardlink)):
                 continue
@@ -196,13 +199,19 @@ class _Replay:
 def summarize(source: Stackable, *, top: int = 10) -> ImageSummary:
     """Per-layer added/modified/deleted/wasted for any stack, plus the paths that matter."""
     layers, rows = layer_rows(source)
-    replay = _Replay(rows)
-    changes = [replay.apply(i, layer) for i, layer in enumerate(layers)]
+    items = [layer.items() for layer in layers]  # sorted once, used four times
+    replay = _Replay()
+    changes = [replay.apply(i, layer_items) for i, layer_items in enumerate(items)]
     live = {key for _, _, key in replay.visible.values() if key is not None}
+
+    def why(key: tuple[int, str]) -> str:
+        fate, by = replay.ended.get(key, ("not visible", -1))
+        return f"{fate} {rows[by].short}" if by >= 0 else fate
+
     wasted = [
-        WastedVersion(path, i, entry.size, replay.ended.get((i, path), "not visible"))
-        for i, layer in enumerate(layers)
-        for path, entry in layer.items()
+        WastedVersion(path, i, entry.size, why((i, path)))
+        for i, layer_items in enumerate(items)
+        for path, entry in layer_items
         if isinstance(entry, File) and (i, path) not in live
     ]
     wasted.sort(key=lambda v: (-v.size, v.path, v.layer))
@@ -215,11 +224,11 @@ def summarize(source: Stackable, *, top: int = 10) -> ImageSummary:
     )
     deletions = tuple(
         (i, p, "whiteout" if isinstance(e, Whiteout) else "opaque dir")
-        for i, layer in enumerate(layers)
-        for p, e in layer.items()
+        for i, layer_items in enumerate(items)
+        for p, e in layer_items
         if isinstance(e, (Whiteout, OpaqueDir))
     )
-    touched = Counter(p for layer in layers for p, e in layer.items() if not isinstance(e, Dir))
+    touched = Counter(p for layer_items in items for p, e in layer_items if not isinstance(e, Dir))
     churn = tuple(
         sorted(((p, n) for p, n in touched.items() if n > 1), key=lambda item: (-item[1], item[0]))[
             :top
