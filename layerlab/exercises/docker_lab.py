@@ -18,7 +18,6 @@ way out.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import subprocess
@@ -39,6 +38,7 @@ from ..live.cleanup import temp_dir
 from ..live.probe import missing
 from ..live.result import LiveResult, live_world
 from ..union import UnionView
+from .judging import layer_names
 
 __all__ = [
     "STEPS",
@@ -46,7 +46,6 @@ __all__ = [
     "CommitComparison",
     "compare_with_docker",
     "busybox_base",
-    "layer_names",
 ]
 
 #: Each step as the shell runs it in Docker, and as the same operation on the model.
@@ -104,16 +103,6 @@ def busybox_base(busybox: bytes = b"busybox stand-in\n") -> Layer:
     for applet in APPLETS:
         layer[f"/bin/{applet}"] = Symlink(target="busybox")
     return layer
-
-
-def layer_names(layer: Layer | None) -> tuple[str, ...]:
-    """A layer's tar member names, sorted, without the trailing '/' of directories."""
-    if layer is None:
-        return ()
-    buffer = io.BytesIO()
-    write_changeset(layer, buffer)
-    with tarfile.open(fileobj=io.BytesIO(buffer.getvalue())) as tar:
-        return tuple(sorted(name.rstrip("/") for name in tar.getnames()))
 
 
 def tree(view: UnionView) -> dict[str, str]:

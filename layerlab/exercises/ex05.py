@@ -3,46 +3,25 @@
 from __future__ import annotations
 
 import errno
-import io
 import posixpath
-import tarfile
 
-from ..changeset import write_changeset
 from ..container import Container
 from ..entries import Dir, File, OpaqueDir, Whiteout
-from ..image import Image
 from ..layer import Layer
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .images import app_image, ubuntu_image
+from .judging import layer_names, require_image_untouched, snapshot, visible_paths
 
 __all__ = ["COPY_UP_CANDIDATES", "tar_layer", "does_copy_up"]
-
-
-def _snapshot(image_layers: list[Layer]) -> list[Layer]:
-    return [layer.copy() for layer in image_layers]
-
-
-def _check_image_untouched(before: list[Layer], container: Container) -> None:
-    if container.image_layers != before:
-        raise Wrong(
-            "edited-image",
-            "you changed an image layer object. Image layers are "
-            "read-only and shared by every container of the image; a container changes "
-            "files through its own rw layer (container.unlink, container.write, ...).",
-        )
-
-
-def _visible_paths(container: Container) -> set[str]:
-    return {node.path for node in container.view().walk() if node.path != "/"}
 
 
 # -- 05.1 delete a file of the image ------------------------------------------------------
 def check_delete(solve: object) -> str:
     container = Container(ubuntu_image())
-    before = _snapshot(container.image_layers)
-    visible_before = _visible_paths(container)
+    before = snapshot(container.image_layers)
+    visible_before = visible_paths(container)
     attempt(solve, container, name="solve")
-    _check_image_untouched(before, container)
+    require_image_untouched(before, container)
     rw = container.rw
     fake = [p for p in rw if posixpath.basename(p).startswith(".wh.")]
     if fake:
@@ -74,14 +53,13 @@ def check_delete(solve: object) -> str:
             "/etc/motd is hidden, but not by a whiteout for it in the rw "
             "layer, so a commit would not record its deletion. Unlink just that file.",
         )
-    collateral = sorted(visible_before - _visible_paths(container) - {"/etc/motd"})
+    collateral = sorted(visible_before - visible_paths(container) - {"/etc/motd"})
     if collateral:
         raise Wrong("collateral", f"you also deleted {collateral[0]}; delete only /etc/motd.")
-    with tarfile.open(fileobj=io.BytesIO(container.commit().tar or b"")) as tar:
-        names = tar.getnames()
+    names = layer_names(container.commit().layer)
     return (
-        f"/etc/motd is gone from the merged view, the image is untouched, and the commit "
-        f"records it as {'etc/.wh.motd' if 'etc/.wh.motd' in names else names}."
+        "/etc/motd is gone from the merged view, the image is untouched, and the commit "
+        f"records the deletion: {', '.join(n for n in names if '.wh.' in n)}."
     )
 
 
@@ -118,13 +96,6 @@ def tar_layer() -> Layer:
     )
 
 
-def _tar_names(layer: Layer) -> list[str]:
-    buffer = io.BytesIO()
-    write_changeset(layer, buffer)
-    with tarfile.open(fileobj=io.BytesIO(buffer.getvalue())) as tar:
-        return sorted(tar.getnames())
-
-
 def check_tar_names(solve: object) -> str:
     answer = attempt(solve, tar_layer())
     if answer is None or answer is Ellipsis:
@@ -136,7 +107,7 @@ def check_tar_names(solve: object) -> str:
     ):
         raise Wrong("not-names", "return a list of member names (strings) like 'etc/hosts'")
     names = sorted(n.rstrip("/") for n in answer)  # "etc/" and "etc" are one member
-    truth = _tar_names(tar_layer())
+    truth = list(layer_names(tar_layer()))
     if any(n.startswith("/") for n in names):
         raise Wrong(
             "absolute", "member names are relative: 'etc/hosts.allow', not '/etc/hosts.allow'."
@@ -349,13 +320,9 @@ def _files_under(container: Container, top: str) -> dict[str, bytes]:
     }
 
 
-def _move_image(big_size: int = 1024) -> Image:
-    return app_image(big_size)
-
-
 def check_move(solve: object) -> str:
-    container = Container(_move_image())
-    before = _snapshot(container.image_layers)
+    container = Container(app_image(1024))
+    before = snapshot(container.image_layers)
     files = _files_under(container, "/srv/app")
 
     def explain(exc: BaseException) -> Wrong | None:
@@ -369,7 +336,7 @@ def check_move(solve: object) -> str:
         return None
 
     attempt(solve, container, explain=explain)
-    _check_image_untouched(before, container)
+    require_image_untouched(before, container)
     moved = container.exists("/srv/app2")
     still = container.exists("/srv/app")
     if not moved and still:

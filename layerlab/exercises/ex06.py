@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import posixpath
-import tarfile
-
 from ..container import Container
 from ..image import Image
 from ..initlayer import BIND_MOUNTED, INIT_PATHS
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .images import ubuntu_image
+from .judging import tar_paths
 
-__all__ = ["busy_container", "committed_paths"]
+__all__ = ["busy_container"]
 
 
 # -- 06.1 which init-layer files end up in the commit ------------------------------------
@@ -27,29 +24,13 @@ def busy_container(image: Image | None = None) -> Container:
     return container
 
 
-def committed_paths(tar: bytes | None) -> set[str]:
-    """The model paths a layer tar touches: '.wh.x' counts as a change to x."""
-    if not tar:
-        return set()
-    paths = set()
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        names = archive.getnames()
-    for name in names:
-        parent, base = posixpath.split(name)
-        if base == ".wh..wh..opq":
-            continue
-        base = base.removeprefix(".wh.")
-        paths.add("/" + posixpath.join(parent, base))
-    return paths
-
-
 def check_init_in_commit(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
     if isinstance(answer, str) or not hasattr(answer, "__iter__"):
         raise Wrong("not-a-set", "give a set of paths, like {'/etc/hosts'}")
     chosen = {str(p) for p in answer}  # type: ignore[attr-defined]
-    truth = {p for p in INIT_PATHS if p in committed_paths(busy_container().commit().tar)}
+    truth = {p for p in INIT_PATHS if p in tar_paths(busy_container().commit().tar)}
     if chosen == truth:
         return (
             "only /.dockerenv: its deletion is a whiteout in the rw layer. The writes to "

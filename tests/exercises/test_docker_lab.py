@@ -15,9 +15,9 @@ from layerlab.exercises.docker_lab import (
     CommitComparison,
     busybox_base,
     compare_with_docker,
-    layer_names,
     model_commit,
 )
+from layerlab.exercises.judging import layer_names
 
 
 def test_layerlab_commits_what_docker_was_recorded_committing():

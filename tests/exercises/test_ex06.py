@@ -7,7 +7,8 @@ import pytest
 from layerlab.commit import build_image
 from layerlab.container import Container
 from layerlab.entries import File
-from layerlab.exercises.ex06 import busy_container, committed_paths
+from layerlab.exercises.ex06 import busy_container
+from layerlab.exercises.judging import tar_paths
 from layerlab.initlayer import INIT_PATHS
 from layerlab.layer import Layer
 
@@ -91,4 +92,4 @@ def test_the_reference_solution_is_accepted(contract, exercise_id):
 def test_the_busy_container_commits_its_own_file_and_the_dockerenv_whiteout_only():
     """semantics.md 17-18: bind-mounted files never reach the rw layer; deleting
     /.dockerenv commits a whiteout. The checker's truth comes from this commit."""
-    assert committed_paths(busy_container().commit().tar) == {"/.dockerenv", "/etc", "/etc/motd"}
+    assert tar_paths(busy_container().commit().tar) == {"/.dockerenv", "/etc", "/etc/motd"}
