@@ -132,7 +132,7 @@ class CgroupSnapshot:
 
     name: str
     versions: dict[str, int]
-    paths: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict, repr=False)
     processes: int = 0
     memory_current: int | None = None
     memory_max: int | None = None

@@ -49,6 +49,16 @@ class LiveResult:
     title: ClassVar[str] = "live lab"
     lesson: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # Put our __repr__ in each subclass before @dataclass runs: dataclass then keeps it
+        # instead of generating one that would print volatile fields (paths, counters).
+        super().__init_subclass__(**kwargs)
+        cls.__repr__ = LiveResult.__repr__  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        """The printed form: what a notebook shows for a result at the end of a cell."""
+        return str(self)
+
     def facts(self) -> list[tuple[str, object]]:
         """(label, value) pairs shown to the learner; subclasses list their stable fields."""
         return []

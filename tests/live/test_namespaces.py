@@ -105,8 +105,10 @@ def test_root_inside_is_you_outside() -> None:
 @pytest.mark.parametrize("name", DEMOS)
 def test_printed_form_is_stable(name: str) -> None:
     """Notebooks commit outputs: the same text twice, with no PID, temp path or hostname."""
-    first, second = str(DEMOS[name]()), str(DEMOS[name]())
+    result = DEMOS[name]()
+    first, second = str(result), str(DEMOS[name]())
     assert first == second
+    assert repr(result) == first  # what a notebook shows for a result ending a cell
     assert tempfile.gettempdir() + "/" not in first
     assert not re.search(r"\d{4,}", first), first  # no PIDs, inode numbers, namespace ids
     host = socket.gethostname()

@@ -110,8 +110,10 @@ DEMOS = {"chroot": rootfs.chroot_escape, "pivot": rootfs.pivot_root_jail}
 
 @pytest.mark.parametrize("name", DEMOS)
 def test_printed_form_is_stable(name: str) -> None:
-    first, second = str(DEMOS[name]()), str(DEMOS[name]())
+    result = DEMOS[name]()
+    first, second = str(result), str(DEMOS[name]())
     assert first == second
+    assert repr(result) == first  # what a notebook shows for a result ending a cell
     assert tempfile.gettempdir() + "/" not in first
     assert not re.search(r"\d{4,}", first)
 
