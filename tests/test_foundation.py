@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import need_tool, unavailable
+from needs import need_tool, unavailable
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -272,9 +272,7 @@ def _run_pytest_needing_umoci(tmp_path: Path, ci: bool) -> subprocess.CompletedP
     """Run a one-test suite that needs umoci, with umoci absent from PATH."""
     (tmp_path / "bin").mkdir()
     (tmp_path / "test_needs_umoci.py").write_text(
-        "from conftest import need_tool\n\n"
-        "def test_flatten_against_umoci():\n"
-        "    need_tool('umoci')\n"
+        "from needs import need_tool\n\ndef test_flatten_against_umoci():\n    need_tool('umoci')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(PATH=str(tmp_path / "bin"), PYTHONPATH=str(REPO / "tests"))
