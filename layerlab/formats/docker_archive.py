@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 from ..changeset import BlobSlice, read_changeset
 from ..image import Image, LayerRef, chain_ids, sha256_digest
 from ..safety import MAX_JSON_BYTES, LayerlabError, clean_member_name, parse_json
-from .blobs import check_digest, file_opener, open_layer, sniff
+from .blobs import check_digest, file_opener, open_layer, open_layers, sniff
 from .oci import LAYER, load_from_store, split_ref
 from .output import new_file
 
@@ -170,7 +170,7 @@ def load_docker_archive(ref: str | os.PathLike[str], tag: str | None = None) -> 
             f"manifest.json lists {len(layer_paths)} layers but the config has "
             f"{len(diff_ids)} diff_ids; the archive is corrupt"
         )
-    refs = []
+    requests = []
     for i, (relpath, diff_id) in enumerate(zip(layer_paths, diff_ids, strict=True)):
         what = f"layer {i} ({relpath})"
         if not isinstance(relpath, str):
@@ -180,7 +180,9 @@ def load_docker_archive(ref: str | os.PathLike[str], tag: str | None = None) -> 
         def opener(relpath: str = relpath, what: str = what) -> BinaryIO:
             return store.open(relpath, what)
 
-        blob = open_layer(opener, what=what, digest=_digest_from_path(relpath), diff_id=diff_id)
+        requests.append((opener, what, _digest_from_path(relpath), diff_id))
+    refs = []
+    for (opener, *_), blob in zip(requests, open_layers(requests), strict=True):
         media = LAYER + (f"+{blob.compression}" if blob.compression else "")
         refs.append(
             LayerRef(

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Protocol
 from ..changeset import read_changeset
 from ..image import Image, LayerRef
 from ..safety import MAX_JSON_BYTES, LayerlabError, inside, parse_json
-from .blobs import blob_path, check_digest, compress, open_layer, sniff
+from .blobs import blob_path, check_digest, compress, open_layer, open_layers, sniff
 from .output import new_directory
 
 __all__ = [
@@ -171,28 +171,25 @@ def load_from_store(store: Store, tag: str | None, where: str) -> Image:
             f"the manifest lists {len(layers)} layers but the config has "
             f"{len(diff_ids)} diff_ids; the image is corrupt"
         )
-    refs = []
+    requests = []
     for i, (ldesc, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
         what = f"layer {i}"
         digest = check_digest(ldesc.get("digest") if isinstance(ldesc, dict) else None, what)
         check_digest(diff_id, f"diff_id {i}")
-        path = blob_path(digest, what)
-        opener = _opener(store, path, what)
-        blob = open_layer(opener, what=what, digest=digest, diff_id=diff_id)
+        requests.append((_opener(store, blob_path(digest, what), what), what, digest, diff_id))
+    refs = []
+    for (opener, what, digest, _), ldesc, blob in zip(
+        requests, layers, open_layers(requests), strict=True
+    ):
         if blob.size != ldesc.get("size"):
             raise LayerlabError(
                 f"{what} has {blob.size} bytes but the manifest says "
                 f"{ldesc.get('size')}; the image is corrupt"
             )
-        layer = read_changeset(blob.tar)
+        media = ldesc.get("mediaType", LAYER)
         refs.append(
             LayerRef(
-                layer,
-                blob.diff_id,
-                digest,
-                blob.size,
-                ldesc.get("mediaType", LAYER),
-                open_blob=opener,
+                read_changeset(blob.tar), blob.diff_id, digest, blob.size, media, open_blob=opener
             )
         )
     annotations = desc.get("annotations") or {}
