@@ -136,8 +136,7 @@ class TreeWriter:
     def symlink(self, path: str, entry: Symlink) -> None:
         parent, name = self._new(path)
         os.symlink(entry.target, name, dir_fd=parent)
-        if self.as_root:
-            os.chown(name, entry.meta.uid, entry.meta.gid, dir_fd=parent, follow_symlinks=False)
+        self._chown(name, entry.meta, path, dir_fd=parent)
         ns = entry.meta.mtime * 10**9
         os.utime(name, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
         self.stats.symlinks += 1
@@ -151,15 +150,24 @@ class TreeWriter:
         parent, name = self._new(path)
         if isinstance(entry, Device):
             kind = stat.S_IFCHR if entry.type == "c" else stat.S_IFBLK
-            os.mknod(name, kind | 0o600, os.makedev(entry.major, entry.minor), dir_fd=parent)
+            try:
+                os.mknod(name, kind | 0o600, os.makedev(entry.major, entry.minor), dir_fd=parent)
+            except PermissionError:  # a user namespace's root may not make real devices
+                self._made.discard(path)
+                if required:
+                    raise LayerlabError(
+                        f"cannot create {path} as a char device 0/0 (an overlay whiteout): "
+                        "that needs root, or a user namespace on kernel >= 5.8"
+                    ) from None
+                self.stats.skipped.append(f"device {path}")
+                return
         else:
             os.mkfifo(name, 0o600, dir_fd=parent)
         # Opening a fifo blocks and opening a device opens the device; Linux has no lchmod.
         # An O_PATH descriptor pins the node we made, and its /proc name takes the chmod.
         fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
         try:
-            if self.as_root:
-                os.chown(name, entry.meta.uid, entry.meta.gid, dir_fd=parent, follow_symlinks=False)
+            self._chown(name, entry.meta, path, dir_fd=parent)
             os.chmod(f"/proc/self/fd/{fd}", entry.meta.mode)
             ns = entry.meta.mtime * 10**9
             os.utime(name, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
@@ -220,9 +228,23 @@ class TreeWriter:
             self._fast_copy = False
         return left
 
+    def _chown(self, target: int | str, meta: Meta, path: str, dir_fd: int | None = None) -> None:
+        """Set the owner when we are root. Inside a user namespace only mapped ids exist;
+        an unmapped one is reported and skipped, like a device node without root."""
+        if not self.as_root:
+            return
+        try:
+            if isinstance(target, int):
+                os.fchown(target, meta.uid, meta.gid)
+            else:
+                os.chown(target, meta.uid, meta.gid, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EPERM):
+                raise
+            self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path}")
+
     def _meta_fd(self, fd: int, meta: Meta, path: str) -> None:
-        if self.as_root:
-            os.fchown(fd, meta.uid, meta.gid)
+        self._chown(fd, meta, path)
         os.fchmod(fd, meta.mode)  # after chown, which clears set-id bits
         for key, value in meta.xattrs:
             try:
