@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 #: The busybox applets the scripted operations use (Container.log's shell spellings).
-APPLETS = ("sh", "printf", "rm", "rmdir", "mkdir", "chmod", "mv", "ln", "cat", "true")
+APPLETS = ("sh", "printf", "rm", "rmdir", "mkdir", "chmod", "chown", "mv", "ln", "cat", "true")
 
 #: Every base file's mtime: copy-up and mv must keep it.
 BASE_MTIME = 1_600_000_000

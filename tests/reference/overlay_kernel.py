@@ -308,37 +308,31 @@ def run_on_kernel(
     """Materialize `lowers`, mount them, run `ops` through the mount, describe the result."""
     fmt = OnDiskFormat.OVERLAY
     top = tempfile.mkdtemp(prefix="layerlab-ovl-", dir=base)
-    mounted = False
+    upper, work, merged = (os.path.join(top, n) for n in ("upper", "work", "merged"))
     old_umask = os.umask(0)
     try:
-        lower_dirs = []
-        for i, layer in enumerate(lowers):
-            lower_dirs.append(os.path.join(top, f"l{i}"))
-            write_layer_dir(layer, lower_dirs[-1], fmt, userxattr=rootless)
-        upper, work, merged = (os.path.join(top, n) for n in ("upper", "work", "merged"))
+        lower_dirs = [os.path.join(top, f"l{i}") for i in range(len(lowers))]
+        for layer, directory in zip(lowers, lower_dirs, strict=True):
+            write_layer_dir(layer, directory, fmt, userxattr=rootless)
         for d in (upper, work, merged):
             os.mkdir(d, 0o755)
         mount_overlay(lower_dirs, upper, work, merged, rootless=rootless)
-        mounted = True
         errors = KernelOps(merged).run(ops)
         merged_snap = tree_snapshot(merged)
         unmount(merged)
-        mounted = False
         if rootless:
             # With userxattr the kernel cannot store a file handle in the origin xattr, so
             # a file copied up during this mount keeps reporting its lower st_ino while a
             # new hardlink to it reports the upper one. A fresh mount of the same dirs
             # reports one inode for both names again: group hardlinks there.
             mount_overlay(lower_dirs, upper, work, merged, rootless=rootless)
-            mounted = True
             merged_snap = Snapshot(merged_snap.entries, tree_snapshot(merged).links)
             unmount(merged)
-            mounted = False
         upper_snap = layer_snapshot(read_layer_dir(upper, fmt, userxattr=rootless))
         return Outcome(errors, merged_snap, upper_snap)
     finally:
         os.umask(old_umask)
-        if mounted:
+        if os.path.ismount(merged):  # asked of the kernel, so even a Ctrl-C mid-mount is seen
             unmount(merged)
         shutil.rmtree(top, ignore_errors=True)
 

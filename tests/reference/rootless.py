@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from overlay_kernel import Op, Outcome
 import layerlab
 
 NOBODY = 65534
+TIMEOUT = 60  # seconds for one example; a hung mount must not hang the test run
 HERE = Path(__file__).resolve().parent
 SETPRIV = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 WORKER_FILES = ("overlay_worker.py", "overlay_kernel.py")
@@ -97,6 +99,10 @@ class RootlessWorker:
         data = pickle.dumps((lowers, ops))
         self.proc.stdin.write(len(data).to_bytes(8, "big") + data)
         self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+        if not ready:
+            self.proc.kill()
+            raise RuntimeError(f"rootless worker gave no answer in {TIMEOUT} s: {self.log()}")
         header = self.proc.stdout.read(8)
         if len(header) < 8:
             raise RuntimeError(f"rootless worker died: {self.log()}")
