@@ -18,6 +18,7 @@ Docker runs are few and batched: about ten docker commands for the whole module.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,9 +119,9 @@ def session(engine: Engine, base: tuple[str, Image], tmp_path_factory) -> Sessio
     model = Container(base_image, name="session")
     for method, *args in SESSION:
         getattr(model, method)(*args)
-    script = "\n".join(
-        ["set -e", *(step.command for step in model.log), "cat /etc/hosts /etc/hostname"]
-    )
+    # After the log: read the bind-mounted files back, and try to delete one (EBUSY).
+    probes = ["cat /etc/hosts /etc/hostname", "rm /etc/hosts 2>&1 || true"]
+    script = "\n".join(["set -e", *(step.command for step in model.log), *probes])
     container = engine.run(base_name, "session", script)
     output = engine("logs", container)
     docker_name = engine.commit(container, "session")
@@ -203,6 +204,14 @@ def test_writes_to_bind_mounted_files_stay_out_of_the_layer(session: Session):
     assert session.model.read("/etc/hostname") == b"renamed-host\n"
     for layer in (session.docker_image.model_layers()[-1], session.model_commit.layer):
         assert "/etc/hosts" not in layer and "/etc/hostname" not in layer
+
+
+def test_a_bind_mounted_file_cannot_be_deleted(session: Session):
+    """rm /etc/hosts in a container: EBUSY, it is a mount point."""
+    assert "Resource busy" in session.docker_output
+    with pytest.raises(OSError) as failed:
+        session.model.unlink("/etc/hosts")
+    assert failed.value.errno == errno.EBUSY
 
 
 def test_inspect_of_saved_archives_equals_docker_image_inspect(engine: Engine, session):
