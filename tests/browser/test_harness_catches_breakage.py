@@ -1,0 +1,84 @@
+"""The browser checks must be able to fail: a notebook broken on purpose, run for real.
+
+tests/browser/fixtures/broken.ipynb breaks in every way the suite claims to notice: a
+widget whose JavaScript model does not exist, a picture that lost a label its committed
+output had, an empty SVG, a widget callback that raises, a picture fetched from outside the
+machine, a cell that raises, and a cell that therefore never runs. Each must be reported.
+If one of these expectations stops matching, the check behind it has gone blind.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from lab_checks import error_failures, notebook_failures, read_notebook
+from lab_page import open_notebook, run_all_cells, screenshot_notebook, snapshot
+
+pytestmark = pytest.mark.browser
+
+BROKEN = Path(__file__).resolve().parent / "fixtures" / "broken.ipynb"
+
+EXPECTED = {
+    "a widget whose JavaScript failed": r"cell 1: a widget failed to display",
+    "a widget missing from the page": r"cell 1: 1 widget\(s\) sent by the kernel but only 0",
+    "the widget's JavaScript error": r"console error: .*NoSuchModel",
+    "a picture that lost a label": r"cell 2: picture lacks the labels \['init'\]",
+    "an empty picture": r"cell 3 \(img SVG\) is empty",
+    "a traceback in a widget callback": r"log console has entries",
+    "a request leaving the machine": r"request to outside the machine: http://example\.invalid/",
+    "a traceback on the page": r"cell 6 shows a traceback: RuntimeError",
+    "an error output": r"cell 6 raised RuntimeError: this cell fails",
+    "a cell that never ran": r"cell 7 did not run",
+}
+
+
+def test_every_breakage_of_a_broken_notebook_is_reported(lab, lab_page_for, screenshots):
+    watched = lab_page_for(lab)
+    page = watched.page
+    open_notebook(page, lab, "fixtures/broken.ipynb")
+    run_all_cells(page, lab)
+    page.locator("button.widget-button", has_text="explode").click()
+    page.locator(".jp-LogConsoleStatusItem [title*='log entr']").wait_for(timeout=15_000)
+    snap = snapshot(page)
+    screenshot_notebook(page, screenshots / "harness-broken-notebook.png")
+
+    stored = read_notebook(BROKEN)
+    report = "\n".join(notebook_failures(snap, watched.log, watched.blocked, stored))
+    missed = [what for what, pattern in EXPECTED.items() if not re.search(pattern, report)]
+    assert not missed, f"the harness did not notice {missed}; it reported:\n{report}"
+
+
+def test_a_cell_tagged_raises_exception_may_show_its_error():
+    """nbval's `raises-exception` tag marks an error that is the lesson, not a failure."""
+    snap = {
+        "dom": [
+            {
+                "index": 0,
+                "kind": "code",
+                "prompt": "[1]:",
+                "outputs": [
+                    {
+                        "mime": "application/vnd.jupyter.stderr",
+                        "nested": False,
+                        "text": "Traceback (most recent call last)\nValueError: bad",
+                        "widget": False,
+                        "widgetError": False,
+                        "svgs": [],
+                    }
+                ],
+            }
+        ],
+        "model": [
+            {
+                "type": "code",
+                "source": "raise ValueError('bad')",
+                "outputs": [
+                    {"output_type": "error", "mimes": [], "ename": "ValueError", "evalue": "bad"}
+                ],
+            }
+        ],
+    }
+    assert error_failures(snap, allowed={0}) == []
+    assert len(error_failures(snap)) == 2
