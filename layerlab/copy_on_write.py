@@ -39,9 +39,18 @@ from .entries import (
     parent_of,
 )
 from .layer import Layer
-from .union import UnionView, resolve_symlinks
+from .pathwalk import walk
+from .union import UnionView
 
 __all__ = ["Overlay", "Effects"]
+
+
+def _kill_setid(meta: Meta) -> Meta:
+    """What the kernel does to a file's mode on write or chown without CAP_FSETID."""
+    mode = meta.mode & ~0o4000
+    if mode & 0o010:
+        mode &= ~0o2000
+    return meta.with_(mode=mode)
 
 
 def _error(code: int, path: str, why: str = "") -> OSError:
@@ -61,11 +70,14 @@ class Overlay:
     """A writable upper layer over a read-only lower stack, with overlayfs semantics."""
 
     def __init__(self, lower: UnionView | list[Layer], upper: Layer | None = None,
-                 *, clock: int = 0) -> None:
+                 *, clock: int = 0, fsetid: bool = True) -> None:
         self.lower = lower if isinstance(lower, UnionView) else UnionView(lower)
         self.upper = upper if upper is not None else Layer(name="upper")
         #: mtime given to files this overlay writes; a fixed clock keeps digests reproducible.
         self.clock = clock
+        #: Does the writer hold CAP_FSETID (root in a Docker container does)? Without it a
+        #: write clears set-user-ID, as for root inside a rootless user namespace.
+        self.fsetid = fsetid
         self.effects = Effects()
 
     # -- looking things up through the union ----------------------------------------------
@@ -128,18 +140,11 @@ class Overlay:
                         names.add(name)
         return sorted(names)
 
-    def resolve(self, path: str) -> str:
-        """Follow symlinks through the merged view, never leaving the root."""
-        return resolve_symlinks(path, self.lookup)
+    def resolve(self, path: str, *, follow_last: bool = True) -> str:
+        """Walk `path` through the merged view like the kernel (see `layerlab.pathwalk`)."""
+        return walk(path, self.lookup, follow_last=follow_last)
 
     # -- copy-up ----------------------------------------------------------------------------
-    def _need_dir(self, path: str) -> None:
-        entry = self.lookup(path)
-        if entry is None:
-            raise _error(errno.ENOENT, path)
-        if not isinstance(entry, Dir):
-            raise _error(errno.ENOTDIR, path)
-
     def copy_up(self, path: str) -> None:
         """Bring `path` (and its parents first) into the upper layer, unchanged.
 
@@ -156,15 +161,25 @@ class Overlay:
             self.upper[parent] = entry
             self.effects.copied_up.append(parent)
 
-    def _prepare_create(self, path: str) -> None:
-        """Checks and parent copy-up shared by every operation that makes a new name."""
-        if path == "/":
+    def _existing(self, path: str, *, follow_last: bool) -> tuple[str, Entry]:
+        """Walk to an existing name: (canonical path, merged entry), or ENOENT."""
+        path = self.resolve(path, follow_last=follow_last)
+        entry = self.lookup(path)
+        if entry is None:
+            raise _error(errno.ENOENT, path)
+        return path, entry
+
+    def _new_name(self, path: str) -> str:
+        """Walk to a name about to be created: the parents must exist, the name must not."""
+        path = self.resolve(path, follow_last=False)
+        if path == "/" or self.lookup(path) is not None:
             raise _error(errno.EEXIST, path)
-        self._need_dir(parent_of(path))
-        if self.lookup(path) is not None:
-            raise _error(errno.EEXIST, path)
+        return path
+
+    def _create(self, path: str, entry: Entry) -> None:
         for parent in ancestors(path):
             self.copy_up(parent)
+        self.upper[path] = entry
 
     # -- operations -------------------------------------------------------------------------
     def write(self, path: str, data: bytes | str, *, append: bool = False,
@@ -173,12 +188,11 @@ class Overlay:
 
         Returns the path actually written (symlinks are followed, as open(2) does).
         """
-        path = self.resolve(path)
+        path = self.resolve(path, follow_last=True)
         data = data.encode() if isinstance(data, str) else bytes(data)
         entry = self.lookup(path)
         if entry is None:
-            self._prepare_create(path)
-            self.upper[path] = File(Meta(mode=mode, mtime=self.clock), Content(data))
+            self._create(path, File(Meta(mode=mode, mtime=self.clock), Content(data)))
             return path
         if isinstance(entry, Dir):
             raise _error(errno.EISDIR, path)
@@ -186,7 +200,10 @@ class Overlay:
             raise _error(errno.EINVAL, path, f"cannot write to a {entry.kind} in the model")
         target = self._file_path(path)
         old = entry.content.read() if append else b""
-        self.upper[target] = File(entry.meta.with_(mtime=self.clock), Content(old + data))
+        meta = entry.meta.with_(mtime=self.clock)
+        if not self.fsetid:
+            meta = _kill_setid(meta)
+        self.upper[target] = File(meta, Content(old + data))
         return path
 
     def _file_path(self, path: str) -> str:
@@ -196,10 +213,7 @@ class Overlay:
         return normpath(entry.target) if isinstance(entry, Hardlink) else path
 
     def _change_meta(self, path: str, change: Callable[[Meta], Meta]) -> None:
-        path = self.resolve(path)
-        entry = self.lookup(path)
-        if entry is None:
-            raise _error(errno.ENOENT, path)
+        path, _ = self._existing(path, follow_last=True)
         target = self._file_path(path)
         current = self.upper[target]
         self.upper[target] = replace(current, meta=change(current.meta))
@@ -209,8 +223,14 @@ class Overlay:
         self._change_meta(path, lambda m: m.with_(mode=mode))
 
     def chown(self, path: str, uid: int, gid: int) -> None:
-        """chown(2): like chmod, a copy-up even though no data changes."""
-        self._change_meta(path, lambda m: m.with_(uid=uid, gid=gid))
+        """chown(2): like chmod, a copy-up even though no data changes.
+
+        Since Linux 2.2.13 a chown clears set-user-ID (and group-executable set-group-ID)
+        on files even for root.
+        """
+        path, entry = self._existing(path, follow_last=True)
+        kill = (lambda m: m) if isinstance(entry, Dir) else _kill_setid
+        self._change_meta(path, lambda m: kill(m.with_(uid=uid, gid=gid)))
 
     def _delete(self, path: str, *, keep_links: bool = True) -> None:
         """Remove a name from the merged view: a whiteout if a lower layer still has it."""
@@ -240,20 +260,14 @@ class Overlay:
 
     def unlink(self, path: str) -> None:
         """unlink(2): files, symlinks, devices; never directories."""
-        path = normpath(path)
-        entry = self.lookup(path)
-        if entry is None:
-            raise _error(errno.ENOENT, path)
+        path, entry = self._existing(path, follow_last=False)
         if isinstance(entry, Dir):
             raise _error(errno.EISDIR, path)
         self._delete(path)
 
     def rmdir(self, path: str) -> None:
         """rmdir(2): only an empty merged directory."""
-        path = normpath(path)
-        entry = self.lookup(path)
-        if entry is None:
-            raise _error(errno.ENOENT, path)
+        path, entry = self._existing(path, follow_last=False)
         if not isinstance(entry, Dir):
             raise _error(errno.ENOTDIR, path)
         if path == "/":
@@ -264,10 +278,7 @@ class Overlay:
 
     def remove(self, path: str) -> None:
         """rm -r: children first, then the directory, each through unlink/rmdir."""
-        path = normpath(path)
-        entry = self.lookup(path)
-        if entry is None:
-            raise _error(errno.ENOENT, path)
+        path, entry = self._existing(path, follow_last=False)
         if isinstance(entry, Dir):
             for name in self.listdir(path):
                 self.remove(f"{path.rstrip('/')}/{name}")
@@ -277,54 +288,55 @@ class Overlay:
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         """mkdir(2). Over a whiteout the new directory is opaque, so nothing below leaks back."""
-        path = normpath(path)
-        self._prepare_create(path)
+        path = self._new_name(path)
         if isinstance(self.upper.get(path), Whiteout):
-            self.upper[path] = OpaqueDir(Meta(mode=mode, mtime=self.clock))
+            self._create(path, OpaqueDir(Meta(mode=mode, mtime=self.clock)))
             self.effects.notes.append(f"opaque dir {path}")
         else:
-            self.upper[path] = Dir(Meta(mode=mode, mtime=self.clock))
+            self._create(path, Dir(Meta(mode=mode, mtime=self.clock)))
 
     def symlink(self, target: str, path: str) -> None:
         """symlink(2): creates the link only; the target is never copied up."""
-        path = normpath(path)
-        self._prepare_create(path)
-        self.upper[path] = Symlink(Meta(mode=0o777, mtime=self.clock), target=target)
+        path = self._new_name(path)
+        self._create(path, Symlink(Meta(mode=0o777, mtime=self.clock), target=target))
 
     def link(self, existing: str, path: str) -> None:
-        """link(2): the existing file is copied up first, then both names share it."""
-        existing, path = normpath(existing), normpath(path)
-        entry = self.lookup(existing)
-        if entry is None:
-            raise _error(errno.ENOENT, existing)
+        """link(2): the existing file is copied up first, then both names share it.
+
+        The checks come in the kernel's order: the source, then the new name, then EPERM.
+        """
+        existing, entry = self._existing(existing, follow_last=False)
+        path = self._new_name(path)
         if isinstance(entry, Dir):
             raise _error(errno.EPERM, existing, "hardlinks to directories are not allowed")
-        self._prepare_create(path)
         target = self._file_path(existing)
-        self.upper[path] = Hardlink(self.upper[target].meta, target=target)
+        self._create(path, Hardlink(self.upper[target].meta, target=target))
 
     def rename(self, old: str, new: str) -> None:
-        """rename(2). A directory a lower layer has cannot move: EXDEV, as without redirect_dir."""
-        old, new = normpath(old), normpath(new)
-        entry = self.lookup(old)
-        if entry is None:
-            raise _error(errno.ENOENT, old)
-        if is_under(new, old) and new != old:
-            raise _error(errno.EINVAL, new, "cannot move a directory into itself")
+        """rename(2). A directory a lower layer has cannot move: EXDEV, as without redirect_dir.
+
+        The checks come in the kernel's order, so the errno matches what a program sees.
+        """
+        old = self.resolve(old, follow_last=False)  # both parents are walked first
+        new = self.resolve(new, follow_last=False)
+        old, entry = self._existing(old, follow_last=False)
         if old == new:
             return
-        if isinstance(entry, Dir) and self._is_merged_or_lower(old):
-            raise _error(errno.EXDEV, old, "a lower directory cannot be renamed without "
-                                           "redirect_dir; mv copies and deletes instead")
-        self._need_dir(parent_of(new))
+        if is_under(new, old):
+            raise _error(errno.EINVAL, new, "cannot move a directory into itself")
+        if is_under(old, new):
+            raise _error(errno.ENOTEMPTY, new)
         existing = self.lookup(new)
         if existing is not None:
             if isinstance(entry, Dir) and not isinstance(existing, Dir):
                 raise _error(errno.ENOTDIR, new)
             if not isinstance(entry, Dir) and isinstance(existing, Dir):
                 raise _error(errno.EISDIR, new)
-            if isinstance(existing, Dir) and self.listdir(new):
-                raise _error(errno.ENOTEMPTY, new)
+        if isinstance(entry, Dir) and self._is_merged_or_lower(old):
+            raise _error(errno.EXDEV, old, "a lower directory cannot be renamed without "
+                                           "redirect_dir; mv copies and deletes instead")
+        if isinstance(existing, Dir) and self.listdir(new):
+            raise _error(errno.ENOTEMPTY, new)
         self.copy_up(old)
         moved = [(p, self.upper[p]) for p in self.upper if is_under(p, old)]
         self._delete(old, keep_links=False)
@@ -343,17 +355,19 @@ class Overlay:
                 self.upper[p] = Hardlink(e.meta, target=new + normpath(e.target)[len(old):])
 
     def move(self, old: str, new: str) -> None:
-        """What mv(1) does: rename, and on EXDEV copy the tree to `new` and remove `old`."""
+        """What mv(1) does: rename, and on EXDEV copy the tree like `cp -a`, then `rm -r`."""
         try:
             self.rename(old, new)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
+            old, new = normpath(old), normpath(new)
             self.effects.notes.append(f"EXDEV: copy {old} to {new}, then delete {old}")
-            self._copy_tree(normpath(old), normpath(new))
+            self._copy_tree(old, new)
             self.remove(old)
 
     def _copy_tree(self, old: str, new: str) -> None:
+        """`cp -a`: each copy keeps the source's owner, mode and mtime (symlinks: owner)."""
         entry = self.lookup(old)
         assert entry is not None
         if isinstance(entry, Dir):
@@ -361,12 +375,13 @@ class Overlay:
                 self.mkdir(new, entry.meta.mode)
             for name in self.listdir(old):
                 self._copy_tree(f"{old}/{name}", f"{new}/{name}")
+            # like cp -a, the directory's own times and owner are set after its children
+            made = self.upper[new]
+            self.upper[new] = replace(made, meta=entry.meta)
         elif isinstance(entry, Symlink):
-            self.symlink(entry.target, new)
-        elif isinstance(entry, File):
+            meta = entry.meta.with_(mtime=self.clock)
+            self._create(self._new_name(new), Symlink(meta, target=entry.target))
+        else:
             if self.lookup(new) is not None:
                 self.unlink(new)
-            self.write(new, entry.content.read(), mode=entry.meta.mode)
-        else:
-            self._prepare_create(new)
-            self.upper[new] = entry
+            self._create(self._new_name(new), entry)

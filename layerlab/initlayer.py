@@ -54,7 +54,7 @@ def build_init_layer(image: UnionView | Sequence[Layer], *, name: str = "init") 
         for component in [*ancestors(path), path]:
             with contextlib.suppress(OSError):
                 overlay.unlink(component)
-        if overlay.lookup(overlay.resolve(path)) is not None:
+        if _stat_finds(overlay, path):
             continue  # os.Stat found it (e.g. the image's own /proc): nothing to create
         for parent in ancestors(path):
             if overlay.lookup(parent) is None:
@@ -67,6 +67,14 @@ def build_init_layer(image: UnionView | Sequence[Layer], *, name: str = "init") 
             overlay.symlink(kind, path)
     overlay.upper.name = name
     return overlay.upper
+
+
+def _stat_finds(overlay: Overlay, path: str) -> bool:
+    """os.Stat: follows symlinks; any error means "not there", as moby reads it."""
+    try:
+        return overlay.lookup(overlay.resolve(path)) is not None
+    except OSError:
+        return False
 
 
 def hosts_file(hostname: str, ip: str | None = None) -> bytes:

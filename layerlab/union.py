@@ -7,12 +7,17 @@ kernel's overlayfs (see the course notebooks 04 and 05):
 * an opaque directory hides every lower child, never its own layer's children;
 * a directory over a directory merges the children and takes the upper metadata;
 * any other pair replaces the lower path, subtree and all;
-* missing parents appear as root-owned 0755 directories.
+* a parent a layer needs but does not list is created in that layer as a root-owned
+  0755 directory.
 
-One choice is ours where the references disagree: when a layer adds `/lib/foo` and a lower
-`/lib` is a symlink, overlayfs and Docker's per-layer storage make `/lib` a real directory,
-while a flattening extractor such as umoci writes through the link. A container sees the
-former, so the view does too.
+Where the references disagree we pick what a *container* sees, that is overlayfs over
+Docker's per-layer storage, rather than a flattening extractor such as umoci:
+
+* when a layer adds `/lib/foo` and a lower `/lib` is a symlink, the layer gets a real
+  `/lib` directory (umoci writes through the link into `/usr/lib`);
+* when a layer adds `/d/new` without an entry for `/d`, Docker's extractor creates `/d` in
+  that layer's own directory, so the merged `/d` takes that 0755 root metadata (umoci
+  keeps the lower directory's).
 
 Beside the merged tree the view answers *why*: `history()` gives every version of a path
 and what ended it, `trace()` replays the kernel's top-down lookup.
@@ -21,7 +26,7 @@ and what ended it, `trace()` replays the kernel's top-down lookup.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .entries import (
@@ -30,15 +35,15 @@ from .entries import (
     Hardlink,
     Meta,
     OpaqueDir,
-    Symlink,
     Whiteout,
     ancestors,
     describe,
     normpath,
 )
 from .layer import Layer
+from .pathwalk import walk
 
-__all__ = ["UnionView", "Node", "Version", "PathHistory", "TraceStep", "resolve_symlinks"]
+__all__ = ["UnionView", "Node", "Version", "PathHistory", "TraceStep"]
 
 ROOT_DIR = Dir(Meta(mode=0o755))
 
@@ -114,34 +119,6 @@ class TraceStep:
     detail: str
 
 
-def resolve_symlinks(path: str, lookup: Callable[[str], Entry | None]) -> str:
-    """Resolve every symlink in `path` against a container root described by `lookup`.
-
-    Absolute targets restart at the container's root and `..` stops there, so, exactly as
-    inside a chroot, no link can lead out of the image.
-    """
-    parts = [p for p in normpath(path).split("/") if p]
-    done: list[str] = []
-    hops = 0
-    while parts:
-        name = parts.pop(0)
-        if name == "..":
-            if done:
-                done.pop()
-            continue
-        entry = lookup("/" + "/".join([*done, name]))
-        if isinstance(entry, Symlink):
-            hops += 1
-            if hops > 40:
-                raise OSError(40, "Too many levels of symbolic links", path)
-            if entry.target.startswith("/"):
-                done = []
-            parts = [p for p in entry.target.split("/") if p not in ("", ".")] + parts
-        else:
-            done.append(name)
-    return "/" + "/".join(done)
-
-
 class _Tree:
     """Mutable node of the merged tree while the view is being built."""
 
@@ -185,7 +162,7 @@ class UnionView:
             if path == "/":
                 self._root.entry, self._root.layer = entry, index
             elif not isinstance(entry, (Whiteout, Hardlink)):
-                self._put(path, entry, index)
+                self._put(path, entry, index, layer)
         # Hardlinks last: their target may be a later entry of the same layer.
         pending = [(p, e) for p, e in items if isinstance(e, Hardlink)]
         while pending:
@@ -197,7 +174,7 @@ class UnionView:
                 elif target.children is not None:
                     raise ValueError(f"{path}: hardlink to directory {link.target}")
                 else:
-                    self._put(path, target.entry, index, inode=target.inode)
+                    self._put(path, target.entry, index, layer, inode=target.inode)
             if len(unresolved) == len(pending):
                 path, link = unresolved[0]
                 raise ValueError(
@@ -221,10 +198,11 @@ class UnionView:
         if parent is not None and parent.children is not None:
             parent.children.pop(posixpath.basename(path), None)
 
-    def _put(self, path: str, entry: Entry, index: int, inode: int | None = None) -> None:
+    def _put(self, path: str, entry: Entry, index: int, layer: Layer,
+             inode: int | None = None) -> None:
         *dirs, name = path.strip("/").split("/")
         node = self._root
-        for part in dirs:
+        for depth, part in enumerate(dirs):
             assert node.children is not None
             child = node.children.get(part)
             if child is None or child.children is None:
@@ -232,6 +210,10 @@ class UnionView:
                 # per-layer storage makes it a real directory.
                 child = _Tree(ROOT_DIR, index, self._inode())
                 node.children[part] = child
+            elif child.layer != index and "/" + "/".join(dirs[: depth + 1]) not in layer:
+                # The layer's own directory for an unlisted parent is a fresh 0755 one,
+                # and the upper directory's metadata is what overlayfs shows.
+                child.entry, child.layer = ROOT_DIR, index
             node = child
         assert node.children is not None
         existing = node.children.get(name)
@@ -259,7 +241,7 @@ class UnionView:
 
     def resolve(self, path: str) -> str:
         """Follow symlinks inside the view, like the kernel does inside a container's root."""
-        return resolve_symlinks(path, lambda p: getattr(self.lookup(p), "entry", None))
+        return walk(path, lambda p: getattr(self.lookup(p), "entry", None))
 
     def read(self, path: str) -> bytes:
         """The bytes a process gets from `cat path` in the container (symlinks followed)."""
@@ -356,10 +338,9 @@ class UnionView:
                 current = len(versions) - 1
             elif path in self._implied_dirs(index):
                 previous = versions[current].entry if current is not None else None
-                if not isinstance(previous, Dir):
-                    end("replaced with parent", index)
-                    versions.append(Version(index, ROOT_DIR, "live"))
-                    current = len(versions) - 1
+                end("merged" if isinstance(previous, Dir) else "replaced with parent", index)
+                versions.append(Version(index, ROOT_DIR, "live"))
+                current = len(versions) - 1
         node = self.lookup(path)
         if current is not None and node is not None:
             v = versions[current]
