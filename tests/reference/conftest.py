@@ -6,21 +6,23 @@ from collections.abc import Iterator
 
 import pytest
 from needs import need_root, need_tool, unavailable
-from overlay_kernel import run_on_kernel
+from overlay_kernel import RootKernel
 from rootless import RootlessWorker
 
 from layerlab.layer import Layer
 
 
 @pytest.fixture(scope="session")
-def root_overlay() -> None:
+def root_overlay() -> RootKernel:
     """Overlayfs mounts as root in this process's mount namespace."""
     need_root("mounting overlayfs outside a user namespace")
     need_tool("mount")
+    kernel = RootKernel()
     try:
-        run_on_kernel([Layer()], [], rootless=False)
+        kernel.run([Layer()], [])
     except Exception as exc:  # the kernel's word, whatever form it takes
         unavailable(f"this kernel refuses an overlayfs mount as root: {exc}")
+    return kernel
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +46,6 @@ def rootless_overlay() -> Iterator[RootlessWorker]:
 
 
 @pytest.fixture(params=["root", "rootless"])
-def kernel(request: pytest.FixtureRequest):
-    """Run (lowers, ops) on the kernel, as root or rootless: returns the kernel's Outcome."""
-    if request.param == "root":
-        request.getfixturevalue("root_overlay")
-        return lambda lowers, ops: run_on_kernel(lowers, ops, rootless=False)
-    worker = request.getfixturevalue("rootless_overlay")
-    return worker.run
+def kernel(request: pytest.FixtureRequest) -> RootKernel | RootlessWorker:
+    """The kernel as root, then rootless: `.run(lowers, ops)` gives its Outcome."""
+    return request.getfixturevalue(f"{request.param}_overlay")

@@ -109,11 +109,16 @@ def layer_snapshot(layer: Layer) -> Snapshot:
         if path == "/":
             continue
         data_path = path
-        hops = 0
-        while isinstance(entry, Hardlink) and hops < 40:
-            data_path = normpath(entry.target)
-            entry = layer.get(data_path) or Whiteout()
-            hops += 1
+        seen = {path}
+        while isinstance(entry, Hardlink):
+            target = normpath(entry.target)
+            if target not in layer or target in seen:
+                break
+            seen.add(target)
+            data_path, entry = target, layer[target]
+        if isinstance(entry, Hardlink):  # to a lower layer's file (or a broken chain)
+            entries[path] = ("hardlink", normpath(entry.target))
+            continue
         entries[path] = describe(entry)
         if entry.meta.xattrs:
             xattrs[path] = entry.meta.xattrs
@@ -157,6 +162,7 @@ def run_on_model(overlay: Overlay, ops: Iterable[Op]) -> list[int | None]:
         "write": overlay.write,
         "append": lambda path, data: overlay.write(path, data, append=True),
         "chmod": overlay.chmod,
+        "chown": overlay.chown,
         "unlink": overlay.unlink,
         "rmdir": overlay.rmdir,
         "remove": overlay.remove,
@@ -205,6 +211,9 @@ class KernelOps:
 
     def chmod(self, path: str, mode: int) -> None:
         os.chmod(self._p(path), mode)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        os.chown(self._p(path), uid, gid)
 
     def unlink(self, path: str) -> None:
         os.unlink(self._p(path))
@@ -337,9 +346,24 @@ def run_on_kernel(
         shutil.rmtree(top, ignore_errors=True)
 
 
-def run_on_model_outcome(lowers: list[Layer], ops: list[Op]) -> tuple[Outcome, Overlay]:
-    """The model's side of the same run, described like `run_on_kernel`'s."""
-    overlay = Overlay(list(lowers))
+class RootKernel:
+    """Mounts as root in this process; the rootless counterpart is rootless.RootlessWorker."""
+
+    rootless = False
+
+    def run(self, lowers: list[Layer], ops: list[Op]) -> Outcome:
+        return run_on_kernel(lowers, ops, rootless=False)
+
+
+def run_on_model_outcome(
+    lowers: list[Layer], ops: list[Op], *, rootless: bool
+) -> tuple[Outcome, Overlay]:
+    """The model's side of the same run, described like `run_on_kernel`'s.
+
+    Root in a user namespace lacks CAP_FSETID in the initial namespace, so the rootless
+    model's writer is `fsetid=False`: its writes clear set-user-ID, as the kernel's do.
+    """
+    overlay = Overlay(list(lowers), fsetid=not rootless)
     errors = run_on_model(overlay, ops)
     merged = view_snapshot(UnionView([*lowers, overlay.upper]))
     return Outcome(errors, merged, layer_snapshot(overlay.upper)), overlay

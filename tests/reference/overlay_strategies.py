@@ -108,20 +108,26 @@ def stacks(*, owners: tuple[int, ...] = (0,)) -> st.SearchStrategy[list[Layer]]:
 
 
 _path = st.sampled_from(PATHS)
-OPS = st.one_of(
-    st.builds(lambda p, d: Op("write", (p, d)), _path, st.sampled_from(DATA)),
-    st.builds(lambda p, d: Op("append", (p, d)), _path, st.sampled_from(DATA)),
-    st.builds(lambda p, m: Op("chmod", (p, m)), _path, st.sampled_from(FILE_MODES + DIR_MODES)),
-    st.builds(lambda p: Op("unlink", (p,)), _path),
-    st.builds(lambda p: Op("rmdir", (p,)), _path),
-    st.builds(lambda p: Op("remove", (p,)), _path),
-    st.builds(lambda p, m: Op("mkdir", (p, m)), _path, st.sampled_from(DIR_MODES)),
-    st.builds(lambda a, b: Op("rename", (a, b)), _path, _path),
-    st.builds(lambda a, b: Op("move", (a, b)), _path, _path),
-    st.builds(lambda t, p: Op("symlink", (t, p)), st.sampled_from(LINK_TARGETS), _path),
-    st.builds(lambda a, b: Op("link", (a, b)), _path, _path),
-)
 
 
-def op_lists(max_size: int = 8) -> st.SearchStrategy[list[Op]]:
-    return st.lists(OPS, min_size=1, max_size=max_size)
+def operations(owners: tuple[int, ...] = (0,)) -> st.SearchStrategy[Op]:
+    """One operation on a random path; chown picks from `owners` (rootless maps only 0)."""
+    data, owner = st.sampled_from(DATA), st.sampled_from(owners)
+    return st.one_of(
+        st.builds(lambda p, d: Op("write", (p, d)), _path, data),
+        st.builds(lambda p, d: Op("append", (p, d)), _path, data),
+        st.builds(lambda p, m: Op("chmod", (p, m)), _path, st.sampled_from(FILE_MODES + DIR_MODES)),
+        st.builds(lambda p, u, g: Op("chown", (p, u, g)), _path, owner, owner),
+        st.builds(lambda p: Op("unlink", (p,)), _path),
+        st.builds(lambda p: Op("rmdir", (p,)), _path),
+        st.builds(lambda p: Op("remove", (p,)), _path),
+        st.builds(lambda p, m: Op("mkdir", (p, m)), _path, st.sampled_from(DIR_MODES)),
+        st.builds(lambda a, b: Op("rename", (a, b)), _path, _path),
+        st.builds(lambda a, b: Op("move", (a, b)), _path, _path),
+        st.builds(lambda t, p: Op("symlink", (t, p)), st.sampled_from(LINK_TARGETS), _path),
+        st.builds(lambda a, b: Op("link", (a, b)), _path, _path),
+    )
+
+
+def op_lists(max_size: int = 8, *, owners: tuple[int, ...] = (0,)) -> st.SearchStrategy[list[Op]]:
+    return st.lists(operations(owners), min_size=1, max_size=max_size)

@@ -54,6 +54,8 @@ def _env(home: str) -> dict[str, str]:
 class RootlessWorker:
     """A live worker process; `run()` sends one example and returns the kernel's Outcome."""
 
+    rootless = True
+
     def __init__(self) -> None:
         self.top = tempfile.mkdtemp(prefix="layerlab-rootless-")
         self.proc: subprocess.Popen | None = None

@@ -20,7 +20,7 @@ import errno
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from overlay_kernel import Op, Outcome, Snapshot, run_on_kernel, run_on_model_outcome
+from overlay_kernel import Op, Outcome, Snapshot, run_on_model_outcome
 from overlay_strategies import op_lists, stacks
 
 from layerlab.entries import Content, Dir, File, Hardlink, Meta, OpaqueDir, Symlink, Whiteout
@@ -49,9 +49,11 @@ def _diff(what: str, kernel: Snapshot, model: Snapshot) -> list[str]:
     return out
 
 
-def assert_model_matches(kernel: Outcome, lowers: list[Layer], ops: list[Op]) -> Outcome:
+def assert_model_matches(
+    kernel: Outcome, lowers: list[Layer], ops: list[Op], *, rootless: bool
+) -> Outcome:
     """Every op's errno, the merged view and the upper layer must equal the kernel's."""
-    model, _ = run_on_model_outcome(lowers, ops)
+    model, _ = run_on_model_outcome(lowers, ops, rootless=rootless)
     problems = [
         f"op {i} {op}: kernel {_errname(k)}, model {_errname(m)}"
         for i, (op, k, m) in enumerate(zip(ops, kernel.errors, model.errors, strict=True))
@@ -85,24 +87,24 @@ def _random(max_examples: int) -> settings:
 
 
 @_random(60)
-@given(lowers=stacks(owners=(0, 1000)), ops=op_lists())
+@given(lowers=stacks(owners=(0, 1000)), ops=op_lists(owners=(0, 1000)))
 def test_random_operations_match_the_kernel_as_root(root_overlay, lowers, ops):
     """overlayfs (root, trusted.* xattrs): random ops on random stacks, kernel == model."""
-    assert_model_matches(run_on_kernel(lowers, ops, rootless=False), lowers, ops)
+    assert_model_matches(root_overlay.run(lowers, ops), lowers, ops, rootless=False)
 
 
 @_random(30)
 @given(lowers=stacks(), ops=op_lists())
 def test_random_operations_match_the_kernel_rootless(rootless_overlay, lowers, ops):
     """overlayfs (rootless, userxattr): random ops on random stacks, kernel == model."""
-    assert_model_matches(rootless_overlay.run(lowers, ops), lowers, ops)
+    assert_model_matches(rootless_overlay.run(lowers, ops), lowers, ops, rootless=True)
 
 
 # -- the rules, one by one (each on root and rootless mounts) ---------------------------------
 def check(kernel, lowers: list[Layer], ops: list[Op]) -> Outcome:
     """Run on the kernel, insist the model agrees, and hand back the kernel's answer."""
-    outcome = kernel(lowers, ops)
-    assert_model_matches(outcome, lowers, ops)
+    outcome = kernel.run(lowers, ops)
+    assert_model_matches(outcome, lowers, ops, rootless=kernel.rootless)
     return outcome
 
 
@@ -182,11 +184,7 @@ def test_chmod_of_a_lower_dir_copies_up_the_dir_alone(kernel):
 def test_copy_up_keeps_the_owner(root_overlay):
     """overlayfs: copy-up keeps uid/gid of the lower file (root only: needs unmapped ids)."""
     lower = Layer({"/o": File(Meta(mode=0o640, uid=1000, gid=1000), Content(b"o"))})
-    out = check(
-        lambda lo, ops: run_on_kernel(lo, ops, rootless=False),
-        [lower],
-        [Op("append", ("/o", b"+"))],
-    )
+    out = check(root_overlay, [lower], [Op("append", ("/o", b"+"))])
     assert out.upper.entries["/o"] == ("file", 0o640, 1000, 1000, b"o+")
 
 
@@ -308,11 +306,7 @@ def test_paths_resolve_and_fail_like_the_kernels_path_walk(kernel, op, kernel_sa
 def test_root_keeps_setuid_when_writing(root_overlay):
     """Root in the initial user namespace has CAP_FSETID: a write keeps S_ISUID (Docker)."""
     lower = Layer({"/s": File(Meta(mode=0o4755), Content(b"s"))})
-    out = check(
-        lambda lo, ops: run_on_kernel(lo, ops, rootless=False),
-        [lower],
-        [Op("write", ("/s", b"new"))],
-    )
+    out = check(root_overlay, [lower], [Op("write", ("/s", b"new"))])
     assert out.merged.entries["/s"][1] == 0o4755
 
 
@@ -320,5 +314,5 @@ def test_an_unprivileged_write_clears_setuid(rootless_overlay):
     """Linux: a writer without CAP_FSETID in the initial user namespace clears S_ISUID, and
     the root of a user namespace (rootless containers) is such a writer."""
     lower = Layer({"/s": File(Meta(mode=0o4755), Content(b"s"))})
-    out = check(rootless_overlay.run, [lower], [Op("write", ("/s", b"new"))])
+    out = check(rootless_overlay, [lower], [Op("write", ("/s", b"new"))])
     assert out.merged.entries["/s"][1] == 0o755
