@@ -30,6 +30,7 @@ _EXPORTS = {
     "chain_ids": "image",
     "build_image": "commit",
     "build_init_layer": "initlayer",
+    "run": "live.runtime",
 }
 
 __all__ = sorted(_EXPORTS)
