@@ -119,9 +119,13 @@ def lab_page_for(browser):
         server.shutdown_kernels()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def screenshots() -> Path:
+    """artifacts/screenshots/, emptied of an earlier run's pictures so that what is there
+    afterwards is what this run saw."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
     return SCREENSHOTS
 
 
@@ -167,3 +171,5 @@ def binder_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         yield server
     finally:
         lab_server.stop(server, timeout=120)  # rootless-world then deletes the learner's copy
+    left = lab_server.leftover_processes(server)
+    assert not left, f"the Binder rehearsal left processes behind: {left}"

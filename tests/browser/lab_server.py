@@ -105,9 +105,10 @@ class LabServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def shutdown_kernels(self) -> None:
-        """Close every notebook session, so the next test starts with a quiet machine."""
-        for session in self.api("GET", "api/sessions") or []:
-            with contextlib.suppress(urllib.error.URLError, OSError):
+        """Close every notebook session, so the next test starts with a quiet machine.
+        A server that no longer answers has no sessions to close (`stop` reaps it)."""
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            for session in self.api("GET", "api/sessions") or []:
                 self.api("DELETE", f"api/sessions/{session['id']}")
 
     def remember_processes(self) -> None:

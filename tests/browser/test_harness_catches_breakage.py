@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from lab_checks import error_failures, notebook_failures, read_notebook
+from lab_checks import error_failures, notebook_failures, picture_failures, read_notebook
 from lab_page import open_notebook, run_all_cells, screenshot_notebook, snapshot
 
 pytestmark = pytest.mark.browser
@@ -82,3 +82,24 @@ def test_a_cell_tagged_raises_exception_may_show_its_error():
     }
     assert error_failures(snap, allowed={0}) == []
     assert len(error_failures(snap)) == 2
+
+
+def test_picture_labels_may_change_their_measurements_but_not_their_words():
+    """A cgroup picture's memory reading differs on every run; a lost layer name must not."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><g class="graph">'
+        "<text>rw</text><text>140.0 KiB / 64.0 MiB</text><text>throttled in 5 of 6</text>"
+        "</g></svg>"
+    )
+    snap = {
+        "dom": [
+            {
+                "index": 3,
+                "kind": "code",
+                "prompt": "[1]:",
+                "outputs": [{"svgs": [{"how": "img", "source": svg, "loaded": True}]}],
+            }
+        ]
+    }
+    stored = {3: [{"rw", "init", "136.0 KiB / 64.0 MiB", "throttled in 4 of 6"}]}
+    assert picture_failures(snap, stored) == ["cell 3: picture lacks the labels ['init']"]
