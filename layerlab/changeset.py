@@ -16,12 +16,12 @@ import contextlib
 import functools
 import hashlib
 import io
-import os
 import posixpath
 import tarfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from .blobslice import BlobSlice
 from .entries import (
     Content,
     Device,
@@ -48,127 +48,46 @@ from .safety import (
     clean_member_name,
     whiteout_name,
 )
+from .tarheaders import Header, read_headers
 
 __all__ = [
     "read_changeset",
     "write_changeset",
     "empty_diff_id",
     "diff_id_of",
-    "BlobSlice",
     "apply_markers",
     "check_parents",
 ]
 
 XATTR_PAX = "SCHILY.xattr."
+#: A member header from either parser: ours for seekable tars, tarfile's for streams.
+Member = Header | tarfile.TarInfo
 _CHUNK = 1 << 20
-#: File objects whose fileno() really holds the bytes they read.
-_PLAIN_FILES = (io.FileIO, io.BufferedReader, io.BufferedRandom)
 
 
-class BlobSlice(io.RawIOBase):
-    """A read-only, seekable window `[offset, offset + size)` of a file.
+def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any]:
+    """The members of a layer tar, and how their contents will be read.
 
-    Reads use `os.pread` on a file descriptor when there is one, so no shared file
-    position is disturbed; `fd` and `offset` let a writer copy the bytes in the kernel
-    (`os.copy_file_range`) instead of through Python.
+    A seekable, uncompressed file is read in place: fast headers, lazy contents from a
+    window of it. Anything else (a pipe, gzip) goes through tarfile in one pass.
     """
-
-    def __init__(self, source: _Source, offset: int, size: int) -> None:
-        super().__init__()
-        self.source = source
-        self.offset = offset
-        self.size = size
-        self._pos = 0
-
-    @classmethod
-    def over(cls, fileobj: BinaryIO) -> BlobSlice:
-        """A window over a whole seekable file (a `docker save` tar, a decompressed layer)."""
-        source = _Source(fileobj)
-        return cls(source, 0, source.size())
-
-    @property
-    def fd(self) -> int | None:
-        return self.source.fd
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        want = min(len(buffer), self.size - self._pos)
-        if want <= 0:
-            return 0
-        data = self.source.pread(want, self.offset + self._pos)
-        if not data:
-            raise LayerlabError("a layer blob ended early (was it changed while in use?)")
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
-
-    def window(self, offset: int, size: int) -> BlobSlice:
-        """A slice of this slice: a layer inside a docker-save tar, a file inside that layer."""
-        return BlobSlice(self.source, self.offset + offset, size)
-
-
-class _Source:
-    """Where the bytes of a seekable tar live: our own dup of its descriptor, or the object."""
-
-    def __init__(self, fileobj: BinaryIO) -> None:
-        self.fd: int | None = None
-        self._fileobj: BinaryIO | None = None
-        if isinstance(fileobj, _PLAIN_FILES):
-            # Our own descriptor: contents stay readable after the caller closes theirs.
-            self.fd = os.dup(fileobj.fileno())
-        else:  # BytesIO, or a wrapper (GzipFile) whose fileno() is not its bytes
-            self._fileobj = fileobj
-
-    def size(self) -> int:
-        if self.fd is not None:
-            return os.fstat(self.fd).st_size
-        assert self._fileobj is not None
-        return self._fileobj.seek(0, io.SEEK_END)
-
-    def pread(self, size: int, offset: int) -> bytes:
-        if self.fd is not None:
-            return os.pread(self.fd, size, offset)
-        assert self._fileobj is not None
-        self._fileobj.seek(offset)
-        return self._fileobj.read(size)
-
-    def __del__(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-def _open_tar(fileobj: BinaryIO) -> tuple[tarfile.TarFile, _Source | None]:
-    """Open for lazy random access when possible, else as a one-pass stream."""
+    if isinstance(fileobj, BlobSlice):
+        return read_headers(fileobj), fileobj, None
     seekable = False
     with contextlib.suppress(AttributeError, OSError):
         seekable = fileobj.seekable()
-    if isinstance(fileobj, BlobSlice):
-        return tarfile.open(fileobj=fileobj, mode="r:"), None
     if seekable:
         start = fileobj.tell()
         magic = fileobj.read(4)
         fileobj.seek(start)
         if magic[:2] != b"\x1f\x8b" and magic != b"\x28\xb5\x2f\xfd":
-            return tarfile.open(fileobj=fileobj, mode="r:"), _Source(fileobj)
-    return tarfile.open(fileobj=fileobj, mode="r|*"), None
+            whole = BlobSlice.over(fileobj)
+            return read_headers(whole), whole, None
+    stream = tarfile.open(fileobj=fileobj, mode="r|*")  # noqa: SIM115 - the caller closes it
+    return iter(stream), None, stream
 
 
-def _meta(member: tarfile.TarInfo) -> Meta:
+def _meta(member: Member) -> Meta:
     xattrs = []
     for key, value in member.pax_headers.items():
         if key.startswith(XATTR_PAX):
@@ -185,7 +104,7 @@ def _meta(member: tarfile.TarInfo) -> Meta:
 
 
 def _entry(
-    member: tarfile.TarInfo, path: str, tar: tarfile.TarFile, source: _Source | BlobSlice | None
+    member: Member, path: str, whole: BlobSlice | None, stream: tarfile.TarFile | None
 ) -> Entry:
     meta = _meta(member)
     if member.isdir():
@@ -201,14 +120,12 @@ def _entry(
                 f"tar entry {member.name!r} is a sparse file, which layerlab "
                 "does not read; re-create the layer without --sparse"
             )
-        if source is None:
-            data = tar.extractfile(member)
+        if whole is None:
+            assert stream is not None
+            data = stream.extractfile(member)
             assert data is not None
             return File(meta, Content(data.read()))
-        if isinstance(source, BlobSlice):
-            opener = functools.partial(source.window, member.offset_data, member.size)
-        else:
-            opener = functools.partial(BlobSlice, source, member.offset_data, member.size)
+        opener = functools.partial(whole.window, member.offset_data, member.size)
         return File(meta, Content(size=member.size, opener=opener))
     if member.issym():
         return Symlink(meta, member.linkname)
@@ -232,15 +149,14 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
     Give a seekable, uncompressed file for big layers: file contents are then read lazily
     from it. Any other stream (also gzip) is read in one pass, keeping contents in memory.
     """
+    entries: dict[str, Entry] = {}
+    whiteouts: set[str] = set()
+    opaque: set[str] = set()
+    end = 0
     try:
-        tar, source = _open_tar(fileobj)
-        lazy: _Source | BlobSlice | None = fileobj if isinstance(fileobj, BlobSlice) else source
-        entries: dict[str, Entry] = {}
-        whiteouts: set[str] = set()
-        opaque: set[str] = set()
-        end = 0
-        with tar:
-            for member in tar:
+        members, whole, stream = _members(fileobj)
+        with stream or contextlib.nullcontext():
+            for member in members:
                 end = max(end, member.offset_data + member.size)
                 path = clean_member_name(member.name)
                 base = posixpath.basename(path)
@@ -255,15 +171,14 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
                     else:
                         whiteouts.add(posixpath.join(parent_of(path), deleted))
                     continue
-                entries[path] = _entry(member, path, tar, lazy)  # a later duplicate wins
-        available = lazy.size if isinstance(lazy, BlobSlice) else source.size() if source else end
-        if end > available:
-            raise LayerlabError(
-                f"the layer tar is truncated: it needs {end} bytes but has "
-                f"{available}; re-create or re-download it"
-            )
+                entries[path] = _entry(member, path, whole, stream)  # a later duplicate wins
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise LayerlabError(f"the layer is not a readable tar ({exc}); is it truncated?") from None
+    if whole is not None and end > whole.size:
+        raise LayerlabError(
+            f"the layer tar is truncated: it needs {end} bytes but has {whole.size}; "
+            "re-create or re-download it"
+        )
     apply_markers(entries, whiteouts, opaque)
     check_parents(entries)
     return Layer(entries, name=name, created_by=created_by)

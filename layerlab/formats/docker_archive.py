@@ -24,7 +24,8 @@ import tarfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..changeset import BlobSlice, read_changeset
+from ..blobslice import BlobSlice
+from ..changeset import read_changeset
 from ..image import Image, LayerRef, chain_ids, sha256_digest
 from ..safety import MAX_JSON_BYTES, LayerlabError, clean_member_name, parse_json
 from .blobs import check_digest, file_opener, open_layer, open_layers, sniff

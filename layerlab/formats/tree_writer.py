@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from ..changeset import BlobSlice
+from ..blobslice import BlobSlice
 from ..entries import Device, Entry, Fifo, File, Meta, Symlink, is_under, parent_of
 from ..safety import OVERLAY_XATTR_PREFIXES, LayerlabError
 
