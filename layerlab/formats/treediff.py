@@ -6,8 +6,8 @@ layer that turns OLD into NEW when applied on top of it:
 * a path only in OLD becomes a whiteout (one for a whole deleted subtree);
 * a path only in NEW, or whose type changed, is added with its whole subtree: applying a
   non-directory over anything replaces it, and a new directory over a file replaces it;
-* a directory in both is merged: its entry is emitted only when its metadata changed, and
-  its children are compared one by one;
+* a directory in both is merged: its entry is emitted when its metadata changed or when
+  something below it changed (as Docker does), and its children are compared one by one;
 * a non-directory in both is emitted when its content, metadata, target or hardlink
   partners changed. Hardlink groups are emitted whole, so the links survive.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 
-from ..entries import Dir, Entry, Hardlink, OpaqueDir, Whiteout
+from ..entries import Dir, Entry, Hardlink, OpaqueDir, Whiteout, ancestors
 from ..layer import Layer
 
 __all__ = ["diff_trees"]
@@ -95,4 +95,10 @@ def diff_trees(old: Layer, new: Layer) -> Layer:
     for path in [p for p in out if p in b.group]:
         for member in b.group[path]:
             out[member] = b.entries[member]
+    # Every parent of a change is emitted too, as Docker does: an extractor creates a
+    # parent the layer does not list as a fresh 0755 root dir, and overlayfs would show
+    # that instead of the real one.
+    for path in list(out):
+        for parent in ancestors(path):
+            out.setdefault(parent, b.entries[parent])
     return Layer(out)

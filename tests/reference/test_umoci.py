@@ -124,6 +124,21 @@ def test_writing_below_a_lower_symlink_is_where_umoci_and_overlay_disagree(umoci
     assert not (ours / "usr/lib/foo").exists()
 
 
+def test_an_unlisted_existing_parent_is_where_umoci_and_docker_storage_disagree(umoci, tmp_path):
+    """A layer adds /d/new without an entry for /d, and a lower /d is 0700 and owned by 1000.
+    umoci keeps the lower /d; Docker's per-layer storage creates /d in the new layer as a
+    0755 root dir, which overlayfs shows, and so does layerlab."""
+    lower = Layer({"/d": Dir(Meta(mode=0o700, uid=1000, gid=1000)), "/d/old": File.of("o")})
+    upper = Layer({"/d/new": File.of("n")})
+    theirs = snapshot(_umoci_unpack(umoci, _save([lower, upper], tmp_path, None), tmp_path))
+    flatten([lower, upper], tmp_path / "flat", progress=False)
+    ours = snapshot(tmp_path / "flat")
+    assert theirs["/d"][:3] == ("drwx------", 1000, 1000)
+    assert ours["/d"][:3] == ("drwxr-xr-x", 0, 0)
+    del theirs["/d"], ours["/d"]
+    assert ours == theirs, "\n".join(differences(ours, theirs))
+
+
 def test_missing_parents_become_root_owned_0755_dirs_in_both(umoci, tmp_path) -> None:
     """OCI layer spec / semantics rule 5: a layer with only new/deep/x creates new and deep."""
     layers = [Layer({"/x": File.of("x")}), Layer({"/new/deep/x": File.of("x", mode=0o600)})]

@@ -5,9 +5,13 @@ a file replaced by a dir, a dir whited out, an opaque dir over a full one, a har
 a lower layer. Each layer is drawn against the union of the layers below it.
 
 Excluded on purpose (pinned by dedicated tests instead, because the references disagree):
-entries or whiteouts below a path that is a *non-directory* in the union below. umoci
-writes through a symlinked parent (and fails on a file parent); overlay storage, Docker
-and the layerlab model make the parent a real directory.
+
+* entries or whiteouts below a path that is a *non-directory* in the union below: umoci
+  writes through a symlinked parent (and fails on a file parent); overlay storage, Docker
+  and the layerlab model make the parent a real directory;
+* new entries below an existing directory the layer does not list: umoci keeps that
+  directory's metadata, Docker's per-layer storage (and layerlab) a fresh 0755 root dir.
+  Every layer drawn here lists the existing parents of what it adds, as Docker's diff does.
 """
 
 from __future__ import annotations
@@ -144,6 +148,13 @@ def one_layer(draw: st.DrawFn, below: UnionView) -> Layer:
         targets = [t for t in targets if t != path and not is_under(t, path)]
         if targets:
             entries[path] = Hardlink(target=draw(st.sampled_from(sorted(targets))))
+    # List every existing parent of a new entry, as Docker's diff does: an unlisted one
+    # is where overlay storage and umoci disagree (pinned in test_umoci.py instead).
+    for path, entry in list(entries.items()):
+        for parent in ancestors(path) if not isinstance(entry, Whiteout) else ():
+            node = below.lookup(parent)
+            if parent not in entries and node is not None:
+                entries[parent] = Dir(node.entry.meta)
     return Layer(entries)
 
 
