@@ -1,0 +1,312 @@
+"""Flatten speed and memory against umoci and plain tar, on generated images.
+
+    .venv/bin/python bench/flatten.py [--compression gzip|none] [--repeat 3] [--skip-memory]
+
+1. A 10-layer image of 20,000 files (a base layer, then layers that add, rewrite, white
+   out files and make directories opaque) is written as an OCI layout in bench/out/.
+   `layerlab flatten`, `umoci unpack` and `tar -x` of every layer in order (what a naive
+   extractor does; it ignores whiteouts) each run as a fresh process; best of --repeat.
+   Budget: layerlab <= 0.5x umoci and <= 1.5x tar, in wall time.
+2. The same image's UnionView is built from the loaded layers and asked 10,000 lookups.
+   Budget: under 1 s.
+3. An image whose layers carry 1 GiB of file data is flattened under /usr/bin/time -v.
+   Budget: peak resident memory under 150 MB.
+
+Wall time moves with machine load; CPU time (user + sys of the process) much less, so
+both are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+LAYERLAB = [sys.executable, "-m", "layerlab"]
+LAYER_MEDIA = {
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "none": "application/vnd.oci.image.layer.v1.tar",
+}
+
+
+class _Hashing:
+    """Counts and hashes the uncompressed tar on its way into the (gzip) file."""
+
+    def __init__(self, sink: io.RawIOBase) -> None:
+        self.sink, self.sha = sink, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.sink.write(data)
+
+
+class _Random(io.RawIOBase):
+    """`size` pseudo-random bytes, generated as they are read (1 GiB never sits in memory)."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.left, self.rng = size, random.Random(seed)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        n = min(len(buffer), self.left, 1 << 20)
+        buffer[:n] = self.rng.randbytes(n)
+        self.left -= n
+        return n
+
+
+def _blob(layout: Path, data: bytes) -> dict:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs/sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def write_layout(layout: Path, layers: list[list[tuple]], compression: str) -> None:
+    """Write an OCI layout tagged `bench`. A layer is a list of (name, kind, size|target)."""
+    shutil.rmtree(layout, ignore_errors=True)
+    (layout / "blobs/sha256").mkdir(parents=True)
+    descriptors, diff_ids = [], []
+    for number, members in enumerate(layers):
+        tmp = layout / "blobs/sha256/.layer"
+        with open(tmp, "wb") as raw:
+            sink = (
+                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0)
+                if compression == "gzip"
+                else raw
+            )
+            hashing = _Hashing(sink)  # type: ignore[arg-type]
+            with tarfile.open(fileobj=hashing, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for index, (name, kind, arg) in enumerate(members):
+                    info = tarfile.TarInfo(name)
+                    info.mtime = 1_700_000_000
+                    stream = None
+                    if kind == "dir":
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    elif kind == "symlink":
+                        info.type, info.linkname, info.mode = tarfile.SYMTYPE, arg, 0o777
+                    else:
+                        info.size, info.mode = arg, 0o644
+                        stream = _Random(arg, number * 1_000_003 + index)
+                    tar.addfile(info, stream)
+            if sink is not raw:
+                sink.close()
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        size = tmp.stat().st_size
+        tmp.rename(layout / "blobs/sha256" / digest)
+        descriptors.append(
+            {"mediaType": LAYER_MEDIA[compression], "digest": f"sha256:{digest}", "size": size}
+        )
+        diff_ids.append("sha256:" + hashing.sha.hexdigest())
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": f"bench layer {i}"} for i in range(len(layers))],
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            **_blob(layout, json.dumps(config).encode()),
+        },
+        "layers": descriptors,
+    }
+    entry = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        **_blob(layout, json.dumps(manifest).encode()),
+        "annotations": {"org.opencontainers.image.ref.name": "bench"},
+    }
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+
+
+def twenty_thousand_files(seed: int = 0) -> list[list[tuple]]:
+    """10 layers, 20,000 file entries in all: 10,000 in the base, 1,111 in each later
+    layer (new files and rewrites), plus whiteouts, opaque dirs and symlinks."""
+    rng = random.Random(seed)
+    size = lambda: rng.choice((0, 100, 1_000, 4_000, 16_000, 64_000))  # noqa: E731
+    dirs = [f"usr/share/d{i:03d}" for i in range(100)]
+    base: list[tuple] = [("usr", "dir", 0), ("usr/share", "dir", 0)]
+    alive: set[str] = set()
+    for d in dirs:
+        base.append((d, "dir", 0))
+        for j in range(100):
+            base.append((f"{d}/f{j:03d}", "file", size()))
+            alive.add(f"{d}/f{j:03d}")
+    base.append(("lib", "symlink", "usr/share"))
+    layers = [base]
+    for number in range(1, 10):
+        members: list[tuple] = []
+        opaque = rng.sample(dirs, 2)
+        for d in opaque:  # rm -r d; mkdir d; ...: the dir entry, then the marker
+            members += [(d, "dir", 0), (f"{d}/.wh..wh..opq", "file", 0)]
+            alive -= {p for p in alive if p.startswith(d + "/")}
+        for victim in rng.sample(sorted(alive), 100):
+            d, name = victim.rsplit("/", 1)
+            members.append((f"{d}/.wh.{name}", "file", 0))
+            alive.discard(victim)
+        count = 1_111 + (number == 9)  # 10,000 + 9 * 1,111 + 1 = 20,000
+        for k in range(count):
+            d = rng.choice(dirs)
+            name = f"{d}/l{number}-{k:04d}" if k % 3 else f"{d}/f{rng.randrange(100):03d}"
+            members.append((name, "file", size()))
+            alive.add(name)
+        layers.append(members)
+    return layers
+
+
+def one_gibibyte() -> list[list[tuple]]:
+    """4 layers, 1 GiB of file data: big files, and a later layer rewriting some."""
+    mib = 1 << 20
+    return [[(f"data/l{n}-{i}", "file", 64 * mib) for i in range(4)] for n in range(4)]
+
+
+def timed(command: list[str], **kwargs) -> tuple[float, float]:
+    """Wall and CPU (user + sys of the child) seconds of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def best(runs: int, prepare, command: list[str], **kwargs) -> tuple[float, float]:  # noqa: ANN001
+    results = []
+    for _ in range(runs):
+        prepare()
+        results.append(timed(command, **kwargs))
+    return min(results)
+
+
+def layer_blobs(layout: Path) -> list[Path]:
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(
+        (layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text()
+    )
+    return [layout / "blobs/sha256" / d["digest"][7:] for d in manifest["layers"]]
+
+
+def bench_speed(layout: Path, repeat: int, compression: str) -> dict:
+    dest = OUT / "dest"
+    clean = lambda: shutil.rmtree(dest, ignore_errors=True)  # noqa: E731
+
+    def clean_tar() -> None:
+        clean()
+        dest.mkdir()
+
+    tar_script = " && ".join(
+        f"tar -x{'z' if compression == 'gzip' else ''}f {b} -C {dest}" for b in layer_blobs(layout)
+    )
+    results = {
+        "layerlab": best(
+            repeat, clean, [*LAYERLAB, "flatten", "--no-progress", f"{layout}:bench", str(dest)]
+        ),
+        "umoci": best(repeat, clean, ["umoci", "unpack", "--image", f"{layout}:bench", str(dest)]),
+        "tar": best(repeat, clean_tar, ["sh", "-c", tar_script]),
+    }
+    clean()
+    return results
+
+
+def bench_union(layout: Path) -> dict:
+    sys.path.insert(0, str(HERE.parent))
+    from layerlab.formats.oci import load_oci
+    from layerlab.union import UnionView
+
+    start = time.perf_counter()
+    layers = load_oci(f"{layout}:bench").model_layers()
+    loaded = time.perf_counter() - start
+    paths = sorted({p for layer in layers for p in layer})
+    rng = random.Random(1)
+    queries = [
+        rng.choice(paths) if i % 2 else rng.choice(paths) + "-missing" for i in range(10_000)
+    ]
+    start = time.perf_counter()
+    view = UnionView(layers)
+    built = time.perf_counter() - start
+    for path in queries:
+        view.lookup(path)
+    total = time.perf_counter() - start
+    return {"load": loaded, "build": built, "build+10k lookups": total}
+
+
+def bench_memory(layout: Path) -> int:
+    """Peak RSS in bytes of `layerlab flatten`, from /usr/bin/time -v."""
+    dest = OUT / "dest-memory"
+    shutil.rmtree(dest, ignore_errors=True)
+    done = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-v",
+            *LAYERLAB,
+            "flatten",
+            "--no-progress",
+            f"{layout}:bench",
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shutil.rmtree(dest)
+    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1]) * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compression", choices=["gzip", "none"], default="gzip")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+
+    layout = OUT / f"image-20k-{args.compression}"
+    if not (layout / "index.json").exists():
+        print(f"generating {layout.name} ...", flush=True)
+        write_layout(layout, twenty_thousand_files(), args.compression)
+    speed = bench_speed(layout, args.repeat, args.compression)
+    print(f"\n10 layers, 20,000 files, {args.compression} layers (best of {args.repeat}):")
+    for tool, (wall, cpu) in speed.items():
+        print(f"  {tool:<9} {wall:6.2f} s wall  {cpu:6.2f} s cpu")
+    lab, umoci, tar = speed["layerlab"], speed["umoci"], speed["tar"]
+    print(
+        f"  layerlab/umoci {lab[0] / umoci[0]:.2f}x wall (budget 0.5x), "
+        f"{lab[1] / umoci[1]:.2f}x cpu"
+    )
+    print(f"  layerlab/tar   {lab[0] / tar[0]:.2f}x wall (budget 1.5x), {lab[1] / tar[1]:.2f}x cpu")
+
+    union = bench_union(layout)
+    print(
+        f"\nUnionView: load {union['load']:.2f} s (reading 10 layer tars); build "
+        f"{union['build']:.2f} s; build + 10,000 lookups {union['build+10k lookups']:.2f} s"
+        " (budget 1 s)"
+    )
+
+    if not args.skip_memory:
+        big = OUT / f"image-1gib-{args.compression}"
+        if not (big / "index.json").exists():
+            print(f"\ngenerating {big.name} ...", flush=True)
+            write_layout(big, one_gibibyte(), args.compression)
+        peak = bench_memory(big)
+        print(f"\n1 GiB of layer data: peak RSS {peak / 1e6:.0f} MB (budget 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
