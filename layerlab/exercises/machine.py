@@ -1,0 +1,117 @@
+"""What this machine allows, shown to the learner but kept out of committed outputs.
+
+The probe's answers differ between a laptop, CI as root, an unprivileged user and a run
+with LAYERLAB_LIVE=0, while a notebook's stored outputs must be the same in all of them
+(strict nbval compares them). So the machine's own answers go into a small widget: a
+learner sees the table in JupyterLab, and nbval, which never compares widget views, sees
+only its one stable `text/plain` line. What a notebook *prints* is what holds on every
+machine, such as which lab needs which kernel feature (`lab_requirements`).
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+from ..live.cgroups import CgroupLayout, detect_layout
+from ..live.probe import ProbeReport, probe
+
+__all__ = ["LABS", "MachineTable", "lab_requirements", "probe_table", "cgroup_layout_table"]
+
+#: Each live lab of the course and the probe features it needs. "a|b" means either one.
+LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "01 namespaces: PID 1, hostname, lo only, private mounts, IPC",
+        (
+            "pid_namespace",
+            "uts_namespace",
+            "mount_namespace",
+            "net_namespace",
+            "ipc_namespace",
+        ),
+    ),
+    ("01 rootless containers: uid 0 inside, you outside", ("user_namespaces",)),
+    ("02 cgroup limits: OOM kill, refused fork, CPU throttling", ("cgroups",)),
+    ("03 chroot and its escape", ("mount_namespace",)),
+    ("03 pivot_root closing the escape", ("mount_namespace", "pivot_root")),
+    ("07 the same commit in a real Docker engine", ("docker",)),
+    ("08 a real overlay mount of a container", ("overlayfs|overlayfs_rootless",)),
+    (
+        "08 the mini runtime: run, limit, commit",
+        (
+            "overlayfs|overlayfs_rootless",
+            "pid_namespace",
+            "uts_namespace",
+            "mount_namespace",
+            "pivot_root",
+        ),
+    ),
+)
+
+
+class MachineTable(widgets.HTML):
+    """An HTML table about this machine whose `repr` (the stored `text/plain`) is stable."""
+
+    def __init__(self, what: str, table_html: str) -> None:
+        super().__init__(value=table_html)
+        self.what = what
+        self.add_class("layerlab-machine-table")
+
+    def __repr__(self) -> str:
+        # Shown only where the widget is not (a stored notebook, a terminal): say so.
+        return f"<{self.what}: a table widget; run the cell in JupyterLab to see this machine's>"
+
+
+def _available(report: ProbeReport, need: str) -> bool:
+    return any(report[name].available for name in need.split("|"))
+
+
+def lab_requirements() -> str:
+    """Which probe features each live lab needs: the same text on every machine."""
+    width = max(len(lab) for lab, _ in LABS)
+    return "\n".join(
+        f"{lab:<{width}}  needs {', '.join(n.replace('|', ' or ') for n in needs)}"
+        for lab, needs in LABS
+    )
+
+
+def _rows(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def probe_table(report: ProbeReport | None = None) -> MachineTable:
+    """The probe's answers (feature, yes/no, why) and, below, which labs run live here."""
+    report = report if report is not None else probe()
+    features = [
+        [name, "yes" if cap.available else "no", cap.reason] for name, cap in report.items()
+    ]
+    labs = [
+        [lab, "live" if all(_available(report, n) for n in needs) else "simulated (labelled)"]
+        for lab, needs in LABS
+    ]
+    table = (
+        "<p><b>What this machine allows</b> (the probe tried each one)</p>"
+        + _rows(["feature", "available", "why"], features)
+        + "<p><b>So the labs run</b></p>"
+        + _rows(["lab", "here"], labs)
+    )
+    return MachineTable(f"probe: {len(report)} features, {len(LABS)} labs", table)
+
+
+def cgroup_layout_table(layout: CgroupLayout | None = None) -> MachineTable:
+    """This machine's cgroup layout, controller by controller (`detect_layout`)."""
+    layout = layout if layout is not None else detect_layout()
+    rows = [[c, f"v{h.version}", h.mount] for c, h in layout.hierarchies.items()]
+    rows += [[c, "missing", "-"] for c in layout.missing]
+    table = f"<p><b>This machine: cgroup layout {html.escape(layout.kind)}</b></p>" + _rows(
+        ["controller", "version", "mounted at"], rows
+    )
+    return MachineTable("cgroup layout", table)
