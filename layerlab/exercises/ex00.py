@@ -1,0 +1,82 @@
+"""The warm-up of notebook 00: one write into a container, judged by what `cat` shows."""
+
+from __future__ import annotations
+
+from ..container import Container
+from .framework import Exercise, NotSolved, Wrong, attempt, register
+from .images import ubuntu_image
+from .judging import require_image_untouched, snapshot
+
+__all__ = ["GREETING"]
+
+#: What `cat /etc/motd` must print once the warm-up is solved.
+GREETING = b"Hello from layerlab!\n"
+
+
+def check_greeting(solve: object) -> str:
+    container = Container(ubuntu_image(), name="warm-up")
+    before = snapshot(container.image_layers)
+    welcome = container.read("/etc/motd")
+    answer = attempt(solve, container)
+    require_image_untouched(before, container)
+    if isinstance(answer, Container) and answer is not container:
+        raise Wrong(
+            "other-container",
+            "you changed a container of your own and returned it. Change the container "
+            "solve() is given: that is the one the checker runs `cat /etc/motd` in.",
+        )
+    shown = container.read("/etc/motd") if container.exists("/etc/motd") else None
+    if shown == welcome and not len(container.rw):
+        raise NotSolved()
+    if shown == GREETING:
+        return (
+            "cat /etc/motd prints your greeting. The write copied /etc up into the rw layer "
+            f"and put the new /etc/motd there ({', '.join(container.rw.paths())}); the "
+            "image's own /etc/motd is untouched, only hidden."
+        )
+    if shown == welcome:
+        written = ", ".join(p for p in container.rw.paths() if p != "/etc") or "nothing"
+        raise Wrong(
+            "path",
+            f"/etc/motd still says {welcome!r}; your rw layer holds {written}. "
+            "Write to the path '/etc/motd' itself.",
+        )
+    if shown is None:
+        raise Wrong(
+            "deleted",
+            "/etc/motd is gone: `cat` would fail. Write the new text to it instead of removing it.",
+        )
+    if shown == GREETING.rstrip(b"\n"):
+        raise Wrong(
+            "newline",
+            "almost: a text file's lines end with a newline, as `echo` writes them. "
+            "Write 'Hello from layerlab!\\n'.",
+        )
+    if shown is not None and shown.startswith(welcome) and shown.endswith(GREETING):
+        raise Wrong(
+            "appended",
+            "you added your line after the old welcome text. Replace the file's "
+            "content: container.write, not container.append.",
+        )
+    raise Wrong("text", f"cat /etc/motd prints {shown!r}; expected {GREETING!r}.")
+
+
+GREETING_STUB = '''
+def solve(container):
+    """Make `cat /etc/motd` in this container print: Hello from layerlab!"""
+    ...  # YOUR CODE HERE
+
+check("00.1", solve)
+'''
+
+GREETING_SOLUTION = '''
+def solve(container):
+    """Make `cat /etc/motd` in this container print: Hello from layerlab!"""
+    container.write("/etc/motd", "Hello from layerlab!\\n")
+
+check("00.1", solve)
+'''
+
+register(
+    Exercise("00.1", "a greeting in /etc/motd", GREETING_STUB, GREETING_SOLUTION, check_greeting),
+)

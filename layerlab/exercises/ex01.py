@@ -1,0 +1,385 @@
+"""Exercises of notebook 01, namespaces: reading /proc/<pid>/ns, a hostname that stays
+inside, and where a user namespace's uids land on the host.
+
+The checkers judge outcomes on recorded data and on a small model of the kernel's rules
+(`hostname_change`), never by running a learner's guess on this machine: a wrong answer
+to "which namespaces keep a hostname change inside?" would, run as root, rename the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .framework import Exercise, NotSolved, Wrong, attempt, register
+
+__all__ = ["KINDS", "HOST_LINKS", "CONTAINERS", "HostnameChange", "hostname_change"]
+
+#: The seven namespace kinds, as /proc/<pid>/ns names them.
+KINDS = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
+
+
+# -- 01.1 which namespaces two processes share --------------------------------------------
+def _links(numbers: Mapping[str, int]) -> dict[str, str]:
+    """/proc/<pid>/ns as `readlink` shows it: kind:[inode of the namespace]."""
+    return {kind: f"{kind}:[{numbers[kind]}]" for kind in KINDS}
+
+
+#: A host's initial namespaces. Most of these numbers are fixed by the kernel
+#: (PROC_UTS_INIT_INO and friends); ordinary namespaces get numbers from the same counter.
+HOST_NUMBERS = {
+    "cgroup": 4026531835,
+    "ipc": 4026531839,
+    "mnt": 4026531841,
+    "net": 4026531840,
+    "pid": 4026531836,
+    "user": 4026531837,
+    "uts": 4026531838,
+}
+HOST_LINKS = _links(HOST_NUMBERS)
+
+
+def _container(new: dict[str, int]) -> dict[str, str]:
+    return _links({**HOST_NUMBERS, **new})
+
+
+#: Example links of containers on such a host, by how each was started.
+CONTAINERS: dict[str, dict[str, str]] = {
+    "docker run --network host (cgroup v1 host)": _container(
+        {"ipc": 4026532290, "mnt": 4026532288, "pid": 4026532291, "uts": 4026532289}
+    ),
+    "docker run (cgroup v2 host)": _container(
+        {
+            "cgroup": 4026532354,
+            "ipc": 4026532352,
+            "mnt": 4026532350,
+            "net": 4026532355,
+            "pid": 4026532353,
+            "uts": 4026532351,
+        }
+    ),
+    "podman run as an ordinary user": _container(
+        {
+            "cgroup": 4026532410,
+            "ipc": 4026532408,
+            "mnt": 4026532406,
+            "net": 4026532411,
+            "pid": 4026532409,
+            "user": 4026532404,
+            "uts": 4026532407,
+        }
+    ),
+}
+
+
+def _shared(a: Mapping[str, str], b: Mapping[str, str]) -> set[str]:
+    return {kind for kind in KINDS if a[kind] == b[kind]}
+
+
+def check_shared(solve: object) -> str:
+    answers = {}
+    for how, links in CONTAINERS.items():
+        answer = attempt(solve, dict(HOST_LINKS), dict(links))
+        if answer is None or answer is Ellipsis:
+            raise NotSolved()
+        if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+            raise Wrong("not-a-set", "return a set of kinds, like {'net', 'user'}")
+        answers[how] = {str(kind) for kind in answer}  # type: ignore[attr-defined]
+    for how, links in CONTAINERS.items():
+        truth, got = _shared(HOST_LINKS, links), answers[how]
+        if got == truth:
+            continue
+        if got == set(KINDS) - truth:
+            raise Wrong(
+                "differs",
+                f"for `{how}` you returned the kinds that *differ*. A namespace is shared "
+                "when both links are equal: same kind, same number.",
+            )
+        if got == set(KINDS):
+            raise Wrong(
+                "kind-only",
+                "you found every kind shared. The text before the colon is only the kind; "
+                "the number in brackets names the namespace itself (its inode), and that is "
+                "what two processes share or not.",
+            )
+        first = next(iter(CONTAINERS))
+        if how != first and answers[first] == _shared(HOST_LINKS, CONTAINERS[first]):
+            raise Wrong(
+                "one-case",
+                f"right for the first container, wrong for `{how}`: compute the answer "
+                "from the two link tables you are given.",
+            )
+        raise Wrong(
+            "mismatch",
+            f"for `{how}` the shared kinds are not {sorted(got)}. Compare the two links of "
+            "each kind.",
+        )
+    return (
+        "--network host keeps the host's net (and Docker creates no user namespace, nor a "
+        "cgroup namespace on a v1 host); a default docker run shares only the user "
+        "namespace; rootless podman shares nothing: it needs a user namespace of its own."
+    )
+
+
+SHARED_STUB = '''
+def solve(host, container):
+    """host and container map each kind to its link, like {"uts": "uts:[4026531838]", ...}.
+    Return the set of kinds whose namespace the two processes share."""
+    ...  # YOUR CODE HERE
+
+check("01.1", solve)
+'''
+
+SHARED_SOLUTION = '''
+def solve(host, container):
+    """host and container map each kind to its link, like {"uts": "uts:[4026531838]", ...}.
+    Return the set of kinds whose namespace the two processes share."""
+    return {kind for kind in host if host[kind] == container[kind]}
+
+check("01.1", solve)
+'''
+
+
+# -- 01.2 a hostname that stays inside, as an ordinary user --------------------------------
+@dataclass(frozen=True)
+class HostnameChange:
+    """What `unshare <namespaces> hostname web` does, by the kernel's rules."""
+
+    namespaces: frozenset[str]
+    as_root: bool
+    error: str  # "" when unshare and sethostname both worked
+    hostname_inside: str
+    host_renamed: bool
+
+    def __str__(self) -> str:
+        who = "root" if self.as_root else "an ordinary user"
+        kinds = ", ".join(sorted(self.namespaces)) or "no new namespaces"
+        outcome = (
+            self.error
+            or f"hostname inside is {self.hostname_inside!r}; host renamed: "
+            f"{'yes' if self.host_renamed else 'no'}"
+        )
+        return f"{who}, {kinds}: {outcome}"
+
+
+def hostname_change(namespaces: set[str], as_root: bool) -> HostnameChange:
+    """The rules, from unshare(2) and sethostname(2):
+
+    - creating a UTS (or any non-user) namespace needs CAP_SYS_ADMIN; root has it, an
+      ordinary user gets it only inside a new user namespace, created first;
+    - sethostname needs CAP_SYS_ADMIN in the user namespace that *owns* the UTS namespace;
+    - without a new UTS namespace there is one hostname: the host's.
+    """
+    kinds = frozenset(namespaces)
+    own_user = "user" in kinds
+    if kinds - {"user"} and not (as_root or own_user):
+        return HostnameChange(kinds, as_root, "unshare fails: EPERM (needs root)", "", False)
+    if "uts" in kinds:
+        return HostnameChange(kinds, as_root, "", "web", False)
+    if own_user or not as_root:
+        why = "sethostname fails: EPERM (the host's UTS namespace is not yours)"
+        return HostnameChange(kinds, as_root, why, "", False)
+    return HostnameChange(kinds, as_root, "", "web", True)
+
+
+def check_hostname(answer: object) -> str:
+    if answer is Ellipsis or answer is None:
+        raise NotSolved()
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        raise Wrong("not-a-set", "give a set of namespace kinds, like {'pid', 'net'}")
+    chosen = {str(kind) for kind in answer}  # type: ignore[attr-defined]
+    unknown = sorted(chosen - set(KINDS))
+    if unknown:
+        raise Wrong(
+            "unknown-kind",
+            f"{unknown[0]!r} is not a namespace kind; use the names of /proc/<pid>/ns: "
+            f"{', '.join(KINDS)}",
+        )
+    if "uts" not in chosen and "user" in chosen:
+        raise Wrong(
+            "user-without-uts",
+            "the user namespace makes you root, but only over namespaces it owns. The "
+            "hostname still belongs to the host's UTS namespace, so sethostname fails with "
+            "EPERM (and run as real root, it would rename the host).",
+        )
+    if "uts" not in chosen:
+        raise Wrong(
+            "no-uts",
+            "the hostname lives in the UTS namespace; without a new one there is only the "
+            "host's hostname to change (as root, you would rename the host).",
+        )
+    if hostname_change(chosen, as_root=False).error:
+        raise Wrong(
+            "needs-user",
+            "as an ordinary user, unshare(CLONE_NEWUTS) is refused (EPERM): creating a "
+            "namespace needs CAP_SYS_ADMIN. Which namespace gives you that, without root?",
+        )
+    extra = sorted(chosen - {"user", "uts"})
+    if extra:
+        raise Wrong(
+            "more-than-needed",
+            f"that works, but {', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not "
+            "needed: each namespace isolates one kind of name. Give the smallest set.",
+        )
+    return (
+        "unshare --user --map-root-user --uts: the user namespace comes first and owns the "
+        "new UTS namespace, so root inside may rename it, and the host never notices. This "
+        "is how rootless containers get their own hostname."
+    )
+
+
+HOSTNAME_STUB = """
+needed = ...  # YOUR CODE HERE: a set of kinds, e.g. {"pid", "net"}
+
+check("01.2", needed)
+"""
+
+HOSTNAME_SOLUTION = """
+needed = {"user", "uts"}   # the user namespace gives the rights, the UTS namespace the name
+
+check("01.2", needed)
+"""
+
+
+# -- 01.3 where a user namespace's uids land on the host -----------------------------------
+#: (uid_map, uid inside) -> uid on the host, or None when the uid is not mapped.
+UID_CASES: tuple[tuple[str, int, int | None], ...] = (
+    ("0 1000 1", 0, 1000),
+    ("0 1000 1", 33, None),
+    ("0 1000 1\n1 100000 65536", 0, 1000),
+    ("0 1000 1\n1 100000 65536", 1, 100000),
+    ("0 1000 1\n1 100000 65536", 33, 100032),
+    ("0 1000 1\n1 100000 65536", 65536, 165535),
+    ("0 1000 1\n1 100000 65536", 65537, None),
+    ("0 0 4294967295", 33, 33),
+)
+
+
+def _reference(uid_map: str, uid: int) -> int | None:
+    for line in uid_map.splitlines():
+        inside, outside, count = (int(n) for n in line.split())
+        if inside <= uid < inside + count:
+            return outside + uid - inside
+    return None
+
+
+def _identity(uid_map: str, uid: int) -> int | None:
+    return uid
+
+
+def _reversed(uid_map: str, uid: int) -> int | None:
+    for line in uid_map.splitlines():
+        outside, inside, count = (int(n) for n in line.split())
+        if inside <= uid < inside + count:
+            return outside + uid - inside
+    return None
+
+
+def _inclusive(uid_map: str, uid: int) -> int | None:
+    for line in uid_map.splitlines():
+        inside, outside, count = (int(n) for n in line.split())
+        if inside <= uid <= inside + count:
+            return outside + uid - inside
+    return None
+
+
+def _first_line(uid_map: str, uid: int) -> int | None:
+    return _reference(uid_map.splitlines()[0], uid)
+
+
+def _overflow(uid_map: str, uid: int) -> int | None:
+    found = _reference(uid_map, uid)
+    return 65534 if found is None else found
+
+
+MISTAKES: tuple[tuple[Callable[[str, int], int | None], str, str], ...] = (
+    (
+        _identity,
+        "identity",
+        "you returned the uid unchanged. Root inside a user namespace is not root on the "
+        "host: each uid_map line maps a range of uids inside to a range outside.",
+    ),
+    (
+        _reversed,
+        "reversed",
+        "the columns are the other way round: each line reads 'first uid INSIDE, first uid "
+        "OUTSIDE, how many'.",
+    ),
+    (
+        _inclusive,
+        "off-by-one",
+        "a line 'inside outside count' maps inside .. inside+count-1: count uids, so "
+        "inside+count itself is not mapped.",
+    ),
+    (
+        _overflow,
+        "overflow-uid",
+        "65534 is how the kernel *shows* an unmapped uid (nobody, the overflow uid), but "
+        "no host uid owns it: return None for an unmapped uid.",
+    ),
+    (
+        _first_line,
+        "first-line-only",
+        "a uid_map may have several lines (rootless runtimes add a range from "
+        "/etc/subuid): look at every line.",
+    ),
+)
+
+
+def check_uid_map(solve: object) -> str:
+    got = []
+    for uid_map, uid, _ in UID_CASES:
+        answer = attempt(solve, uid_map, uid)
+        if answer is Ellipsis:
+            raise NotSolved()
+        got.append(answer)
+    if all(g is None for g in got):
+        raise NotSolved()
+    truth = [expected for _, _, expected in UID_CASES]
+    if got == truth:
+        return (
+            "uid 0 inside is your own uid outside, a /etc/subuid range covers the rest, "
+            "and anything else is unmapped: a rootless container's root owns nothing of "
+            "the host but your own files."
+        )
+    for model, reason, hint in MISTAKES:
+        if got == [model(uid_map, uid) for uid_map, uid, _ in UID_CASES]:
+            raise Wrong(reason, hint)
+    index = next(i for i, (g, t) in enumerate(zip(got, truth, strict=True)) if g != t)
+    uid_map, uid, expected = UID_CASES[index]
+    raise Wrong(
+        "mismatch",
+        f"with uid_map {uid_map!r}, uid {uid} inside is {expected} on the host; you "
+        f"returned {got[index]!r}.",
+    )
+
+
+UID_STUB = '''
+def solve(uid_map, uid):
+    """uid_map is the text of /proc/<pid>/uid_map, one 'inside outside count' per line.
+    Return the host uid that `uid` inside maps to, or None if it is not mapped."""
+    ...  # YOUR CODE HERE
+
+check("01.3", solve)
+'''
+
+UID_SOLUTION = '''
+def solve(uid_map, uid):
+    """uid_map is the text of /proc/<pid>/uid_map, one 'inside outside count' per line.
+    Return the host uid that `uid` inside maps to, or None if it is not mapped."""
+    for line in uid_map.splitlines():
+        inside, outside, count = (int(n) for n in line.split())
+        if inside <= uid < inside + count:
+            return outside + (uid - inside)
+    return None
+
+check("01.3", solve)
+'''
+
+register(
+    Exercise("01.1", "which namespaces are shared", SHARED_STUB, SHARED_SOLUTION, check_shared),
+    Exercise(
+        "01.2", "a hostname that stays inside", HOSTNAME_STUB, HOSTNAME_SOLUTION, check_hostname
+    ),
+    Exercise("01.3", "where uid 0 lands on the host", UID_STUB, UID_SOLUTION, check_uid_map),
+)

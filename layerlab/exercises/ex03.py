@@ -1,0 +1,302 @@
+"""Exercises of notebook 03, root filesystems: how a path resolves in a chroot (and so why
+the escape works), and the steps that close the escape with pivot_root.
+
+Both checkers judge outcomes: the host path a learner's resolver returns for a set of
+cases, and what a sequence of steps would do to a model of the mount table
+(`confinement`), using the kernel's rules for mount(2), pivot_root(2) and chroot(2).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .framework import Exercise, NotSolved, Wrong, attempt, register
+
+__all__ = ["PATH_CASES", "STEPS", "Confinement", "confinement", "resolve"]
+
+
+# -- 03.1 how a path resolves in a chroot --------------------------------------------------
+def resolve(root: str, cwd: str, path: str) -> str:
+    """The host path that `path` names for a process whose root is `root` and whose working
+    directory is `cwd` (no symlinks). '..' stops only when the walk stands *on* the root."""
+    here = root if path.startswith("/") else cwd
+    for name in path.split("/"):
+        if name in ("", "."):
+            continue
+        if name == "..":
+            if here not in (root, "/"):
+                here = posixpath.dirname(here)
+        else:
+            here = posixpath.join(here, name)
+    return here
+
+
+#: (root, cwd, path), each with its host path by `resolve`.
+PATH_CASES: tuple[tuple[str, str, str], ...] = (
+    ("/srv/box", "/srv/box", "/etc/passwd"),
+    ("/srv/box", "/srv/box/tmp", "../etc/hostname"),
+    ("/srv/box", "/srv/box/tmp", "./a/../b"),
+    ("/srv/box", "/srv/box", "../../etc/shadow"),
+    ("/srv/box/hatch", "/srv/box/hatch", "/bin/sh"),
+    ("/srv/box/hatch", "/srv/box", "../../etc/shadow"),
+    ("/", "/home/me", "../../../etc"),
+)
+_ABSOLUTE = {0, 4}  # cases whose path starts with "/"
+_RELATIVE = {1, 2}  # relative paths that stay inside the root
+_AT_ROOT = {3}  # '..' reaches the process's root and must stop there
+_ESCAPE = {5}  # the working directory is outside the root: nothing stops '..'
+
+
+def check_resolve(solve: object) -> str:
+    got = []
+    for case in PATH_CASES:
+        answer = attempt(solve, *case)
+        if answer is None or answer is Ellipsis:
+            raise NotSolved()
+        got.append(answer)
+    wrong = {i for i, case in enumerate(PATH_CASES) if got[i] != resolve(*case)}
+    if not wrong:
+        return (
+            "'..' stops only when the walk stands on the process's root. After a second "
+            "chroot into a subdirectory, the working directory is outside the new root, so "
+            "no walk from it ever stands on the root: that is the whole escape."
+        )
+    root, cwd, path = PATH_CASES[min(wrong)]
+    if wrong & _ABSOLUTE:
+        raise Wrong(
+            "absolute-from-host",
+            f"{path} with root {root} is {resolve(root, cwd, path)}: in a chroot, an "
+            "absolute path starts at the process's root, not at the host's '/'.",
+        )
+    if wrong & _RELATIVE:
+        raise Wrong(
+            "relative-from-root",
+            f"{path} from {cwd} is {resolve(root, cwd, path)}: a relative path starts at "
+            "the working directory.",
+        )
+    if wrong & _AT_ROOT:
+        raise Wrong(
+            "no-stop",
+            f"with root {root}, {path} from {cwd} is {resolve(root, cwd, path)}: '..' at the "
+            "root stays at the root. That is what chroot promises a process that stays inside.",
+        )
+    if wrong <= _ESCAPE:
+        raise Wrong(
+            "clamped",
+            f"with root {root} and cwd {cwd}, {path} is {resolve(root, cwd, path)}. The "
+            "kernel does not keep a path below the root by its text: it stops '..' only when "
+            "the walk stands on the root directory, and a walk that starts outside never does.",
+        )
+    raise Wrong(
+        "mismatch",
+        f"root {root}, cwd {cwd}, path {path}: expected {resolve(root, cwd, path)}, you "
+        f"returned {got[min(wrong)]!r}.",
+    )
+
+
+RESOLVE_STUB = '''
+def solve(root, cwd, path):
+    """Return the host path that `path` names for a process whose root directory is
+    `root` and whose working directory is `cwd`. There are no symlinks."""
+    ...  # YOUR CODE HERE
+
+check("03.1", solve)
+'''
+
+RESOLVE_SOLUTION = '''
+import posixpath
+
+def solve(root, cwd, path):
+    """Return the host path that `path` names for a process whose root directory is
+    `root` and whose working directory is `cwd`. There are no symlinks."""
+    here = root if path.startswith("/") else cwd
+    for name in path.split("/"):
+        if name in ("", "."):
+            continue
+        if name == "..":
+            if here != root and here != "/":    # '..' stops only ON the root
+                here = posixpath.dirname(here)
+        else:
+            here = posixpath.join(here, name)
+    return here
+
+check("03.1", solve)
+'''
+
+
+# -- 03.2 the steps that close the escape ---------------------------------------------------
+#: What a runtime may do, as shell commands, before it starts the container's program.
+STEPS = (
+    "unshare --mount",
+    "mount --make-rprivate /",
+    "mount --bind rootfs rootfs",
+    "mkdir rootfs/.oldroot",
+    "pivot_root rootfs rootfs/.oldroot",
+    "umount -l /.oldroot",
+    "chroot rootfs",
+)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What a sequence of steps did: the first refusal, harm to the host, and whether the
+    chroot escape (see `live.rootfs.climb_out`) would still reach the host's files."""
+
+    error: str = ""
+    host_changed: str = ""
+    confined: bool = False
+    host_reachable: bool = True
+
+    def __str__(self) -> str:
+        if self.error:
+            return f"refused: {self.error}"
+        if self.host_changed:
+            return f"the host was changed: {self.host_changed}"
+        if not self.confined:
+            return "the program runs in the host's root: not confined at all"
+        return "escape reaches the host" if self.host_reachable else "escape impossible"
+
+
+def confinement(steps: Sequence[str]) -> Confinement:
+    """Apply `steps` to a model of a runtime process (root, with Docker's default
+    capabilities, CAP_SYS_CHROOT among them) on a host whose "/" is a shared mount, as
+    systemd makes it, and say what the chroot escape could reach afterwards."""
+    own_ns = private = bind = oldroot_dir = pivoted = unmounted = chrooted = False
+    for step in steps:
+        if step == "unshare --mount":
+            own_ns = True
+        elif step == "mount --make-rprivate /":
+            if not own_ns:
+                return Confinement(host_changed="every mount of the host is now private")
+            private = True
+        elif step == "mount --bind rootfs rootfs":
+            if not own_ns:
+                return Confinement(host_changed="a bind mount appeared in the host's mount table")
+            if not private:
+                return Confinement(
+                    host_changed="the bind mount propagated to the host's (shared) mounts"
+                )
+            bind = True
+        elif step == "mkdir rootfs/.oldroot":
+            oldroot_dir = True
+        elif step == "pivot_root rootfs rootfs/.oldroot":
+            if not own_ns:
+                return Confinement(host_changed="pivot_root swapped the root of the whole host")
+            if chrooted:
+                return Confinement(error="pivot_root: EINVAL (our root is not a mount point)")
+            if not private:
+                return Confinement(error="pivot_root: EINVAL (the mounts are shared)")
+            if not bind:
+                return Confinement(error="pivot_root: EINVAL (rootfs is not a mount point)")
+            if not oldroot_dir:
+                return Confinement(error="pivot_root: ENOENT (no rootfs/.oldroot)")
+            pivoted = True
+        elif step == "umount -l /.oldroot":
+            if not pivoted:
+                return Confinement(error="umount: /.oldroot: no mount point there")
+            unmounted = True
+        elif step == "chroot rootfs":
+            if pivoted:
+                return Confinement(error="chroot: rootfs: ENOENT (the host's paths are gone)")
+            chrooted = True
+        else:
+            return Confinement(error=f"unknown step {step!r}")
+    confined = pivoted or chrooted
+    return Confinement(confined=confined, host_reachable=not (pivoted and unmounted))
+
+
+def check_steps(answer: object) -> str:
+    if answer is None or answer is Ellipsis:
+        raise NotSolved()
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        raise Wrong("not-a-list", "give a list of steps from STEPS, in the order to run them")
+    steps = [str(step) for step in answer]  # type: ignore[attr-defined]
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown:
+        raise Wrong("unknown-step", f"{unknown[0]!r} is not one of STEPS; copy the steps exactly")
+    outcome = confinement(steps)
+    if outcome.host_changed:
+        if "propagated" not in outcome.host_changed:
+            raise Wrong(
+                "host-namespace",
+                f"{outcome.host_changed}. Mount and pivot in a mount namespace of the "
+                "container's own: start with unshare --mount.",
+            )
+        raise Wrong(
+            "propagation",
+            f"{outcome.host_changed}: a new mount namespace copies the host's mounts as "
+            "shared peers, so make them private before mounting anything.",
+        )
+    if outcome.error.startswith("pivot_root: EINVAL (the mounts"):
+        raise Wrong(
+            "propagation",
+            "pivot_root refuses shared mounts (EINVAL), and a new mount namespace copies "
+            "the host's shared ones: run mount --make-rprivate / first.",
+        )
+    if outcome.error.startswith("pivot_root: EINVAL (rootfs"):
+        raise Wrong(
+            "not-a-mount-point",
+            "pivot_root needs the new root to be a mount point, and rootfs is just a "
+            "directory: bind-mount it onto itself first.",
+        )
+    if outcome.error.startswith("pivot_root: EINVAL (our root"):
+        raise Wrong(
+            "chroot-first",
+            "after chroot, the process's root is a plain directory, not the root of its "
+            "mount namespace, and pivot_root refuses (EINVAL). Do not chroot at all.",
+        )
+    if outcome.error:
+        raise Wrong("refused", f"{outcome.error}. Check the order of your steps.")
+    if not outcome.confined:
+        raise Wrong("not-confined", "the program would still run in the host's root directory")
+    if "pivot_root rootfs rootfs/.oldroot" not in steps:
+        raise Wrong(
+            "chroot-escape",
+            "chroot moves only this process's '/'. The host's whole mount tree is still "
+            "there, and root in the chroot climbs out as the lab showed: chroot into a "
+            'subdirectory, cd .. many times, chroot(".").',
+        )
+    if outcome.host_reachable:
+        raise Wrong(
+            "old-root-mounted",
+            "after pivot_root the host's whole tree is still mounted at /.oldroot, one "
+            "`ls` away. Unmount it.",
+        )
+    return (
+        "a private mount namespace, the rootfs made a mount point, pivot_root, and the old "
+        "root unmounted: nothing above '/' is left in the namespace, so '..' has nowhere "
+        'to go. runc does the same (with pivot_root(".", ".") in place of the .oldroot dir).'
+    )
+
+
+STEPS_STUB = """
+from layerlab.exercises.ex03 import STEPS
+
+steps = ...  # YOUR CODE HERE: a list of steps from STEPS, in order
+
+check("03.2", steps)
+"""
+
+STEPS_SOLUTION = """
+from layerlab.exercises.ex03 import STEPS
+
+steps = [
+    "unshare --mount",                      # a mount table of our own
+    "mount --make-rprivate /",              # nothing we mount leaks back to the host
+    "mount --bind rootfs rootfs",           # pivot_root wants a mount point
+    "mkdir rootfs/.oldroot",
+    "pivot_root rootfs rootfs/.oldroot",    # rootfs becomes "/", the host's root moves aside
+    "umount -l /.oldroot",                  # ... and is gone from the namespace
+]
+
+check("03.2", steps)
+"""
+
+register(
+    Exercise(
+        "03.1", "how a path resolves in a chroot", RESOLVE_STUB, RESOLVE_SOLUTION, check_resolve
+    ),
+    Exercise("03.2", "the steps that close the escape", STEPS_STUB, STEPS_SOLUTION, check_steps),
+)

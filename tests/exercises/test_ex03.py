@@ -1,0 +1,108 @@
+"""Notebook 03's exercises: path resolution in a chroot, and the steps that make the chroot
+escape impossible, judged on a model of the mount table."""
+
+from __future__ import annotations
+
+import posixpath
+
+import pytest
+
+from layerlab.exercises.ex03 import PATH_CASES, STEPS, confinement, resolve
+
+PIVOT = list(STEPS[:6])  # the reference order: unshare ... umount
+
+
+def absolute_from_the_hosts_root(root, cwd, path):
+    return posixpath.normpath(posixpath.join(cwd, path))
+
+
+def dotdot_never_stops(root, cwd, path):
+    start = root if path.startswith("/") else cwd
+    return posixpath.normpath(posixpath.join(start, path.lstrip("/")))
+
+
+def everything_from_the_root(root, cwd, path):
+    return posixpath.normpath(root + "/" + path)
+
+
+def clamped_below_root(root, cwd, path):
+    """Resolve by text, then force the result back under root: misses the escape."""
+    full = dotdot_never_stops(root, cwd, path)
+    if full != root and not full.startswith(root.rstrip("/") + "/"):
+        full = posixpath.normpath(posixpath.join(root, posixpath.relpath(full, "/")))
+    return full
+
+
+WRONG = {
+    "03.1": {
+        "absolute-from-host": absolute_from_the_hosts_root,
+        "no-stop": dotdot_never_stops,
+        "relative-from-root": everything_from_the_root,
+        "clamped": clamped_below_root,
+    },
+    "03.2": {
+        "chroot-escape": ["unshare --mount", "mount --make-rprivate /", "chroot rootfs"],
+        "old-root-mounted": PIVOT[:5],
+        "host-namespace": PIVOT[2:],
+        "propagation": [PIVOT[0], PIVOT[2], PIVOT[1], *PIVOT[3:]],
+        "not-a-mount-point": PIVOT[:2] + PIVOT[3:],
+        "chroot-first": ["chroot rootfs", *PIVOT],
+        "refused": PIVOT[:3] + PIVOT[4:],
+        "unknown-step": [*PIVOT[:4], "pivot_root rootfs /oldroot", PIVOT[5]],
+    },
+}
+
+
+def test_every_exercise_has_wrong_answers_under_test(contract):
+    contract.covers("03", WRONG)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_stub_is_not_solved_yet(contract, exercise_id):
+    contract.stub_is_not_solved(exercise_id)
+
+
+@pytest.mark.parametrize(
+    "exercise_id, reason, answer",
+    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
+    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
+)
+def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
+    contract.wrong_gets_its_hint(exercise_id, reason, answer)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_reference_solution_is_accepted(contract, exercise_id):
+    contract.solution_is_accepted(exercise_id)
+
+
+def test_any_order_the_kernel_allows_passes():
+    from layerlab.exercises import check
+
+    assert check("03.2", [PIVOT[3], *PIVOT[:3], *PIVOT[4:]]).ok  # mkdir first is fine
+
+
+def test_the_escape_case_resolves_to_the_host_and_the_others_stay_inside():
+    """The rule the live chroot lab demonstrates: '..' stops only ON the root."""
+    results = [resolve(*case) for case in PATH_CASES]
+    assert results[5] == "/etc/shadow"  # cwd outside the root: the escape
+    assert results[3] == "/srv/box/etc/shadow"  # '..' at the root stays there
+    inside = [r.startswith(root) for r, (root, _, _) in zip(results, PATH_CASES, strict=True)]
+    assert inside == [True] * 5 + [False, True]
+
+
+@pytest.mark.parametrize(
+    "steps, text",
+    [
+        (PIVOT, "escape impossible"),
+        (PIVOT[:5], "escape reaches the host"),
+        (["chroot rootfs"], "escape reaches the host"),
+        ([], "the program runs in the host's root: not confined at all"),
+        (
+            ["mount --make-rprivate /"],
+            "the host was changed: every mount of the host is now private",
+        ),
+    ],
+)
+def test_the_mount_model_says_what_the_steps_did(steps, text):
+    assert str(confinement(steps)) == text
