@@ -16,6 +16,8 @@ SUPPORT := tests/support
 IN_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 # Extra arguments for pytest, e.g.  make test-unit PYTEST_ARGS='-m "not slow" -x'
 PYTEST_ARGS ?=
+# Each part of `make test` reports its wall time (bash's `time`), to keep the total in view.
+export TIMEFORMAT := layerlab: %0R s
 
 # pip runs only when pyproject.toml changed since the last install, so a second
 # `make lab` or `make test` is fast and changes nothing.
@@ -89,17 +91,17 @@ test: setup-test
 	  test-notebooks test-notebooks-rootless test-notebooks-sim
 
 test-lint: setup-test
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	time $(VENV)/bin/ruff check .
+	time $(VENV)/bin/ruff format --check .
 
 test-unit: setup-test
-	$(IN_VENV) $(SUPPORT)/with-dockerd python -m pytest -rfEs $(PYTEST_ARGS) tests/
+	time $(IN_VENV) $(SUPPORT)/with-dockerd python -m pytest -rfEs --durations=10 $(PYTEST_ARGS) tests/
 
 test-notebooks: setup-test
-	$(IN_VENV) $(SUPPORT)/run-notebooks $(PYTEST_ARGS)
+	time $(IN_VENV) $(SUPPORT)/run-notebooks $(PYTEST_ARGS)
 
 test-notebooks-rootless: setup-test
-	$(IN_VENV) $(SUPPORT)/rootless-world $(SUPPORT)/world-tests $(PYTEST_ARGS)
+	time $(IN_VENV) $(SUPPORT)/rootless-world $(SUPPORT)/world-tests $(PYTEST_ARGS)
 
 test-notebooks-sim: setup-test
-	LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
+	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
