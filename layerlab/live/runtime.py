@@ -162,10 +162,13 @@ def _run_live(container: Container, argv: list[str], memory: int | None, pids: i
         container.rw[path] = entry
     container.mounts.update(own)
     code = os.waitstatus_to_exitcode(status)
+    limits = describe_limits(memory, pids)
+    if no_cgroup:
+        limits = NO_CGROUP if rootless else f"none: {no_cgroup}"
     return RunResult.of(
         container, argv, exit_code=128 - code if code < 0 else code, stdout=stdout,
         stderr=stderr, pid_inside=report["pid"], hostname_inside=report["hostname"],
-        limits=NO_CGROUP if no_cgroup else describe_limits(memory, pids), oom_killed=oom,
+        limits=limits, oom_killed=oom,
     )  # fmt: skip
 
 

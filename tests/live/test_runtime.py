@@ -189,6 +189,15 @@ def test_limits_are_reported_for_the_world(image: Image) -> None:
     assert result.oom_killed is False
 
 
+def test_a_step_the_kernel_refuses_falls_back_with_the_reason(image: Image) -> None:
+    """sethostname(2) refuses 100 characters: PID 1 reports it, everything is released."""
+    result = runtime.run(image, "hostname", hostname="x" * 100)
+    assert not result.live
+    assert "EINVAL" in result.reason or "LAYERLAB_LIVE=0" in result.reason
+    assert tempfile.gettempdir() + "/" not in result.reason
+    assert result.stdout == "x" * 100 + "\n"
+
+
 def test_memory_sizes_read_as_docker_reads_them() -> None:
     assert parse_memory("64m") == 64 << 20
     assert parse_memory("1g") == 1 << 30
