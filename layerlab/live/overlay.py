@@ -48,6 +48,8 @@ __all__ += ["mount_container", "mounted_paths", "read_back", "safe_path", "Mount
 
 ROOT_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 ROOTLESS_OPTIONS = "userxattr,index=off,redirect_dir=nofollow,metacopy=off"
+ROOTLESS_NOTE = "(rootless: userxattr, and redirect_dir=nofollow, since userxattr refuses off)"
+OPAQUE_NOTE = "(user.overlay.opaque=y when mounted rootless with userxattr)"
 #: Docker's per-container files, bind-mounted from containers/<id>/ over the init layer's.
 BIND_FILES = {"/etc/hostname": "hostname", "/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf"}
 
@@ -203,13 +205,12 @@ def check_rootless(container: Container) -> None:
 class OverlayLab(LiveResult):
     """File operations through a real overlay mount, and the upper dir read back."""
 
-    mount_options: str
     operations: list[str]
     rw_layer: list[str]
-    whiteout_on_disk: str
-    opaque_on_disk: str
     kernel_matches_model: bool
     differences: list[str]
+    mount_options: str = ROOT_OPTIONS  # what this run used (differs rootless): not printed
+    opaque_xattr: str = "trusted.overlay.opaque"  # likewise
     outputs: list[str] = field(default_factory=list)
     overlay2_tree: str = ""
     aufs_tree: str = ""
@@ -220,12 +221,13 @@ class OverlayLab(LiveResult):
     )
 
     def facts(self) -> list[tuple[str, object]]:
+        """The same text in every world: the world-bound details are in the fields."""
         return [
-            ("mount options", self.mount_options),
+            ("mounted as Docker does", "index=off,redirect_dir=off,metacopy=off " + ROOTLESS_NOTE),
             ("operations", self.operations),
             ("upper dir read back as the rw layer", self.rw_layer),
-            ("a whiteout on disk is", self.whiteout_on_disk),
-            ("an opaque dir on disk has", self.opaque_on_disk),
+            ("a whiteout on disk is", "a char device 0/0 with the deleted name"),
+            ("an opaque dir on disk has", "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE),
             ("kernel's upper dir equals the model's rw layer", self.kernel_matches_model),
             ("differences", self.differences),
         ]
@@ -233,9 +235,9 @@ class OverlayLab(LiveResult):
     def layout(self) -> str:
         """The overlay2 dirs of this container next to what Docker's aufs driver kept."""
         return (
-            "overlay2: Docker's storage today (written and mounted in this lab)\n"
+            "overlay2: Docker's storage today (opaque: trusted.* xattr as root, user.* rootless)\n"
             f"{self.overlay2_tree}\n\n"
-            "aufs: the article's Docker (AuFS is not in mainline Linux; written from the model)\n"
+            "aufs: the article's Docker (AuFS never entered mainline Linux; nothing mounts it)\n"
             f"{self.aufs_tree}"
         )
 
@@ -255,18 +257,16 @@ def overlay_lab(container: Container, ops: Sequence[Op] = (), timeout: float = 6
     rootless = os.geteuid() != 0
 
     def result(live: bool, reason: str, done: list, tree: str, diffs: list) -> OverlayLab:
-        marker = opaque_xattr(rootless and live)
         return OverlayLab(
             live=live,
             world=live_world() if live else "simulated",
             reason=reason,
-            mount_options=mount_options(rootless and live),
             operations=[
                 f"{show_op(op)}: {status}" for op, (status, _) in zip(ops, done, strict=True)
             ],
             rw_layer=[f"{path} {describe(entry)}" for path, entry in container.rw.items()],
-            whiteout_on_disk="a char device 0/0 with the deleted name",
-            opaque_on_disk=f"the xattr {marker}=y",
+            mount_options=mount_options(rootless and live),
+            opaque_xattr=opaque_xattr(rootless and live),
             kernel_matches_model=not diffs,
             differences=diffs,
             outputs=[out for _, out in done],

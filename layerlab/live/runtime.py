@@ -66,7 +66,7 @@ from .simshell import simulate
 __all__ = ["run", "RunResult"]
 
 NAMESPACES = {"uts", "pid", "mnt", "net", "ipc"}
-NO_CGROUP = "none: only root may write to the cgroup tree, so a rootless run has no limits"
+NO_CGROUP = "only root may write to the cgroup tree, so a rootless run has no cgroup"
 
 
 def run(
@@ -163,8 +163,8 @@ def _run_live(container: Container, argv: list[str], memory: int | None, pids: i
     container.mounts.update(own)
     code = os.waitstatus_to_exitcode(status)
     limits = describe_limits(memory, pids)
-    if no_cgroup:
-        limits = NO_CGROUP if rootless else f"none: {no_cgroup}"
+    if no_cgroup and (memory or pids):  # say so: the limits asked for were not applied
+        limits = f"{limits} NOT applied: " + (NO_CGROUP if rootless else no_cgroup)
     return RunResult.of(
         container, argv, exit_code=128 - code if code < 0 else code, stdout=stdout,
         stderr=stderr, pid_inside=report["pid"], hostname_inside=report["hostname"],

@@ -48,6 +48,9 @@ __all__ += ["listing", "predicted_listing"]
 
 WORK_NOTE = "overlayfs's scratch space"
 MERGED_NOTE = "the union mount: the container's /"
+#: trusted.overlay.opaque as root, user.overlay.opaque rootless: one label for both, so a
+#: listing reads the same in every world.
+OPAQUE_NOTE = "[xattr overlay.opaque=y: opaque]"
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def _disk_label(full: str, parts: list[str], st: os.stat_result, cid: str) -> st
         for key in (opaque_xattr(False), opaque_xattr(True)):
             try:
                 if os.getxattr(full, key, follow_symlinks=False) == b"y":
-                    return f"{name}/  [xattr {key}=y: opaque]"
+                    return f"{name}/  {OPAQUE_NOTE}"
             except OSError:
                 continue
         note = _leaf_note(parts, cid)
@@ -234,7 +237,7 @@ def _disk_items(root: str, cid: str) -> Items:
     return items
 
 
-def _layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat, userxattr: bool) -> Items:
+def _layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat) -> Items:
     """What write_layer_dir puts on disk for `layer`, as listing items under `prefix`."""
     entries: dict[str, Entry] = {}
     for path, entry in layer.items():
@@ -252,7 +255,7 @@ def _layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat, userxattr: bool) 
         elif isinstance(entry, Whiteout):
             items[rel] = _device_label(name, "c", 0, 0)
         elif isinstance(entry, Dir) and entry.opaque and fmt is OnDiskFormat.OVERLAY:
-            items[rel] = f"{name}/  [xattr {opaque_xattr(userxattr)}=y: opaque]"
+            items[rel] = f"{name}/  {OPAQUE_NOTE}"
         elif isinstance(entry, Dir):
             items[rel] = f"{name}/"
             if entry.opaque:
@@ -271,7 +274,7 @@ def _layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat, userxattr: bool) 
     return items
 
 
-def _model_items(container: Container, driver: str, userxattr: bool) -> Items:
+def _model_items(container: Container, driver: str) -> Items:
     dirs = layer_dirs(container)
     items: Items = {}
     if driver == "aufs":
@@ -279,7 +282,7 @@ def _model_items(container: Container, driver: str, userxattr: bool) -> Items:
             items[sub] = f"{sub}/"
         for index, d in enumerate(dirs):
             items[f"diff/{d.name}"] = f"{d.name}/"
-            items.update(_layer_items(d.layer, f"diff/{d.name}", OnDiskFormat.AUFS, False))
+            items.update(_layer_items(d.layer, f"diff/{d.name}", OnDiskFormat.AUFS))
             parents = " ".join(x.name for x in reversed(dirs[:index])) or "(empty)"
             items[f"layers/{d.name}"] = f"{d.name} = {parents}"
             items[f"mnt/{d.name}"] = f"{d.name}/"
@@ -294,7 +297,7 @@ def _model_items(container: Container, driver: str, userxattr: bool) -> Items:
     for index, d in enumerate(dirs):
         items[f"l/{d.short}"] = f"{d.short} -> ../{d.name}/diff"
         items[d.name], items[f"{d.name}/diff"] = f"{d.name}/", "diff/"
-        items.update(_layer_items(d.layer, f"{d.name}/diff", OnDiskFormat.OVERLAY, userxattr))
+        items.update(_layer_items(d.layer, f"{d.name}/diff", OnDiskFormat.OVERLAY))
         items[f"{d.name}/link"] = f"link = {d.short}"
         if index:
             items[f"{d.name}/lower"] = f"lower = {_lower_text(dirs[:index])}"
@@ -339,9 +342,7 @@ def listing(root: str, container: Container, driver: str, limit: int = 8) -> str
     return _render(f"{driver}/", items, _roles(container, driver), limit)
 
 
-def predicted_listing(
-    container: Container, driver: str, *, userxattr: bool = False, limit: int = 8
-) -> str:
+def predicted_listing(container: Container, driver: str, *, limit: int = 8) -> str:
     """The same listing computed from the model alone: what the disk will show."""
-    items = _model_items(container, driver, userxattr)
+    items = _model_items(container, driver)
     return _render(f"{driver}/", items, _roles(container, driver), limit)

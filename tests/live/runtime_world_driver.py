@@ -41,6 +41,8 @@ def _both(lab) -> dict:
         }
         if isinstance(result, overlay.OverlayLab):
             answers[world]["tree"] = result.overlay2_tree
+            answers[world]["mount_options"] = result.mount_options
+            answers[world]["opaque_xattr"] = result.opaque_xattr
     return answers
 
 
