@@ -74,7 +74,7 @@ def run_as_learner(server, lab_page_for, notebook: Path, screenshots: Path):
 
 def test_binder_learner_runs_the_course_simulated_and_clean(binder_lab, lab_page_for, screenshots):
     assert START_NOTEBOOK.exists(), "Binder opens notebooks/00-start-here.ipynb; it is missing"
-    assert binder_lab is not None
+    assert binder_lab is not None, "the Binder server was not launched (see conftest.py)"
     wait_until_ready(binder_lab, BINDER_START_TIMEOUT)
     uids = server_uids(binder_lab)
     assert uids and 0 not in uids, f"the learner's JupyterLab must not run as root: uids {uids}"
