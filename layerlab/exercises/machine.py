@@ -36,17 +36,19 @@ LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("03 chroot and its escape", ("mount_namespace",)),
     ("03 pivot_root closing the escape", ("mount_namespace", "pivot_root")),
     ("07 the same commit in a real Docker engine", ("docker",)),
-    ("08 a real overlay mount of a container", ("overlayfs|overlayfs_rootless",)),
     (
-        "08 the mini runtime: run, limit, commit",
+        "08 the mini runtime: overlay rootfs, namespaces, pivot_root",
         (
             "overlayfs|overlayfs_rootless",
             "pid_namespace",
             "uts_namespace",
             "mount_namespace",
+            "net_namespace",
+            "ipc_namespace",
             "pivot_root",
         ),
     ),
+    ("08 the mini runtime's memory and pids limits", ("cgroups",)),
 )
 
 

@@ -122,6 +122,7 @@ def test_the_probe_table_says_which_labs_run_live_and_prints_one_stable_line():
     assert simulated == [
         "02 cgroup limits: OOM kill, refused fork, CPU throttling",
         "07 the same commit in a real Docker engine",
+        "08 the mini runtime's memory and pids limits",
     ]
     nothing = probe_table(fake_report())
     assert repr(table) == repr(nothing) == f"<probe: 11 features, 8 labs: {STORED}>"
@@ -131,3 +132,39 @@ def test_the_cgroup_table_shows_this_machines_layout_but_prints_one_stable_line(
     table = cgroup_layout_table()
     assert "cgroup layout" in table.value
     assert repr(table) == f"<cgroup layout: {STORED}>"
+
+
+# -- notebook 08: umoci reads the committed image --------------------------------------------
+def test_umoci_reads_what_layerlab_committed(tmp_path):
+    from needs import need_tool
+
+    from layerlab.container import Container
+    from layerlab.exercises.capstone import umoci_read
+    from layerlab.formats.oci import save_oci
+    from layerlab.live.busybox import busybox_image
+
+    if WORLD != "simulated":
+        need_tool("umoci")
+    container = Container(busybox_image(busybox=None), name="box")
+    container.write("/root/hello.txt", "hi\n")
+    container.unlink("/etc/motd")
+    committed = container.commit(created_by="hello, no motd")
+    save_oci(committed.image, tmp_path / "layout", tag="box")
+    paths = ["/root/hello.txt", "/etc/motd", "/srv/index.html"]
+    result = umoci_read(tmp_path / "layout", "box", committed.image, paths)
+    assert (result.live, result.world) == (WORLD != "simulated", WORLD)
+    assert result.tags == ["box"] and result.layers == 3 and result.top_layer_is_ours
+    assert result.last_step == "hello, no motd"
+    assert result.present == {"/root/hello.txt": True, "/etc/motd": False, "/srv/index.html": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layout"]  # its bundle is gone
+
+
+def test_without_umoci_the_read_is_labelled_and_says_how_to_install(monkeypatch, tmp_path):
+    need_live()
+    from layerlab.exercises import capstone
+    from layerlab.exercises.images import ubuntu_image
+
+    monkeypatch.setattr(capstone.shutil, "which", lambda name: None)
+    result = capstone.umoci_read(tmp_path, "x", ubuntu_image(), ["/etc/motd"])
+    assert not result.live and "apt-get install umoci" in result.reason
+    assert result.present == {"/etc/motd": True}
