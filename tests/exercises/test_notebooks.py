@@ -57,7 +57,7 @@ def notebook(request) -> tuple[Path, dict]:
 
 
 def test_the_course_has_notebooks_with_exercises():
-    assert {p.name[:2] for p in COURSE} >= {"00", "01", "02", "03", "04", "05", "06", "07"}
+    assert {p.name[:2] for p in COURSE} == {"00", "01", "02", "03", "04", "05", "06", "07", "08"}
 
 
 def test_each_exercise_cell_ships_its_stub_and_every_exercise_has_a_cell(notebook):

@@ -1,0 +1,113 @@
+"""Notebook 08's exercises: the order of a runtime's steps (replayed on the rules of what
+each step needs), and a commit that carries the build's result but not its leftovers."""
+
+from __future__ import annotations
+
+import pytest
+
+import layerlab
+from layerlab.entries import File
+from layerlab.exercises import check
+from layerlab.exercises.ex08 import (
+    CREATE,
+    EXEC,
+    FORK,
+    JOIN,
+    OVERLAY,
+    PIVOT,
+    PROC,
+    RUNTIME_STEPS,
+    SCRATCH,
+    UNSHARE,
+    runtime_problem,
+)
+
+ORDER = [CREATE, UNSHARE, FORK, OVERLAY, PROC, JOIN, PIVOT, EXEC]  # layerlab.run's own
+
+
+def moved(step: str, before: str) -> list[str]:
+    """ORDER with `step` taken out and put right before `before`."""
+    steps = [s for s in ORDER if s != step]
+    steps.insert(steps.index(before), step)
+    return steps
+
+
+def edit_the_image(container):
+    container.image_layers[-1]["/tmp/build.log"] = File.of("")
+    return container.commit()
+
+
+def remove_whole_dirs(container):
+    container.remove("/tmp")
+    container.unlink("/root/.ash_history")
+    return container.commit()
+
+
+WRONG = {
+    "08.1": {
+        "after-exec": moved(EXEC, PIVOT),
+        "host-mount": moved(OVERLAY, UNSHARE),
+        "not-pid-1": moved(FORK, UNSHARE),
+        "proc-of-the-host": [CREATE, UNSHARE, OVERLAY, PROC, FORK, JOIN, PIVOT, EXEC],
+        "pivot-before-mount": [CREATE, UNSHARE, FORK, PIVOT, OVERLAY, PROC, JOIN, EXEC],
+        "proc-after-pivot": moved(PROC, EXEC),
+        "join-after-pivot": moved(JOIN, EXEC),
+        "join-before-create": moved(JOIN, CREATE),
+        "missing-step": [s for s in ORDER if s != JOIN],
+        "twice": [*ORDER[:-1], JOIN, EXEC],
+        "unknown-step": [*ORDER[:-1], "chroot into the rootfs", EXEC],
+    },
+    "08.2": {
+        "scratch-committed": lambda container: container.commit(),
+        "deleted-image-dir": remove_whole_dirs,
+        "edited-image": edit_the_image,
+        "not-a-commit": lambda container: [container.unlink(p) for p in SCRATCH],
+        "site-lost": lambda container: (
+            [container.remove(p) for p in (*SCRATCH, "/srv/index.html")],
+            container.commit(),
+        )[-1],
+    },
+}
+
+
+def test_every_exercise_has_wrong_answers_under_test(contract):
+    contract.covers("08", WRONG)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_stub_is_not_solved_yet(contract, exercise_id):
+    contract.stub_is_not_solved(exercise_id)
+
+
+@pytest.mark.parametrize(
+    "exercise_id, reason, answer",
+    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
+    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
+)
+def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
+    contract.wrong_gets_its_hint(exercise_id, reason, answer)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG))
+def test_the_reference_solution_is_accepted(contract, exercise_id):
+    contract.solution_is_accepted(exercise_id)
+
+
+def test_the_steps_are_offered_sorted_so_their_order_gives_nothing_away():
+    assert list(RUNTIME_STEPS) == sorted(ORDER)
+    assert runtime_problem(list(RUNTIME_STEPS)) is not None
+
+
+def test_the_order_of_layerlab_run_is_accepted_and_so_is_another_that_works():
+    assert runtime_problem(ORDER) is None
+    assert runtime_problem(moved(JOIN, UNSHARE)) is None  # the shim may join; PID 1 inherits
+
+
+def test_removing_the_scratch_with_a_real_run_passes_too():
+    """Any way to get there counts: here the container's own rm, live or simulated."""
+
+    def with_rm(container):
+        layerlab.run(container, ["rm", *SCRATCH])
+        return container.commit(created_by="build the site")
+
+    assert check("08.2", with_rm).ok
