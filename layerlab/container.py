@@ -83,6 +83,11 @@ class Container:
         }
         self.log: list[Step] = []
 
+    @property
+    def clock(self) -> int:
+        """The mtime this container's writes record (fixed, so commits are reproducible)."""
+        return self._overlay.clock
+
     # -- the three parts ----------------------------------------------------------------
     @property
     def rw(self) -> Layer:

@@ -297,7 +297,8 @@ def _fork_pid_one(out: int, names: set[str]) -> None:
     status = os.waitpid(pid, 0)[1]
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # die the same way, so the parent sees the real signal
-        signal.signal(-code, signal.SIG_DFL)
+        if -code != signal.SIGKILL:  # SIGKILL's disposition cannot (and need not) be reset
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     os._exit(code)
 

@@ -136,7 +136,7 @@ def _session(root: str, container: Container, ops: Sequence[Op], rootless: bool)
     mounted = mount_container(root, container, rootless)
     checkpoint("overlay-mounted")
     done = _chrooted(mounted.merged, ops)
-    upper, own = read_back(mounted, rootless, since, container._overlay.clock)
+    upper, own = read_back(mounted, rootless, since, container.clock)
     tree = storage.listing(root, container, "overlay2")
     return {"done": done, "upper": upper, "own": own, "tree": tree}
 

@@ -154,7 +154,7 @@ def _run_live(container: Container, argv: list[str], memory: int | None, pids: i
         oom = bool(group and group.snapshot().oom_kills)
         mounted = mounted_paths(os.path.join(base, "overlay2"), container)
         upper, own = run_in_child(  # rootless: in a user namespace, where we are uid 0 again
-            read_back, mounted, rootless, since, container._overlay.clock, user=rootless
+            read_back, mounted, rootless, since, container.clock, user=rootless
         )
         stdout, stderr = (_text(os.path.join(base, name)) for name in ("stdout", "stderr"))
     container.rw.remove_tree("/")  # the container keeps what the kernel did
