@@ -85,9 +85,12 @@ class StackExplorer(widgets.VBox):
         self.diff = _html("layerlab-path-diff")
         self.path_filter.observe(lambda _: self._filter(), names="value")
         self.paths.observe(lambda _: self.show_path(), names="value")
+        # A wide stack picture must scroll, not squeeze the checkboxes to nothing.
         layers_box = widgets.VBox(
-            [widgets.HTML("<b>layers (top first)</b>"), *reversed(self.toggles)]
+            [widgets.HTML("<b>layers (top first)</b>"), *reversed(self.toggles)],
+            layout=widgets.Layout(flex="0 0 auto", min_width="16em"),
         )
+        self.picture.layout = widgets.Layout(overflow="auto", flex="1 1 auto")
         path_box = widgets.VBox([self.path_filter, self.paths])
         super().__init__(
             [
