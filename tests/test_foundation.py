@@ -364,6 +364,8 @@ def test_private_dockerd_is_stopped_and_removed_even_when_the_command_fails():
     leftovers = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True)
     assert leftovers.stdout == "", "dockerd or containerd outlived with-dockerd"
     assert str(run_dir) not in Path("/proc/self/mountinfo").read_text()
+    data_root = re.search(r"data-root (\S+)", run.stdout).group(1)
+    assert not Path(data_root).exists()
 
 
 # --- the README tells the truth about the commands -----------------------------------------
