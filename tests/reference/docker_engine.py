@@ -47,6 +47,7 @@ BASE_FILES: list[tuple[str, str, int, int, str]] = [
     ("rename-me", "file", 0o640, 0, "renamed file\n"),
     ("m", "dir", 0o750, 0, ""),
     ("m/f", "file", 0o600, 1000, "owned by 1000\n"),
+    ("m/f2", "hardlink", 0o600, 1000, "m/f"),
     ("m/l", "symlink", 0o777, 0, "f"),
     ("m/inner", "dir", 0o700, 0, ""),
     ("m/inner/g", "file", 0o644, 0, "g\n"),

@@ -10,6 +10,7 @@ that share an inode), which pickles across the worker pipe and compares with `==
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -186,10 +187,8 @@ def run_on_model(overlay: Overlay, ops: Iterable[Op]) -> list[int | None]:
 class KernelOps:
     """The same operations through a mounted overlayfs, with plain os.* calls.
 
-    `remove` and `move` spell out what `rm -r` and `mv` do, in the same order as the
-    model's `Overlay.remove` and `Overlay.move`: sorted children first; rename, and on
-    EXDEV copy the tree (keeping owners, modes and mtimes, as busybox and coreutils mv
-    do) then delete the source.
+    `remove` spells out `rm -r` in the model's order (sorted children first); `move` is
+    busybox's `mv -T` (busybox is what the Docker tests run), step by step.
     """
 
     def __init__(self, root: str) -> None:
@@ -236,41 +235,48 @@ class KernelOps:
         os.rename(self._p(old), self._p(new))
 
     def move(self, old: str, new: str) -> None:
+        """busybox `mv -T OLD NEW`: rename(2); on EXDEV, unlink(2) an existing NEW (so an
+        existing directory stops the move with EISDIR), copy OLD like `cp -a`, `rm -rf` OLD.
+        Before all that it stat(2)s NEW, following symlinks: only ENOENT may come back."""
+        with contextlib.suppress(FileNotFoundError):
+            os.stat(self._p(new))
         try:
             self.rename(old, new)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            self._copy_tree(normpath(old), normpath(new))
+            if os.path.lexists(self._p(new)):
+                self.unlink(new)
+            self._copy_tree(normpath(old), normpath(new), {})
             self.remove(old)
 
-    def _copy_tree(self, old: str, new: str) -> None:
-        """busybox mv's fallback copies like `cp -a`: owner, mode and mtime are kept
-        (a symlink gets its owner back, not its mtime), a directory's after its children."""
+    def _copy_tree(self, old: str, new: str, links: dict[tuple[int, int], str]) -> None:
+        """busybox copy_file(RECUR | PRESERVE_STATUS): owner, mode and mtime are kept (a
+        symlink gets only its owner back), a directory's after its children, and names
+        that share an inode in the source share one in the copy."""
         st = os.lstat(self._p(old))
         if stat.S_ISDIR(st.st_mode):
-            created = not os.path.lexists(self._p(new))
-            if created:
-                self.mkdir(new, stat.S_IMODE(st.st_mode))
+            self.mkdir(new, stat.S_IMODE(st.st_mode))
             for name in sorted(os.listdir(self._p(old))):
-                self._copy_tree(f"{old}/{name}", f"{new}/{name}")
-            if created:
-                self._keep_status(new, st)
+                self._copy_tree(f"{old}/{name}", f"{new}/{name}", links)
+            self._keep_status(new, st)
         elif stat.S_ISLNK(st.st_mode):
             self.symlink(os.readlink(self._p(old)), new)
             os.chown(self._p(new), st.st_uid, st.st_gid, follow_symlinks=False)
+        elif (st.st_dev, st.st_ino) in links:
+            os.link(self._p(links[st.st_dev, st.st_ino]), self._p(new))
         else:
-            if os.path.lexists(self._p(new)):
-                self.unlink(new)
             with open(self._p(old), "rb") as f:
                 data = f.read()
             self.write(new, data, mode=stat.S_IMODE(st.st_mode))
             self._keep_status(new, st)
+            if st.st_nlink > 1:
+                links[st.st_dev, st.st_ino] = new
 
     def _keep_status(self, path: str, st: os.stat_result) -> None:
+        os.utime(self._p(path), ns=(st.st_atime_ns, st.st_mtime_ns))
         os.chown(self._p(path), st.st_uid, st.st_gid)
         os.chmod(self._p(path), stat.S_IMODE(st.st_mode))  # after chown, which drops S_ISUID
-        os.utime(self._p(path), ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def symlink(self, target: str, path: str) -> None:
         os.symlink(target, self._p(path))
@@ -312,7 +318,12 @@ def unmount(target: str) -> None:
 
 
 def run_on_kernel(
-    lowers: list[Layer], ops: list[Op], *, rootless: bool, base: str | None = None
+    lowers: list[Layer],
+    ops: list[Op],
+    *,
+    rootless: bool,
+    base: str | None = None,
+    runner: type[KernelOps] = KernelOps,
 ) -> Outcome:
     """Materialize `lowers`, mount them, run `ops` through the mount, describe the result."""
     fmt = OnDiskFormat.OVERLAY
@@ -326,7 +337,7 @@ def run_on_kernel(
         for d in (upper, work, merged):
             os.mkdir(d, 0o755)
         mount_overlay(lower_dirs, upper, work, merged, rootless=rootless)
-        errors = KernelOps(merged).run(ops)
+        errors = runner(merged).run(ops)
         merged_snap = tree_snapshot(merged)
         unmount(merged)
         if rootless:

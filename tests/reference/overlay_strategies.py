@@ -129,5 +129,10 @@ def operations(owners: tuple[int, ...] = (0,)) -> st.SearchStrategy[Op]:
     )
 
 
+def moves() -> st.SearchStrategy[Op]:
+    """mv of one random path to another."""
+    return st.builds(lambda a, b: Op("move", (a, b)), _path, _path)
+
+
 def op_lists(max_size: int = 8, *, owners: tuple[int, ...] = (0,)) -> st.SearchStrategy[list[Op]]:
     return st.lists(operations(owners), min_size=1, max_size=max_size)

@@ -247,6 +247,25 @@ def test_a_commit_without_changes_adds_empty_layer_history(engine: Engine, base,
     assert model.image.history[-1]["empty_layer"] is True
 
 
+def test_mv_onto_an_existing_directory_moves_into_it(engine: Engine, base):
+    """`mv OLD DIR` (the spelling of Container.move) puts OLD *inside* an existing DIR."""
+    base_name, base_image = base
+    model = Container(base_image, name="mv-into")
+    step = model.move("/old", "/cfg")
+    listing = engine(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        base_name,
+        "sh",
+        "-c",
+        f"{step.command} && cd /cfg && echo *",
+    )
+    assert listing.split() == ["old", "x"]
+    assert model.listdir("/cfg") == listing.split()
+
+
 def test_the_init_layer_equals_the_one_docker_makes_on_disk(engine: Engine, base):
     """moby's initlayer.Setup through the image's overlay: the image's /etc/hosts, /etc/mtab
     and its /sys *file* are replaced, /etc and /dev are copied up with the image's modes."""

@@ -17,11 +17,13 @@ Root runs in this process; rootless runs as uid 65534 inside `unshare -Urm` with
 from __future__ import annotations
 
 import errno
+import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from overlay_kernel import Op, Outcome, Snapshot, run_on_model_outcome
-from overlay_strategies import op_lists, stacks
+from needs import need_tool
+from overlay_kernel import KernelOps, Op, Outcome, Snapshot, run_on_kernel, run_on_model_outcome
+from overlay_strategies import moves, op_lists, stacks
 
 from layerlab.entries import Content, Dir, File, Hardlink, Meta, OpaqueDir, Symlink, Whiteout
 from layerlab.layer import Layer
@@ -237,6 +239,21 @@ def test_mv_of_a_lower_dir_copies_then_leaves_a_whiteout(kernel):
     assert out.upper.entries["/e/x"] == ("file", 0o640, 0, 0, b"lower x")
 
 
+def test_mv_of_a_lower_dir_onto_an_existing_dir_fails(kernel):
+    """busybox mv: EXDEV, then unlink(2) of the existing target, which is a directory:
+    the move fails (EISDIR) and nothing is copied."""
+    out = check(kernel, [BASE], [Op("mkdir", ("/e", 0o755)), Op("move", ("/d", "/e"))])
+    assert out.errors == [None, errno.EISDIR]
+    assert out.upper.entries == {"/e": ("dir", 0o755, 0, 0)}
+
+
+def test_mv_of_a_lower_dir_keeps_hardlinks_inside_the_tree(kernel):
+    """busybox mv copies like cp -a: names sharing an inode still share one in the copy."""
+    lower = Layer({"/t": Dir(), "/t/a": File.of("a"), "/t/b": Hardlink(target="/t/a")})
+    out = check(kernel, [lower], [Op("move", ("/t", "/u"))])
+    assert frozenset({"/u/a", "/u/b"}) in out.upper.links
+
+
 def test_renaming_a_lower_file_whites_out_the_old_name(kernel):
     out = check(kernel, [BASE], [Op("rename", ("/f", "/d/f2"))])
     assert out.upper.entries["/f"] == ("whiteout",)
@@ -316,3 +333,28 @@ def test_an_unprivileged_write_clears_setuid(rootless_overlay):
     lower = Layer({"/s": File(Meta(mode=0o4755), Content(b"s"))})
     out = check(rootless_overlay, [lower], [Op("write", ("/s", b"new"))])
     assert out.merged.entries["/s"][1] == 0o755
+
+
+class BusyboxMv(KernelOps):
+    """The real `busybox mv -T`, run in the mount with relative paths; any failure is EPERM
+    here (the tool prints its reason but returns only 1), compared as "it failed"."""
+
+    def move(self, old: str, new: str) -> None:
+        argv = [need_tool("busybox"), "mv", "-T", old.lstrip("/"), new.lstrip("/")]
+        if subprocess.run(argv, cwd=self.root, capture_output=True).returncode != 0:
+            raise OSError(errno.EPERM, "busybox mv failed", old)
+
+
+def _failed(outcome: Outcome) -> Outcome:
+    return Outcome([e is not None for e in outcome.errors], outcome.merged, outcome.upper)
+
+
+@_random(25)
+@given(lowers=stacks(owners=(0, 1000)), ops=op_lists(3, owners=(0, 1000)), last=moves())
+def test_the_harness_mv_is_busybox_mv(root_overlay, lowers, ops, last):
+    """The harness spells out mv step by step; the real busybox mv must leave the same trees
+    (so the model is compared with the tool Docker's containers run)."""
+    ops = [*ops, last]
+    ours = run_on_kernel(lowers, ops, rootless=False)
+    real = run_on_kernel(lowers, ops, rootless=False, runner=BusyboxMv)
+    assert _failed(ours) == _failed(real)
