@@ -197,6 +197,14 @@ def test_hardlinking_a_lower_file_copies_it_up(kernel):
     assert frozenset({"/f", "/g"}) in out.upper.links
 
 
+def test_a_hardlinked_symlink_outlives_its_first_name(kernel):
+    """link(2) does not follow a symlink: both names share the link's inode, and unlinking
+    the first one leaves the other a symlink."""
+    ops = [Op("symlink", ("x", "/s")), Op("link", ("/s", "/t")), Op("unlink", ("/s",))]
+    out = check(kernel, [BASE], ops)
+    assert out.merged.entries["/t"] == ("symlink", "x", 0, 0)
+
+
 def test_symlink_creation_does_not_copy_up_the_target(kernel):
     """overlayfs: creating a symlink copies up its parent only, never its target (rule 12)."""
     out = check(kernel, [BASE], [Op("symlink", ("x", "/d/lnk"))])
