@@ -21,10 +21,17 @@ How to add one (say 02.3):
 2. In the notebook, add a markdown heading `### Exercise 02.3: <title>` and, right
    after it, a code cell whose source is exactly the stub, with cell metadata
    `{"tags": ["exercise"], "layerlab": {"exercise": "02.3"}}`.
-3. In `tests/exercises/`, add a test with the stub, at least two realistic wrong answers
-   (asserting each one's `reason`) and the reference solution; the notebook-wide tests
-   then check that the cell matches the stub and that the solutions notebook
-   (`python -m layerlab.exercises.solutions`) passes every check.
+3. In `tests/exercises/test_ex02.py`, list at least two realistic wrong answers per
+   exercise, each with the `reason` its hint must carry, and use the `contract` fixture
+   (see test_ex05.py): it checks that the stub is "not solved yet", that each wrong answer
+   gets its own hint, and that the reference solution passes. `test_notebooks.py` then
+   checks that the cell matches the stub, sits under its heading, and that the solutions
+   notebook (`python -m layerlab.exercises.solutions NB -o OUT`) passes every check.
+
+Number exercises in the order the notebook asks them. Ask the checker's questions
+of fresh objects (`images.ubuntu_image()` builds a new image per call), so a learner's
+mistake in one attempt cannot leak into the next; `judging.py` has the questions most
+checkers ask (was the image edited, what is visible, which names would a commit hold).
 """
 
 from __future__ import annotations
