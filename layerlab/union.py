@@ -149,10 +149,15 @@ class UnionView:
 
     def _apply(self, index: int, layer: Layer) -> None:
         items = layer.items()
+        # A hardlink may name a lower file this very layer whites out; flattening keeps
+        # that file's data, so remember the targets before anything is removed.
+        before = {e.target: self._find(normpath(e.target))
+                  for _, e in items if isinstance(e, Hardlink)}
         # Whiteouts and opaque markers act on lower layers only, so they go first:
         # their position in the tar never matters (OCI layer spec).
         for path, entry in items:
             if isinstance(entry, Whiteout):
+                self._parent(path, index, layer)  # the layer holds its whiteouts in real dirs
                 self._remove(path)
             elif isinstance(entry, OpaqueDir):
                 node = self._find(path)
@@ -168,7 +173,7 @@ class UnionView:
         while pending:
             unresolved = []
             for path, link in pending:
-                target = self._find(normpath(link.target))
+                target = self._find(normpath(link.target)) or before[link.target]
                 if target is None:
                     unresolved.append((path, link))
                 elif target.children is not None:
@@ -200,7 +205,18 @@ class UnionView:
 
     def _put(self, path: str, entry: Entry, index: int, layer: Layer,
              inode: int | None = None) -> None:
-        *dirs, name = path.strip("/").split("/")
+        node = self._parent(path, index, layer)
+        name = posixpath.basename(path)
+        assert node.children is not None
+        existing = node.children.get(name)
+        if isinstance(entry, Dir) and existing is not None and existing.children is not None:
+            existing.entry, existing.layer = entry, index
+            return
+        node.children[name] = _Tree(entry, index, self._inode() if inode is None else inode)
+
+    def _parent(self, path: str, index: int, layer: Layer) -> _Tree:
+        """The directory that holds `path` in this layer, made real where it must be."""
+        *dirs, _ = path.strip("/").split("/")
         node = self._root
         for depth, part in enumerate(dirs):
             assert node.children is not None
@@ -215,12 +231,7 @@ class UnionView:
                 # and the upper directory's metadata is what overlayfs shows.
                 child.entry, child.layer = ROOT_DIR, index
             node = child
-        assert node.children is not None
-        existing = node.children.get(name)
-        if isinstance(entry, Dir) and existing is not None and existing.children is not None:
-            existing.entry, existing.layer = entry, index
-            return
-        node.children[name] = _Tree(entry, index, self._inode() if inode is None else inode)
+        return node
 
     # -- questions ----------------------------------------------------------------------
     def lookup(self, path: str) -> Node | None:

@@ -131,14 +131,7 @@ class _Replay:
 
     def put(self, path: str, entry: Entry, index: int, key: tuple[int, str] | None) -> None:
         """Add one entry, creating or replacing parents the way `UnionView._put` does."""
-        parent = path.rsplit("/", 1)[0] or "/"
-        seen = self.visible.get(parent)
-        if seen is None or not isinstance(seen[1], Dir):
-            for above in ancestors(path):
-                old = self.visible.get(above)
-                if old is None or not isinstance(old[1], Dir):
-                    self.remove(above, ("replaced with parent by", index))
-                    self._add(above, ROOT_DIR, index, None, above.rsplit("/", 1)[0] or "/")
+        parent = self.parents(path, index)
         old = self.visible.get(path)
         if old is not None and isinstance(entry, Dir) and isinstance(old[1], Dir):
             self._touch(path)
@@ -147,6 +140,18 @@ class _Replay:
         if old is not None:
             self.remove(path, ("shadowed by", index))
         self._add(path, entry, index, key, parent)
+
+    def parents(self, path: str, index: int) -> str:
+        """Make the directories above `path` real in this layer, as `UnionView._parent` does."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        seen = self.visible.get(parent)
+        if seen is None or not isinstance(seen[1], Dir):
+            for above in ancestors(path):
+                old = self.visible.get(above)
+                if old is None or not isinstance(old[1], Dir):
+                    self.remove(above, ("replaced with parent by", index))
+                    self._add(above, ROOT_DIR, index, None, above.rsplit("/", 1)[0] or "/")
+        return parent
 
     def _add(
         self, path: str, entry: Entry, index: int, key: tuple[int, str] | None, parent: str
@@ -162,8 +167,11 @@ class _Replay:
     def apply(self, index: int, items: list[tuple[str, Entry]]) -> tuple[int, int, int]:
         """Apply one layer's sorted items; returns its (added, modified, deleted) counts."""
         self.before = {}
+        # a hardlink may name a lower file this layer whites out: it keeps that file's data
+        linked = {e.target: self.visible.get(e.target) for _, e in items if isinstance(e, Hardlink)}
         for path, entry in items:  # markers act on lower layers only, so first
             if isinstance(entry, Whiteout):
+                self.parents(path, index)
                 self.remove(path, ("whited out by", index))
             elif isinstance(entry, OpaqueDir) and isinstance(
                 self.visible.get(path, (0, None))[1], Dir
@@ -176,10 +184,12 @@ class _Replay:
             self.put(path, entry, index, (index, path) if isinstance(entry, File) else None)
         pending = [(p, e) for p, e in items if isinstance(e, Hardlink)]
         while pending:  # a hardlink shares its target's data: same key
-            waiting = [(p, e) for p, e in pending if e.target not in self.visible]
+            waiting = [(p, e) for p, e in pending
+                       if e.target not in self.visible and linked[e.target] is None]
             for path, link in pending:
-                if link.target in self.visible:
-                    _, target, key = self.visible[link.target]
+                found = self.visible.get(link.target) or linked[link.target]
+                if found is not None:
+                    _, target, key = found
                     self.put(path, target, index, key)
             if len(waiting) == len(pending):
                 break  # UnionView refuses such a layer; nothing more to add here

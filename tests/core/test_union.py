@@ -126,3 +126,19 @@ def test_trace_stops_at_a_whiteout_and_at_an_opaque_parent():
 def test_walk_lists_parents_before_children_in_sorted_order():
     v = view({"/b/z": File.of(""), "/a": Dir(), "/b/a": File.of("")})
     assert [n.path for n in v.walk()] == ["/", "/a", "/b", "/b/a", "/b/z"]
+
+
+def test_a_whiteout_under_a_lower_symlink_makes_the_parent_a_real_directory():
+    """Per-layer storage holds `lib/.wh.k` in a real `lib/` directory, like any entry."""
+    v = view({"/lib": Symlink(target="usr/lib"), "/usr/lib/k": File.of("k")},
+             {"/lib/k": Whiteout()})
+    assert v.stat("/lib").kind == "dir"
+    assert v.readdir("/lib") == []
+    assert v.read("/usr/lib/k") == b"k"
+
+
+def test_a_hardlink_keeps_a_lower_file_its_own_layer_whites_out():
+    """Flattening tools (umoci) keep the data: the link was made before the delete."""
+    v = view({"/a": File.of("data")}, {"/a": Whiteout(), "/b": Hardlink(target="/a")})
+    assert v.read("/b") == b"data"
+    assert not v.exists("/a")
