@@ -72,8 +72,9 @@ def _base_config() -> dict[str, Any]:
     }
 
 
-def _add_layer(config: dict[str, Any], layer: Layer | None, history: dict[str, Any],
-               *, mtime: int | None) -> tuple[LayerRef | None, bytes | None]:
+def _add_layer(
+    config: dict[str, Any], layer: Layer | None, history: dict[str, Any], *, mtime: int | None
+) -> tuple[LayerRef | None, bytes | None]:
     """Append one build or commit step to `config` (in place)."""
     config.setdefault("history", []).append(history)
     if layer is None:

@@ -73,8 +73,9 @@ class Container:
         self.id = hashlib.sha256(name.encode()).hexdigest()
         self.hostname = hostname or self.id[:12]
         self.init = build_init_layer(self.image_layers, name=f"{self.id[:12]}-init")
-        self._overlay = Overlay(UnionView([*self.image_layers, self.init]),
-                                Layer(name="rw"), clock=clock)
+        self._overlay = Overlay(
+            UnionView([*self.image_layers, self.init]), Layer(name="rw"), clock=clock
+        )
         #: The container's own files, bind-mounted over the init layer's placeholders.
         self.mounts: dict[str, bytes] = {
             "/etc/hostname": (self.hostname + "\n").encode(),
@@ -118,13 +119,21 @@ class Container:
         return self._overlay.lookup(path) is not None
 
     # -- writing ------------------------------------------------------------------------
-    def _step(self, op: str, args: tuple[str, ...], command: str,
-              action: Callable[[], None]) -> Step:
+    def _step(
+        self, op: str, args: tuple[str, ...], command: str, action: Callable[[], None]
+    ) -> Step:
         self._overlay.effects = Effects()
         action()
         effects = self._overlay.effects
-        step = Step(len(self.log) + 1, op, args, command, tuple(effects.copied_up),
-                    tuple(effects.notes), self.rw.copy())
+        step = Step(
+            len(self.log) + 1,
+            op,
+            args,
+            command,
+            tuple(effects.copied_up),
+            tuple(effects.notes),
+            self.rw.copy(),
+        )
         self.log.append(step)
         return step
 
@@ -140,23 +149,33 @@ class Container:
     def write(self, path: str, data: bytes | str, *, append: bool = False) -> Step:
         """`printf DATA > path` (or `>>` with append): creates, or copies up then writes."""
         blob = data.encode() if isinstance(data, str) else bytes(data)
-        command = f"printf %s {shlex.quote(blob.decode(errors='replace'))} " \
-                  f"{'>>' if append else '>'} {shlex.quote(path)}"
+        command = (
+            f"printf %s {shlex.quote(blob.decode(errors='replace'))} "
+            f"{'>>' if append else '>'} {shlex.quote(path)}"
+        )
         bind = self._bind_target(path)
         if bind is not None:
+
             def to_mount() -> None:
                 self.mounts[bind] = (self.mounts[bind] if append else b"") + blob
                 self._overlay.effects.notes.append(
-                    f"{bind} is bind-mounted: the write never reaches the rw layer")
+                    f"{bind} is bind-mounted: the write never reaches the rw layer"
+                )
+
             return self._step("append" if append else "write", (path,), command, to_mount)
-        return self._step("append" if append else "write", (path,), command,
-                          lambda: self._overlay.write(path, blob, append=append))
+        return self._step(
+            "append" if append else "write",
+            (path,),
+            command,
+            lambda: self._overlay.write(path, blob, append=append),
+        )
 
     def append(self, path: str, data: bytes | str) -> Step:
         return self.write(path, data, append=True)
 
-    def _metadata(self, op: str, args: tuple[str, ...], command: str,
-                  action: Callable[[], None]) -> Step:
+    def _metadata(
+        self, op: str, args: tuple[str, ...], command: str, action: Callable[[], None]
+    ) -> Step:
         bind = self._bind_target(args[0])
         if bind is None:
             return self._step(op, args, command, action)
@@ -165,12 +184,20 @@ class Container:
 
     def chmod(self, path: str, mode: int) -> Step:
         """chmod: even a metadata change copies the whole file up."""
-        return self._metadata("chmod", (path, _octal(mode)), f"chmod {_octal(mode)} {path}",
-                              lambda: self._overlay.chmod(path, mode))
+        return self._metadata(
+            "chmod",
+            (path, _octal(mode)),
+            f"chmod {_octal(mode)} {path}",
+            lambda: self._overlay.chmod(path, mode),
+        )
 
     def chown(self, path: str, uid: int, gid: int) -> Step:
-        return self._metadata("chown", (path, str(uid), str(gid)), f"chown {uid}:{gid} {path}",
-                              lambda: self._overlay.chown(path, uid, gid))
+        return self._metadata(
+            "chown",
+            (path, str(uid), str(gid)),
+            f"chown {uid}:{gid} {path}",
+            lambda: self._overlay.chown(path, uid, gid),
+        )
 
     def unlink(self, path: str) -> Step:
         self._refuse_busy(path)
@@ -186,28 +213,42 @@ class Container:
         return self._step("remove", (path,), f"rm -r {path}", lambda: self._overlay.remove(path))
 
     def mkdir(self, path: str, mode: int = 0o755) -> Step:
-        return self._step("mkdir", (path,), f"mkdir -m {_octal(mode)} {path}",
-                          lambda: self._overlay.mkdir(path, mode))
+        return self._step(
+            "mkdir",
+            (path,),
+            f"mkdir -m {_octal(mode)} {path}",
+            lambda: self._overlay.mkdir(path, mode),
+        )
 
     def symlink(self, target: str, path: str) -> Step:
-        return self._step("symlink", (target, path), f"ln -s {target} {path}",
-                          lambda: self._overlay.symlink(target, path))
+        return self._step(
+            "symlink",
+            (target, path),
+            f"ln -s {target} {path}",
+            lambda: self._overlay.symlink(target, path),
+        )
 
     def link(self, existing: str, path: str) -> Step:
-        return self._step("link", (existing, path), f"ln {existing} {path}",
-                          lambda: self._overlay.link(existing, path))
+        return self._step(
+            "link",
+            (existing, path),
+            f"ln {existing} {path}",
+            lambda: self._overlay.link(existing, path),
+        )
 
     def rename(self, old: str, new: str) -> Step:
         """rename(2): raises EXDEV for a directory an image layer has (see `move`)."""
         self._refuse_busy(old, new)
-        return self._step("rename", (old, new), f"rename({old}, {new})",
-                          lambda: self._overlay.rename(old, new))
+        return self._step(
+            "rename", (old, new), f"rename({old}, {new})", lambda: self._overlay.rename(old, new)
+        )
 
     def move(self, old: str, new: str) -> Step:
         """mv: rename, falling back to copy-and-delete on EXDEV, as coreutils and busybox do."""
         self._refuse_busy(old, new)
-        return self._step("move", (old, new), f"mv {old} {new}",
-                          lambda: self._overlay.move(old, new))
+        return self._step(
+            "move", (old, new), f"mv {old} {new}", lambda: self._overlay.move(old, new)
+        )
 
     # -- commit -------------------------------------------------------------------------
     def commit(self, **options: object) -> CommitResult:
@@ -217,11 +258,12 @@ class Container:
         return commit(self, **options)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
-        return (f"<Container {self.name!r}: {len(self.image_layers)} image layers + init + rw "
-                f"({len(self.rw)} entries), {len(self.log)} steps>")
+        return (
+            f"<Container {self.name!r}: {len(self.image_layers)} image layers + init + rw "
+            f"({len(self.rw)} entries), {len(self.log)} steps>"
+        )
 
     def __str__(self) -> str:
         lines = [repr(self)]
         lines += [f"  {step}" for step in self.log]
         return "\n".join(lines)
-

@@ -69,8 +69,14 @@ class Effects:
 class Overlay:
     """A writable upper layer over a read-only lower stack, with overlayfs semantics."""
 
-    def __init__(self, lower: UnionView | list[Layer], upper: Layer | None = None,
-                 *, clock: int = 0, fsetid: bool = True) -> None:
+    def __init__(
+        self,
+        lower: UnionView | list[Layer],
+        upper: Layer | None = None,
+        *,
+        clock: int = 0,
+        fsetid: bool = True,
+    ) -> None:
         self.lower = lower if isinstance(lower, UnionView) else UnionView(lower)
         self.upper = upper if upper is not None else Layer(name="upper")
         #: mtime given to files this overlay writes; a fixed clock keeps digests reproducible.
@@ -85,8 +91,9 @@ class Overlay:
         """Can the lower layers still show `path`, or does the upper layer hide it?"""
         for parent in ancestors(path):
             above = self.upper.get(parent)
-            if above is not None and (isinstance(above, (Whiteout, OpaqueDir))
-                                      or not isinstance(above, Dir)):
+            if above is not None and (
+                isinstance(above, (Whiteout, OpaqueDir)) or not isinstance(above, Dir)
+            ):
                 return False
         return path == "/" or self.lower.exists(path)
 
@@ -131,7 +138,7 @@ class Overlay:
         prefix = "" if path == "/" else path
         for p in self.upper:
             if parent_of(p) == path and p != "/" and not isinstance(self.upper[p], Whiteout):
-                names.add(p[len(prefix) + 1:])
+                names.add(p[len(prefix) + 1 :])
         if self._lower_visible(path) and not isinstance(self.upper.get(path), OpaqueDir):
             lower = self.lower.lookup(path)
             if lower is not None and lower.entry.is_dir:
@@ -182,8 +189,9 @@ class Overlay:
         self.upper[path] = entry
 
     # -- operations -------------------------------------------------------------------------
-    def write(self, path: str, data: bytes | str, *, append: bool = False,
-              mode: int = 0o644) -> str:
+    def write(
+        self, path: str, data: bytes | str, *, append: bool = False, mode: int = 0o644
+    ) -> str:
         """open(path, O_WRONLY|O_CREAT|(O_APPEND or O_TRUNC)) then write(data).
 
         Returns the path actually written (symlinks are followed, as open(2) does).
@@ -250,8 +258,11 @@ class Overlay:
         entry = self.upper.get(path)
         if not isinstance(entry, File):
             return
-        others = [p for p, e in self.upper.items()
-                  if isinstance(e, Hardlink) and normpath(e.target) == path]
+        others = [
+            p
+            for p, e in self.upper.items()
+            if isinstance(e, Hardlink) and normpath(e.target) == path
+        ]
         if others:
             heir, *rest = others
             self.upper[heir] = entry
@@ -333,8 +344,12 @@ class Overlay:
             if not isinstance(entry, Dir) and isinstance(existing, Dir):
                 raise _error(errno.EISDIR, new)
         if isinstance(entry, Dir) and self._is_merged_or_lower(old):
-            raise _error(errno.EXDEV, old, "a lower directory cannot be renamed without "
-                                           "redirect_dir; mv copies and deletes instead")
+            raise _error(
+                errno.EXDEV,
+                old,
+                "a lower directory cannot be renamed without "
+                "redirect_dir; mv copies and deletes instead",
+            )
         if isinstance(existing, Dir) and self.listdir(new):
             raise _error(errno.ENOTEMPTY, new)
         self.copy_up(old)
@@ -344,7 +359,7 @@ class Overlay:
         for parent in ancestors(new):
             self.copy_up(parent)
         for p, e in moved:
-            self.upper[new + p[len(old):]] = e
+            self.upper[new + p[len(old) :]] = e
         moved_dir = self.upper[new]
         if isinstance(moved_dir, Dir) and not moved_dir.opaque and self._is_merge(parent_of(new)):
             # The kernel marks a directory moved into a merged parent opaque, so that
@@ -352,7 +367,7 @@ class Overlay:
             self.upper[new] = OpaqueDir(moved_dir.meta)
         for p, e in self.upper.items():  # hardlinks follow their target's new name
             if isinstance(e, Hardlink) and is_under(normpath(e.target), old):
-                self.upper[p] = Hardlink(e.meta, target=new + normpath(e.target)[len(old):])
+                self.upper[p] = Hardlink(e.meta, target=new + normpath(e.target)[len(old) :])
 
     def move(self, old: str, new: str) -> None:
         """What mv(1) does: rename, and on EXDEV copy the tree like `cp -a`, then `rm -r`."""

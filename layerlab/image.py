@@ -92,8 +92,10 @@ class Image:
             )
         for ref, expected in zip(self.layers, diff_ids, strict=True):
             if ref.diff_id != expected:
-                raise ValueError(f"layer {ref.digest} has DiffID {ref.diff_id}, "
-                                 f"but the config expects {expected}")
+                raise ValueError(
+                    f"layer {ref.digest} has DiffID {ref.diff_id}, "
+                    f"but the config expects {expected}"
+                )
         # Name each layer the way people point at it: short DiffID and the build step.
         created = [h.get("created_by", "") for h in self.layer_history()]
         for i, ref in enumerate(self.layers):

@@ -95,4 +95,3 @@ def hosts_file(hostname: str, ip: str | None = None) -> bytes:
 def default_resolv_conf() -> bytes:
     """Docker's fallback resolv.conf, used when the host's only names a local resolver."""
     return b"nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-

@@ -151,8 +151,9 @@ class UnionView:
         items = layer.items()
         # A hardlink may name a lower file this very layer whites out; flattening keeps
         # that file's data, so remember the targets before anything is removed.
-        before = {e.target: self._find(normpath(e.target))
-                  for _, e in items if isinstance(e, Hardlink)}
+        before = {
+            e.target: self._find(normpath(e.target)) for _, e in items if isinstance(e, Hardlink)
+        }
         # Whiteouts and opaque markers act on lower layers only, so they go first:
         # their position in the tar never matters (OCI layer spec).
         for path, entry in items:
@@ -203,8 +204,9 @@ class UnionView:
         if parent is not None and parent.children is not None:
             parent.children.pop(posixpath.basename(path), None)
 
-    def _put(self, path: str, entry: Entry, index: int, layer: Layer,
-             inode: int | None = None) -> None:
+    def _put(
+        self, path: str, entry: Entry, index: int, layer: Layer, inode: int | None = None
+    ) -> None:
         node = self._parent(path, index, layer)
         name = posixpath.basename(path)
         assert node.children is not None
@@ -329,8 +331,9 @@ class UnionView:
         def end(fate: str, by: int) -> None:
             nonlocal current
             if current is not None:
-                versions[current] = Version(versions[current].layer, versions[current].entry,
-                                            fate, by)
+                versions[current] = Version(
+                    versions[current].layer, versions[current].entry, fate, by
+                )
                 current = None
 
         for index, layer in enumerate(self.layers):
@@ -378,8 +381,11 @@ class UnionView:
                     steps.append(TraceStep(index, "whiteout", f"{parent} is whited out here"))
                     return steps
                 if isinstance(above, OpaqueDir):
-                    steps.append(TraceStep(index, "opaque",
-                                           f"{parent} is opaque here: lower layers not asked"))
+                    steps.append(
+                        TraceStep(
+                            index, "opaque", f"{parent} is opaque here: lower layers not asked"
+                        )
+                    )
                     return steps
                 if above is not None and not isinstance(above, Dir):
                     steps.append(TraceStep(index, "blocked", f"{parent} is a {above.kind} here"))

@@ -184,8 +184,11 @@ class _Replay:
             self.put(path, entry, index, (index, path) if isinstance(entry, File) else None)
         pending = [(p, e) for p, e in items if isinstance(e, Hardlink)]
         while pending:  # a hardlink shares its target's data: same key
-            waiting = [(p, e) for p, e in pending
-                       if e.target not in self.visible and linked[e.target] is None]
+            waiting = [
+                (p, e)
+                for p, e in pending
+                if e.target not in self.visible and linked[e.target] is None
+            ]
             for path, link in pending:
                 found = self.visible.get(link.target) or linked[link.target]
                 if found is not None:

@@ -15,8 +15,10 @@ from layerlab.layer import Layer
 
 @pytest.fixture
 def image() -> Image:
-    base = Layer({"/bin/busybox": File.of("BB", 0o755), "/etc/passwd": File.of("root\n")},
-                 created_by="ADD rootfs.tar /")
+    base = Layer(
+        {"/bin/busybox": File.of("BB", 0o755), "/etc/passwd": File.of("root\n")},
+        created_by="ADD rootfs.tar /",
+    )
     return build_image([base], tag="demo:1")
 
 
@@ -30,8 +32,11 @@ def test_a_no_change_commit_adds_empty_layer_history_and_no_layer(image):
     result = Container(image).commit(created_by="ENV A=1")
     assert result.layer is None and result.tar is None
     assert result.image.diff_ids == image.diff_ids
-    assert result.image.history[-1] == {"created": "1970-01-01T00:00:00Z",
-                                        "created_by": "ENV A=1", "empty_layer": True}
+    assert result.image.history[-1] == {
+        "created": "1970-01-01T00:00:00Z",
+        "created_by": "ENV A=1",
+        "empty_layer": True,
+    }
     assert result.image.id != image.id  # new config bytes, new image
 
 
@@ -39,7 +44,8 @@ def test_commit_captures_the_rw_layer_only(image):
     container = Container(image)
     edit(container)
     result = container.commit()
-    names = tarfile.open(fileobj=io.BytesIO(result.tar)).getnames()
+    with tarfile.open(fileobj=io.BytesIO(result.tar)) as tar:
+        names = tar.getnames()
     assert names == [".wh..dockerenv", "etc", "etc/passwd"]  # no hostname, no init files
     assert result.image.diff_ids == [*image.diff_ids, result.diff_id]
     assert result.diff_id == sha256_digest(result.tar)

@@ -9,13 +9,16 @@ from layerlab.entries import Dir, File, Meta, OpaqueDir, Symlink, Whiteout
 from layerlab.initlayer import INIT_PATHS, build_init_layer
 from layerlab.layer import Layer
 
-BASE = Layer({
-    "/bin/busybox": File.of("BB", 0o755),
-    "/etc": Dir(Meta(mode=0o750, uid=0, gid=0)),
-    "/etc/hosts": File.of("127.0.0.1 from-the-image\n"),
-    "/etc/passwd": File.of("root:x:0:0\n"),
-    "/d/a": File.of("a"),
-}, name="base")
+BASE = Layer(
+    {
+        "/bin/busybox": File.of("BB", 0o755),
+        "/etc": Dir(Meta(mode=0o750, uid=0, gid=0)),
+        "/etc/hosts": File.of("127.0.0.1 from-the-image\n"),
+        "/etc/passwd": File.of("root:x:0:0\n"),
+        "/d/a": File.of("a"),
+    },
+    name="base",
+)
 
 
 def test_init_layer_holds_exactly_what_docker_creates():

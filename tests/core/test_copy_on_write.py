@@ -118,15 +118,18 @@ def test_writing_through_a_symlink_writes_the_target(ov):
     assert "/ln" not in ov.upper
 
 
-@pytest.mark.parametrize(("action", "code"), [
-    (lambda o: o.unlink("/missing"), errno.ENOENT),
-    (lambda o: o.unlink("/d"), errno.EISDIR),
-    (lambda o: o.rmdir("/d"), errno.ENOTEMPTY),
-    (lambda o: o.mkdir("/d"), errno.EEXIST),
-    (lambda o: o.write("/nodir/x", "x"), errno.ENOENT),
-    (lambda o: o.write("/d/a/x", "x"), errno.ENOTDIR),
-    (lambda o: o.write("/d", "x"), errno.EISDIR),
-])
+@pytest.mark.parametrize(
+    ("action", "code"),
+    [
+        (lambda o: o.unlink("/missing"), errno.ENOENT),
+        (lambda o: o.unlink("/d"), errno.EISDIR),
+        (lambda o: o.rmdir("/d"), errno.ENOTEMPTY),
+        (lambda o: o.mkdir("/d"), errno.EEXIST),
+        (lambda o: o.write("/nodir/x", "x"), errno.ENOENT),
+        (lambda o: o.write("/d/a/x", "x"), errno.ENOTDIR),
+        (lambda o: o.write("/d", "x"), errno.EISDIR),
+    ],
+)
 def test_errors_carry_the_kernels_errno(ov, action, code):
     with pytest.raises(OSError) as info:
         action(ov)

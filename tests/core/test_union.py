@@ -13,28 +13,30 @@ def view(*layers: dict) -> UnionView:
 
 def test_whiteout_deletes_the_lower_path_and_its_subtree():
     """OCI layer.md: `.wh.<name>` deletes <name> of any type, with its subtree."""
-    v = view({"/a/x": File.of("1"), "/a/y/z": File.of("2"), "/b": File.of("3")},
-             {"/a": Whiteout()})
+    v = view({"/a/x": File.of("1"), "/a/y/z": File.of("2"), "/b": File.of("3")}, {"/a": Whiteout()})
     assert v.paths() == ["/b"]
 
 
 def test_whiteout_is_never_visible_and_readdir_hides_it():
-    v = view({"/etc/motd": File.of("hi"), "/etc/hosts": File.of("h")},
-             {"/etc/motd": Whiteout()})
+    v = view({"/etc/motd": File.of("hi"), "/etc/hosts": File.of("h")}, {"/etc/motd": Whiteout()})
     assert v.readdir("/etc") == ["hosts"]
     assert v.lookup("/etc/motd") is None
 
 
 def test_opaque_dir_hides_lower_children_but_keeps_its_own():
     """OCI: `.wh..wh..opq` never hides siblings from the same layer."""
-    v = view({"/d/old": File.of("o"), "/d/keep": File.of("k")},
-             {"/d": OpaqueDir(), "/d/new": File.of("n")})
+    v = view(
+        {"/d/old": File.of("o"), "/d/keep": File.of("k")},
+        {"/d": OpaqueDir(), "/d/new": File.of("n")},
+    )
     assert v.readdir("/d") == ["new"]
 
 
 def test_dir_over_dir_merges_children_and_takes_upper_metadata():
-    v = view({"/d": Dir(Meta(mode=0o700)), "/d/a": File.of("a")},
-             {"/d": Dir(Meta(mode=0o755, uid=5)), "/d/b": File.of("b")})
+    v = view(
+        {"/d": Dir(Meta(mode=0o700)), "/d/a": File.of("a")},
+        {"/d": Dir(Meta(mode=0o755, uid=5)), "/d/b": File.of("b")},
+    )
     assert v.readdir("/d") == ["a", "b"]
     assert v.stat("/d").meta == Meta(mode=0o755, uid=5)
     assert v.lookup("/d").layer == 1
@@ -62,8 +64,9 @@ def test_missing_parents_are_root_owned_0755_dirs():
 def test_symlinked_parent_becomes_a_real_directory_like_overlay_storage():
     """Pinned disagreement: overlay per-layer storage (what a container sees), not umoci's
     write-through, decides `/lib/foo` over a lower symlink `/lib`."""
-    v = view({"/lib": Symlink(target="usr/lib"), "/usr/lib/a": File.of("a")},
-             {"/lib/foo": File.of("f")})
+    v = view(
+        {"/lib": Symlink(target="usr/lib"), "/usr/lib/a": File.of("a")}, {"/lib/foo": File.of("f")}
+    )
     assert v.stat("/lib").kind == "dir"
     assert v.readdir("/lib") == ["foo"]
     assert v.readdir("/usr/lib") == ["a"]
@@ -87,25 +90,34 @@ def test_hardlink_to_nothing_is_refused_with_a_clear_error():
 
 
 def test_read_follows_symlinks_but_never_leaves_the_root():
-    v = view({"/etc/passwd": File.of("root"), "/up": Symlink(target="../../../etc/passwd"),
-              "/abs": Symlink(target="/etc/passwd")})
+    v = view(
+        {
+            "/etc/passwd": File.of("root"),
+            "/up": Symlink(target="../../../etc/passwd"),
+            "/abs": Symlink(target="/etc/passwd"),
+        }
+    )
     assert v.read("/up") == b"root"
     assert v.read("/abs") == b"root"
     assert v.resolve("/up") == "/etc/passwd"
 
 
 def test_history_names_every_version_and_its_fate():
-    v = view({"/f": File.of("v0")}, {"/f": File.of("v1")}, {"/f": Whiteout()},
-             {"/f": File.of("v3")})
+    v = view(
+        {"/f": File.of("v0")}, {"/f": File.of("v1")}, {"/f": Whiteout()}, {"/f": File.of("v3")}
+    )
     fates = [(ver.layer, ver.fate, ver.by) for ver in v.history("/f").versions]
-    assert fates == [(0, "shadowed", 1), (1, "whited out", 2), (2, "whiteout", None),
-                     (3, "visible", None)]
+    assert fates == [
+        (0, "shadowed", 1),
+        (1, "whited out", 2),
+        (2, "whiteout", None),
+        (3, "visible", None),
+    ]
     assert v.history("/f").provider == 3
 
 
 def test_history_reports_opaque_hiding_and_parent_whiteouts():
-    v = view({"/d/a": File.of("a"), "/e/b": File.of("b")},
-             {"/d": OpaqueDir(), "/e": Whiteout()})
+    v = view({"/d/a": File.of("a"), "/e/b": File.of("b")}, {"/d": OpaqueDir(), "/e": Whiteout()})
     assert [x.fate for x in v.history("/d/a").versions] == ["hidden by opaque dir"]
     assert [x.fate for x in v.history("/e/b").versions] == ["whited out"]
     assert not v.history("/e/b").visible
@@ -113,8 +125,7 @@ def test_history_reports_opaque_hiding_and_parent_whiteouts():
 
 def test_trace_stops_at_the_first_layer_that_answers():
     v = view({"/f": File.of("0")}, {}, {"/g": File.of("2")})
-    assert [(s.layer, s.outcome) for s in v.trace("/f")] == [(2, "miss"), (1, "miss"),
-                                                          (0, "found")]
+    assert [(s.layer, s.outcome) for s in v.trace("/f")] == [(2, "miss"), (1, "miss"), (0, "found")]
 
 
 def test_trace_stops_at_a_whiteout_and_at_an_opaque_parent():
@@ -130,8 +141,9 @@ def test_walk_lists_parents_before_children_in_sorted_order():
 
 def test_a_whiteout_under_a_lower_symlink_makes_the_parent_a_real_directory():
     """Per-layer storage holds `lib/.wh.k` in a real `lib/` directory, like any entry."""
-    v = view({"/lib": Symlink(target="usr/lib"), "/usr/lib/k": File.of("k")},
-             {"/lib/k": Whiteout()})
+    v = view(
+        {"/lib": Symlink(target="usr/lib"), "/usr/lib/k": File.of("k")}, {"/lib/k": Whiteout()}
+    )
     assert v.stat("/lib").kind == "dir"
     assert v.readdir("/lib") == []
     assert v.read("/usr/lib/k") == b"k"
