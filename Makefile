@@ -25,7 +25,7 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim
+	test-notebooks-rootless test-notebooks-sim notebooks
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -35,6 +35,7 @@ help:
 	@echo "make test-notebooks           strict nbval over notebooks/, live as this user"
 	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
 	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
+	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -105,3 +106,8 @@ test-notebooks-rootless: setup-test
 
 test-notebooks-sim: setup-test
 	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
+
+# Maintainers: refresh the committed outputs after changing layerlab or a notebook,
+# then check all three worlds with the test-notebooks* targets before committing.
+notebooks: setup-test
+	$(IN_VENV) python $(SUPPORT)/execute-notebooks $(NOTEBOOKS)

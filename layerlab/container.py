@@ -48,6 +48,15 @@ class Step:
         return f"{self.number:>2}. {self.command}{tail}"
 
 
+def _printf(data: bytes) -> str:
+    """A one-line shell command that prints exactly `data` (newlines as \\n escapes)."""
+    text = data.decode(errors="replace")
+    escaped = text.replace("\\", "\\\\").replace("%", "%%").replace("\n", "\\n")
+    if escaped.startswith("-"):  # printf would read it as an option
+        return f"printf %s {shlex.quote(text)}"
+    return f"printf {shlex.quote(escaped)}"
+
+
 def _octal(mode: int) -> str:
     return f"{mode:o}"
 
@@ -149,10 +158,7 @@ class Container:
     def write(self, path: str, data: bytes | str, *, append: bool = False) -> Step:
         """`printf DATA > path` (or `>>` with append): creates, or copies up then writes."""
         blob = data.encode() if isinstance(data, str) else bytes(data)
-        command = (
-            f"printf %s {shlex.quote(blob.decode(errors='replace'))} "
-            f"{'>>' if append else '>'} {shlex.quote(path)}"
-        )
+        command = f"{_printf(blob)} {'>>' if append else '>'} {shlex.quote(path)}"
         bind = self._bind_target(path)
         if bind is not None:
 

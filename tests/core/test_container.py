@@ -79,7 +79,7 @@ def test_the_log_records_commands_copy_ups_and_rw_snapshots():
     c.remove("/d")
     c.mkdir("/d")
     first, second, third = c.log
-    assert first.command == "printf %s 'bob\n' >> /etc/passwd"
+    assert first.command == "printf 'bob\\n' >> /etc/passwd"
     assert first.copied_up == ("/etc", "/etc/passwd")
     assert "/d" not in first.rw and second.rw["/d"] == Whiteout()
     assert isinstance(third.rw["/d"], OpaqueDir)

@@ -91,7 +91,7 @@ def test_cow_player_slider_steps_through_the_log():
     assert (p.slider.min, p.slider.max, p.slider.value) == (0, len(c.log), 0)
     assert "fresh container" in p.command.value and "empty" in p.rw.value
     p.slider.value = 1
-    assert "printf %s &#x27;ELF v3\\n&#x27; &gt; /bin/sh" in p.command.value
+    assert "printf &#x27;ELF v3\\n&#x27; &gt; /bin/sh" in p.command.value
     assert "<code>/bin</code>, <code>/bin/sh</code>" in p.copyups.value
     assert "/bin/sh" in p.rw.value and "step 1: printf" in p.picture.value
     p.slider.value = 3
