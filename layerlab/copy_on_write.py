@@ -188,6 +188,10 @@ class Overlay:
             self.copy_up(parent)
         self.upper[path] = entry
 
+    def create(self, path: str, entry: Entry) -> None:
+        """A new name holding `entry` exactly as given (what `cp -a` and mknod(2) make)."""
+        self._create(self._new_name(path), entry)
+
     # -- operations -------------------------------------------------------------------------
     def write(
         self, path: str, data: bytes | str, *, append: bool = False, mode: int = 0o644
@@ -254,9 +258,12 @@ class Overlay:
             self.upper.remove_tree(path)
 
     def _keep_hardlinks_alive(self, path: str) -> None:
-        """Unlinking one name of an upper hardlink group must keep the data for the others."""
+        """Unlinking one name of an upper hardlink group must keep the inode for the others.
+
+        Any non-directory can have several names (link(2) does not follow symlinks).
+        """
         entry = self.upper.get(path)
-        if not isinstance(entry, File):
+        if entry is None or isinstance(entry, (Dir, Whiteout, Hardlink)):
             return
         others = [
             p
@@ -370,33 +377,7 @@ class Overlay:
                 self.upper[p] = Hardlink(e.meta, target=new + normpath(e.target)[len(old) :])
 
     def move(self, old: str, new: str) -> None:
-        """What mv(1) does: rename, and on EXDEV copy the tree like `cp -a`, then `rm -r`."""
-        try:
-            self.rename(old, new)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            old, new = normpath(old), normpath(new)
-            self.effects.notes.append(f"EXDEV: copy {old} to {new}, then delete {old}")
-            self._copy_tree(old, new)
-            self.remove(old)
+        """What `mv OLD NEW` does here, EXDEV fallback included (see `layerlab.mv`)."""
+        from .mv import move
 
-    def _copy_tree(self, old: str, new: str) -> None:
-        """`cp -a`: each copy keeps the source's owner, mode and mtime (symlinks: owner)."""
-        entry = self.lookup(old)
-        assert entry is not None
-        if isinstance(entry, Dir):
-            if self.lookup(new) is None:
-                self.mkdir(new, entry.meta.mode)
-            for name in self.listdir(old):
-                self._copy_tree(f"{old}/{name}", f"{new}/{name}")
-            # like cp -a, the directory's own times and owner are set after its children
-            made = self.upper[new]
-            self.upper[new] = replace(made, meta=entry.meta)
-        elif isinstance(entry, Symlink):
-            meta = entry.meta.with_(mtime=self.clock)
-            self._create(self._new_name(new), Symlink(meta, target=entry.target))
-        else:
-            if self.lookup(new) is not None:
-                self.unlink(new)
-            self._create(self._new_name(new), entry)
+        move(self, old, new)
