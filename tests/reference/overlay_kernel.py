@@ -188,7 +188,7 @@ class KernelOps:
     """The same operations through a mounted overlayfs, with plain os.* calls.
 
     `remove` spells out `rm -r` in the model's order (sorted children first); `move` is
-    busybox's `mv -T` (busybox is what the Docker tests run), step by step.
+    busybox's `mv` (busybox is what the Docker tests run), step by step.
     """
 
     def __init__(self, root: str) -> None:
@@ -235,11 +235,13 @@ class KernelOps:
         os.rename(self._p(old), self._p(new))
 
     def move(self, old: str, new: str) -> None:
-        """busybox `mv -T OLD NEW`: rename(2); on EXDEV, unlink(2) an existing NEW (so an
-        existing directory stops the move with EISDIR), copy OLD like `cp -a`, `rm -rf` OLD.
-        Before all that it stat(2)s NEW, following symlinks: only ENOENT may come back."""
+        """busybox `mv OLD NEW`: it stat(2)s NEW, following symlinks (only ENOENT may come
+        back), and moves OLD *into* NEW when that is a directory. Then rename(2); on EXDEV,
+        unlink(2) an existing target (so a directory there stops the move with EISDIR),
+        copy OLD like `cp -a`, `rm -rf` OLD."""
         with contextlib.suppress(FileNotFoundError):
-            os.stat(self._p(new))
+            if stat.S_ISDIR(os.stat(self._p(new)).st_mode):
+                new = f"{normpath(new).rstrip('/')}/{normpath(old).rsplit('/', 1)[-1]}"
         try:
             self.rename(old, new)
         except OSError as exc:

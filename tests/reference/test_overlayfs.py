@@ -247,12 +247,20 @@ def test_mv_of_a_lower_dir_copies_then_leaves_a_whiteout(kernel):
     assert out.upper.entries["/e/x"] == ("file", 0o640, 0, 0, b"lower x")
 
 
-def test_mv_of_a_lower_dir_onto_an_existing_dir_fails(kernel):
-    """busybox mv: EXDEV, then unlink(2) of the existing target, which is a directory:
-    the move fails (EISDIR) and nothing is copied."""
+def test_mv_of_a_lower_dir_onto_an_existing_dir_moves_it_inside(kernel):
+    """busybox `mv /d /e` with /e a directory moves /d to /e/d (EXDEV: copy, then delete)."""
     out = check(kernel, [BASE], [Op("mkdir", ("/e", 0o755)), Op("move", ("/d", "/e"))])
-    assert out.errors == [None, errno.EISDIR]
-    assert out.upper.entries == {"/e": ("dir", 0o755, 0, 0)}
+    assert out.errors == [None, None]
+    assert "/e/d/x" in out.merged.entries and "/d" not in out.merged.entries
+
+
+def test_mv_of_a_lower_dir_onto_an_existing_dir_inside_fails(kernel):
+    """busybox mv: EXDEV, then unlink(2) of the existing target /e/d, a directory: the move
+    fails (EISDIR) and nothing is copied."""
+    ops = [Op("mkdir", ("/e", 0o755)), Op("mkdir", ("/e/d", 0o755)), Op("move", ("/d", "/e"))]
+    out = check(kernel, [BASE], ops)
+    assert out.errors == [None, None, errno.EISDIR]
+    assert out.upper.entries == {"/e": ("dir", 0o755, 0, 0), "/e/d": ("dir", 0o755, 0, 0)}
 
 
 def test_mv_of_a_lower_dir_keeps_hardlinks_inside_the_tree(kernel):
@@ -344,11 +352,11 @@ def test_an_unprivileged_write_clears_setuid(rootless_overlay):
 
 
 class BusyboxMv(KernelOps):
-    """The real `busybox mv -T`, run in the mount with relative paths; any failure is EPERM
+    """The real `busybox mv`, run in the mount with relative paths; any failure is EPERM
     here (the tool prints its reason but returns only 1), compared as "it failed"."""
 
     def move(self, old: str, new: str) -> None:
-        argv = [need_tool("busybox"), "mv", "-T", old.lstrip("/"), new.lstrip("/")]
+        argv = [need_tool("busybox"), "mv", old.lstrip("/"), new.lstrip("/")]
         if subprocess.run(argv, cwd=self.root, capture_output=True).returncode != 0:
             raise OSError(errno.EPERM, "busybox mv failed", old)
 
