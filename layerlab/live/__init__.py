@@ -7,15 +7,28 @@ notebook cell never crashes because a kernel says no. `LAYERLAB_LIVE=0` forces s
     from layerlab.live import probe        # the module: probe.probe(), probe.probe_json()
     print(probe.probe())
 
-    probe.py        what this machine allows, found by trying (`layerlab probe --json`)
-    namespaces.py   PID 1, hostname, lo-only network, private mounts, uid mapping
-    cgroups.py      finding v2/v1 controllers; a Cgroup you create, limit, snapshot, remove
-    cgroup_labs.py  the OOM kill, fork refusal at pids.max, CPU throttling
-    rootfs.py       a tiny rootfs; chroot and its escape; pivot_root closing it
-    child.py        fork + unshare + uid maps + cleanup: the machinery under every lab
-    cleanup.py      temp dirs, Ctrl-C during cleanup, named checkpoints for tests
-    result.py       the result shape: live, world, stable facts; SIMULATED labels
-    syscalls.py     unshare, mount, umount2, pivot_root through ctypes
+    probe.py          what this machine allows, found by trying (`layerlab probe --json`)
+    machine.py        the probe and cgroup layout as notebook tables (notebooks 00, 02)
+    namespaces.py     PID 1, hostname, lo-only network, private mounts, uid mapping
+    ipc.py            a System V message queue the host cannot see (IPC namespace)
+    unshare.py        the same isolation with the real `unshare` command
+    cgroups.py        finding v2/v1 controllers; a Cgroup you create, limit, snapshot, remove
+    cgroup_labs.py    the OOM kill, fork refusal at pids.max, CPU throttling
+    rootfs.py         a tiny rootfs; chroot and its escape; pivot_root closing it
+    storage.py        Docker's on-disk layouts: overlay2 today, AuFS in the article
+    overlay.py        real overlay mounts of a Container, the upper dir read back
+    fileops.py        one list of file operations, through a mount or through the model
+    copy_up.py        timing a real copy-up (notebook 05)
+    docker_commit.py  the same commit in layerlab and in a real Docker engine (notebook 07)
+    busybox.py        a real image to run, from Debian's static busybox
+    runtime.py        `layerlab.run`: docker run in about 150 lines (notebook 08)
+    run_result.py     what `layerlab.run` returns
+    simshell.py       a pocket shell over the model for the simulated world
+    umoci.py          asking umoci to read an image layerlab wrote (notebook 08)
+    child.py          fork + unshare + uid maps + cleanup: the machinery under every lab
+    cleanup.py        temp dirs, Ctrl-C during cleanup, named checkpoints for tests
+    result.py         the result shape: live, world, stable facts; SIMULATED labels
+    syscalls.py       unshare, mount, umount2, pivot_root through ctypes
 """
 
 from . import probe

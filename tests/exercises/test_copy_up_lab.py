@@ -10,8 +10,8 @@ import tempfile
 import pytest
 
 from layerlab.container import Container
-from layerlab.exercises.copy_up_lab import copy_up_cost
 from layerlab.exercises.images import app_image
+from layerlab.live.copy_up import copy_up_cost
 from layerlab.live.probe import missing
 from layerlab.live.result import SIMULATED_BANNER
 

@@ -1,4 +1,4 @@
-"""The labs and machine tables notebooks 00-02 add beside `layerlab.live`: the IPC queue,
+"""The labs and machine tables of notebooks 00-02 (in `layerlab.live`): the IPC queue,
 the `unshare` command, and the probe/cgroup tables kept out of committed outputs.
 
 Marked `live`, so they run in all three worlds (root, rootless, LAYERLAB_LIVE=0); each test
@@ -12,16 +12,17 @@ import subprocess
 
 import pytest
 
-from layerlab.exercises import ipc_lab, unshare_lab
-from layerlab.exercises.machine import (
+from layerlab.live import ipc as ipc_lab
+from layerlab.live import probe
+from layerlab.live import unshare as unshare_lab
+from layerlab.live.child import run
+from layerlab.live.machine import (
     LABS,
     MachineTable,
     cgroup_layout_table,
     lab_requirements,
     probe_table,
 )
-from layerlab.live import probe
-from layerlab.live.child import run
 from layerlab.live.probe import FEATURES, Capability, ProbeReport
 from layerlab.live.result import SIMULATED_BANNER
 
@@ -139,9 +140,9 @@ def test_umoci_reads_what_layerlab_committed(tmp_path):
     from needs import need_tool
 
     from layerlab.container import Container
-    from layerlab.exercises.capstone import umoci_read
     from layerlab.formats.oci import save_oci
     from layerlab.live.busybox import busybox_image
+    from layerlab.live.umoci import umoci_read
 
     if WORLD != "simulated":
         need_tool("umoci")
@@ -161,8 +162,8 @@ def test_umoci_reads_what_layerlab_committed(tmp_path):
 
 def test_without_umoci_the_read_is_labelled_and_says_how_to_install(monkeypatch, tmp_path):
     need_live()
-    from layerlab.exercises import capstone
     from layerlab.exercises.images import ubuntu_image
+    from layerlab.live import umoci as capstone
 
     monkeypatch.setattr(capstone.shutil, "which", lambda name: None)
     result = capstone.umoci_read(tmp_path, "x", ubuntu_image(), ["/etc/motd"])

@@ -10,14 +10,14 @@ import tempfile
 import pytest
 
 from layerlab.commit import build_image
-from layerlab.exercises.docker_lab import (
+from layerlab.exercises.judging import layer_names
+from layerlab.live.docker_commit import (
     RECORDED_DOCKER_LAYER,
     CommitComparison,
     busybox_base,
     compare_with_docker,
     model_commit,
 )
-from layerlab.exercises.judging import layer_names
 
 
 def test_layerlab_commits_what_docker_was_recorded_committing():

@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..live.probe import missing
-from ..live.result import LiveResult, live_world
+from .probe import missing
+from .result import LiveResult, live_world
 
 __all__ = ["UNSHARE", "SCRIPT", "UnshareRun", "unshare_run"]
 

@@ -21,11 +21,11 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import File
-from ..live.child import run
-from ..live.cleanup import temp_dir
-from ..live.overlay import check_rootless, mount_container
-from ..live.probe import run_live
-from ..live.result import LiveResult, live_world
+from .child import run
+from .cleanup import temp_dir
+from .overlay import check_rootless, mount_container
+from .probe import run_live
+from .result import LiveResult, live_world
 
 __all__ = ["CopyUpCost", "copy_up_cost"]
 

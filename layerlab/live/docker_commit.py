@@ -32,13 +32,13 @@ from ..changeset import write_changeset
 from ..commit import build_image
 from ..container import Container
 from ..entries import File, Symlink
+from ..exercises.judging import layer_names
 from ..image import Image, LayerRef
 from ..layer import Layer
-from ..live.cleanup import temp_dir
-from ..live.probe import missing
-from ..live.result import LiveResult, live_world
 from ..union import UnionView
-from .judging import layer_names
+from .cleanup import temp_dir
+from .probe import missing
+from .result import LiveResult, live_world
 
 __all__ = [
     "STEPS",

@@ -14,8 +14,8 @@ import html
 
 import ipywidgets as widgets
 
-from ..live.cgroups import CgroupLayout, detect_layout
-from ..live.probe import ProbeReport, probe
+from .cgroups import CgroupLayout, detect_layout
+from .probe import ProbeReport, probe
 
 __all__ = ["LABS", "MachineTable", "lab_requirements", "probe_table", "cgroup_layout_table"]
 

@@ -19,9 +19,9 @@ import errno
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..live.child import Witness, run
-from ..live.probe import run_live
-from ..live.result import LiveError, LiveResult, live_world
+from .child import Witness, run
+from .probe import run_live
+from .result import LiveError, LiveResult, live_world
 
 __all__ = ["KEY", "IpcIsolation", "ipc_isolation"]
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..image import Image
-from ..live.cleanup import temp_dir
-from ..live.probe import OFF_REASON, live_enabled
-from ..live.result import LiveResult, live_world
+from .cleanup import temp_dir
+from .probe import OFF_REASON, live_enabled
+from .result import LiveResult, live_world
 
 __all__ = ["UmociRead", "umoci_read"]
 
