@@ -10,7 +10,6 @@ that share an inode), which pickles across the worker pipe and compares with `==
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
@@ -236,12 +235,12 @@ class KernelOps:
 
     def move(self, old: str, new: str) -> None:
         """busybox `mv OLD NEW`: it stat(2)s NEW, following symlinks (only ENOENT may come
-        back), and moves OLD *into* NEW when that is a directory. Then rename(2); on EXDEV,
-        unlink(2) an existing target (so a directory there stops the move with EISDIR),
-        copy OLD like `cp -a`, `rm -rf` OLD."""
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISDIR(os.stat(self._p(new)).st_mode):
-                new = f"{normpath(new).rstrip('/')}/{normpath(old).rsplit('/', 1)[-1]}"
+        back), and moves OLD *into* NEW when that is a directory, stat(2)ing the name inside
+        the same way. Then rename(2); on EXDEV, unlink(2) an existing target (so a directory
+        there stops the move with EISDIR), copy OLD like `cp -a`, `rm -rf` OLD."""
+        if stat.S_ISDIR(self._stat_mode(new)):
+            new = f"{normpath(new).rstrip('/')}/{normpath(old).rsplit('/', 1)[-1]}"
+            self._stat_mode(new)
         try:
             self.rename(old, new)
         except OSError as exc:
@@ -251,6 +250,13 @@ class KernelOps:
                 self.unlink(new)
             self._copy_tree(normpath(old), normpath(new), {})
             self.remove(old)
+
+    def _stat_mode(self, path: str) -> int:
+        """st_mode of what `path` names, following symlinks; 0 if it does not exist."""
+        try:
+            return os.stat(self._p(path)).st_mode
+        except FileNotFoundError:
+            return 0
 
     def _copy_tree(self, old: str, new: str, links: dict[tuple[int, int], str]) -> None:
         """busybox copy_file(RECUR | PRESERVE_STATUS): owner, mode and mtime are kept (a
