@@ -4,6 +4,7 @@ and how memory.max, cpu.max and pids.max parse (or are refused)."""
 from __future__ import annotations
 
 import pytest
+from exercise_contract import contract_tests
 
 from layerlab.exercises.ex02 import (
     HYBRID_MACHINE,
@@ -50,27 +51,12 @@ WRONG = {
 }
 
 
-def test_every_exercise_has_wrong_answers_under_test(contract):
-    contract.covers("02", WRONG)
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-def test_the_stub_is_not_solved_yet(contract, exercise_id):
-    contract.stub_is_not_solved(exercise_id)
-
-
-@pytest.mark.parametrize(
-    "exercise_id, reason, answer",
-    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
-    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
-)
-def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
-    contract.wrong_gets_its_hint(exercise_id, reason, answer)
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-def test_the_reference_solution_is_accepted(contract, exercise_id):
-    contract.solution_is_accepted(exercise_id)
+(
+    test_every_exercise_has_wrong_answers_under_test,
+    test_the_stub_is_not_solved_yet,
+    test_a_wrong_answer_gets_the_hint_for_its_misconception,
+    test_the_reference_solution_is_accepted,
+) = contract_tests("02", WRONG)
 
 
 def test_what_the_kernel_also_accepts_passes():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+from exercise_contract import contract_tests
 
 from layerlab.commit import build_image
 from layerlab.container import Container
@@ -66,27 +66,12 @@ WRONG = {
 }
 
 
-def test_every_exercise_has_wrong_answers_under_test(contract):
-    contract.covers("06", WRONG)
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-def test_the_stub_is_not_solved_yet(contract, exercise_id):
-    contract.stub_is_not_solved(exercise_id)
-
-
-@pytest.mark.parametrize(
-    "exercise_id, reason, answer",
-    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
-    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
-)
-def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
-    contract.wrong_gets_its_hint(exercise_id, reason, answer)
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-def test_the_reference_solution_is_accepted(contract, exercise_id):
-    contract.solution_is_accepted(exercise_id)
+(
+    test_every_exercise_has_wrong_answers_under_test,
+    test_the_stub_is_not_solved_yet,
+    test_a_wrong_answer_gets_the_hint_for_its_misconception,
+    test_the_reference_solution_is_accepted,
+) = contract_tests("06", WRONG)
 
 
 def test_the_busy_container_commits_its_own_file_and_the_dockerenv_whiteout_only():

@@ -3,7 +3,7 @@ each step needs), and a commit that carries the build's result but not its lefto
 
 from __future__ import annotations
 
-import pytest
+from exercise_contract import contract_tests
 
 import layerlab
 from layerlab.entries import File
@@ -70,27 +70,12 @@ WRONG = {
 }
 
 
-def test_every_exercise_has_wrong_answers_under_test(contract):
-    contract.covers("08", WRONG)
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-def test_the_stub_is_not_solved_yet(contract, exercise_id):
-    contract.stub_is_not_solved(exercise_id)
-
-
-@pytest.mark.parametrize(
-    "exercise_id, reason, answer",
-    [(e, r, a) for e, answers in WRONG.items() for r, a in answers.items()],
-    ids=[f"{e}-{r}" for e, answers in WRONG.items() for r in answers],
-)
-def test_a_wrong_answer_gets_the_hint_for_its_misconception(contract, exercise_id, reason, answer):
-    contract.wrong_gets_its_hint(exercise_id, reason, answer)
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-def test_the_reference_solution_is_accepted(contract, exercise_id):
-    contract.solution_is_accepted(exercise_id)
+(
+    test_every_exercise_has_wrong_answers_under_test,
+    test_the_stub_is_not_solved_yet,
+    test_a_wrong_answer_gets_the_hint_for_its_misconception,
+    test_the_reference_solution_is_accepted,
+) = contract_tests("08", WRONG)
 
 
 def test_the_steps_are_offered_sorted_so_their_order_gives_nothing_away():
