@@ -6,8 +6,8 @@ like `cp -a` and removes the original with `rm -r`. So `mv /app /srv` in a conta
 a full copy of /app into the rw layer plus a whiteout for /app, which is what `docker
 commit` then ships. This module follows busybox's mv, the one in the course's images:
 
-* `mv OLD DIR` moves OLD *into* an existing directory DIR (DIR is looked up following
-  symlinks, so a symlink loop there fails with ELOOP);
+* `mv OLD DIR` moves OLD *into* an existing directory DIR (DIR, and then DIR/OLD, are
+  looked up following symlinks, so a symlink loop there fails with ELOOP);
 * on EXDEV an existing target is unlinked first, and a directory there is an error (EISDIR);
 * the copy keeps owner, mode and mtime, sets a directory's metadata after its children,
   and keeps hardlinks inside the tree linked (names that share an inode in the merged view).
@@ -35,6 +35,7 @@ def move(overlay: Overlay, old: str, new: str) -> None:
     target = overlay.lookup(overlay.resolve(new, follow_last=True))
     if isinstance(target, Dir):
         new = posixpath.join(new, posixpath.basename(old))
+        overlay.resolve(new, follow_last=True)  # stat(2)ed too: a symlink loop there is ELOOP
     try:
         overlay.rename(old, new)
     except OSError as exc:
