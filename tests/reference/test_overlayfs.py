@@ -263,6 +263,21 @@ def test_mv_of_a_lower_dir_onto_an_existing_dir_inside_fails(kernel):
     assert out.upper.entries == {"/e": ("dir", 0o755, 0, 0), "/e/d": ("dir", 0o755, 0, 0)}
 
 
+def test_mv_to_a_missing_directory_fails_on_the_source_first(kernel):
+    """busybox mv only stat(2)s NEW (ENOENT is fine) before rename(2), which walks the
+    source's path first: a file in the middle of it gives ENOTDIR."""
+    out = check(kernel, [BASE], [Op("move", ("/f/x", "/nope/y"))])
+    assert out.errors == [errno.ENOTDIR]
+
+
+def test_mv_of_a_lower_dir_through_a_symlinked_parent(kernel):
+    """mv /d /l/new with /l -> e: the EXDEV copy lands in /e/new."""
+    lower = Layer({"/l": Symlink(target="e"), "/e": Dir()})
+    out = check(kernel, [BASE, lower], [Op("move", ("/d", "/l/new"))])
+    assert out.errors == [None]
+    assert "/e/new/x" in out.merged.entries
+
+
 def test_mv_of_a_lower_dir_keeps_hardlinks_inside_the_tree(kernel):
     """busybox mv copies like cp -a: names sharing an inode still share one in the copy."""
     lower = Layer({"/t": Dir(), "/t/a": File.of("a"), "/t/b": Hardlink(target="/t/a")})
@@ -343,12 +358,23 @@ def test_root_keeps_setuid_when_writing(root_overlay):
     assert out.merged.entries["/s"][1] == 0o4755
 
 
-def test_an_unprivileged_write_clears_setuid(rootless_overlay):
-    """Linux: a writer without CAP_FSETID in the initial user namespace clears S_ISUID, and
-    the root of a user namespace (rootless containers) is such a writer."""
+@pytest.mark.parametrize(
+    ("op", "mode"),
+    [
+        (Op("write", ("/s", b"new")), 0o755),
+        (Op("write", ("/s", b"")), 0o755),  # O_TRUNC alone is enough
+        (Op("append", ("/s", b"+")), 0o755),
+        (Op("append", ("/s", b"")), 0o4755),  # opened for writing, nothing written: kept
+    ],
+    ids=lambda v: str(v) if isinstance(v, Op) else f"{v:o}",
+)
+def test_an_unprivileged_write_clears_setuid(rootless_overlay, op, mode):
+    """Linux: a writer without CAP_FSETID in the initial user namespace clears S_ISUID when
+    it truncates or writes bytes; the root of a user namespace (rootless containers) is
+    such a writer."""
     lower = Layer({"/s": File(Meta(mode=0o4755), Content(b"s"))})
-    out = check(rootless_overlay, [lower], [Op("write", ("/s", b"new"))])
-    assert out.merged.entries["/s"][1] == 0o755
+    out = check(rootless_overlay, [lower], [op])
+    assert out.merged.entries["/s"][1] == mode
 
 
 class BusyboxMv(KernelOps):
