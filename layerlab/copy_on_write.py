@@ -213,7 +213,7 @@ class Overlay:
         target = self._file_path(path)
         old = entry.content.read() if append else b""
         meta = entry.meta.with_(mtime=self.clock)
-        if not self.fsetid:
+        if not self.fsetid and (data or not append):  # the kernel clears on truncate or write
             meta = _kill_setid(meta)
         self.upper[target] = File(meta, Content(old + data))
         return path

@@ -32,15 +32,17 @@ __all__ = ["move"]
 def move(overlay: Overlay, old: str, new: str) -> None:
     """`mv OLD NEW` through `overlay`."""
     old, new = normpath(old), normpath(new)
-    target = overlay.lookup(overlay.resolve(new, follow_last=True))
-    if isinstance(target, Dir):
+    if isinstance(_stat(overlay, new), Dir):
         new = posixpath.join(new, posixpath.basename(old))
-        overlay.resolve(new, follow_last=True)  # stat(2)ed too: a symlink loop there is ELOOP
+        _stat(overlay, new)  # stat(2)ed too: a symlink loop there is ELOOP
     try:
         overlay.rename(old, new)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
+        # rename walked both names, so both parents resolve; copy to the real place
+        old = overlay.resolve(old, follow_last=False)
+        new = overlay.resolve(new, follow_last=False)
         existing = overlay.lookup(new)
         if isinstance(existing, Dir):
             raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), new) from None
@@ -49,6 +51,15 @@ def move(overlay: Overlay, old: str, new: str) -> None:
         overlay.effects.notes.append(f"EXDEV: copy {old} to {new}, then delete {old}")
         _copy_tree(overlay, old, new, {})
         overlay.remove(old)
+
+
+def _stat(overlay: Overlay, path: str) -> object:
+    """What stat(2) finds at `path`, following symlinks; None for ENOENT, which mv
+    tolerates (the errors that matter then come from rename, which walks OLD first)."""
+    try:
+        return overlay.lookup(overlay.resolve(path, follow_last=True))
+    except FileNotFoundError:
+        return None
 
 
 def _inode(overlay: Overlay, path: str) -> tuple[str, object]:
