@@ -15,14 +15,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import elsewhere
 import pytest
 from livetools import WORLD, need
-
-import layerlab
 
 pytestmark = pytest.mark.live
 
@@ -36,23 +34,8 @@ CGROUP_LABS = ["oom", "pids", "cpu"]
 @pytest.fixture(scope="module")
 def readable_copy() -> Iterator[str]:
     """layerlab and the driver in a temp dir any user can read; removed afterwards."""
-    top = tempfile.mkdtemp(prefix="layerlab-worlds-")
-    try:
-        os.chmod(top, 0o755)
-        shutil.copytree(
-            Path(layerlab.__file__).parent,
-            os.path.join(top, "layerlab"),
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-        shutil.copy(HERE / "world_driver.py", top)
-        for path, dirs, files in os.walk(top):
-            for name in dirs:
-                os.chmod(os.path.join(path, name), 0o755)
-            for name in files:
-                os.chmod(os.path.join(path, name), 0o644)
+    with elsewhere.readable_copy(HERE / "world_driver.py") as top:
         yield top
-    finally:
-        shutil.rmtree(top)
 
 
 def run_world(top: str, argv: list[str], python: str, **env: str) -> dict:
