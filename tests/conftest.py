@@ -37,6 +37,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than ~10 s; deselect with -m 'not slow'")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _progress_out_of_home(tmp_path_factory):
+    """Tests solve exercises by the hundred: keep that out of the tester's own progress."""
+    saved = os.environ.get("LAYERLAB_PROGRESS")
+    os.environ["LAYERLAB_PROGRESS"] = str(tmp_path_factory.mktemp("progress") / "progress.json")
+    yield
+    if saved is None:
+        os.environ.pop("LAYERLAB_PROGRESS", None)
+    else:
+        os.environ["LAYERLAB_PROGRESS"] = saved
+
+
 @pytest.fixture(name="need_tool")
 def need_tool_fixture():
     """`needs.need_tool`: a command's absolute path, or skip (laptop) / fail (CI)."""

@@ -42,12 +42,12 @@ from .framework import (
     Result,
     Wrong,
     attempt,
-    check,
     exercises_of,
     get,
     register,
     reveal,
 )
+from .progress import check, progress
 
 __all__ = [
     "Exercise",
@@ -58,6 +58,7 @@ __all__ = [
     "check",
     "exercises_of",
     "get",
+    "progress",
     "register",
     "reveal",
 ]
