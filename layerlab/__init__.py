@@ -31,6 +31,8 @@ _EXPORTS = {
     "build_image": "commit",
     "build_init_layer": "initlayer",
     "run": "live.runtime",
+    "progress": "exercises.progress",
+    "here": "live.machine",
 }
 
 __all__ = sorted(_EXPORTS)

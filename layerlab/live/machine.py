@@ -11,16 +11,26 @@ machine, such as which lab needs which kernel feature (`lab_requirements`).
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 
 from .cgroups import CgroupLayout, detect_layout
 from .probe import ProbeReport, probe
 
-__all__ = ["LABS", "MachineTable", "lab_requirements", "probe_table", "cgroup_layout_table"]
+__all__ = [
+    "LABS",
+    "MachineTable",
+    "Here",
+    "here",
+    "lab_requirements",
+    "probe_table",
+    "cgroup_layout_table",
+]
 
 #: Each live lab of the course and the probe features it needs. "a|b" means either one.
 LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("00 a first lab: a hostname of its own", ("uts_namespace",)),
     (
         "01 namespaces: PID 1, hostname, lo only, private mounts, IPC",
         (
@@ -35,6 +45,8 @@ LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("02 cgroup limits: OOM kill, refused fork, CPU throttling", ("cgroups",)),
     ("03 chroot and its escape", ("mount_namespace",)),
     ("03 pivot_root closing the escape", ("mount_namespace", "pivot_root")),
+    ("05 the kernel's whiteouts and opaque dirs", ("overlayfs|overlayfs_rootless",)),
+    ("05 copy-up timed on a real overlay mount", ("overlayfs|overlayfs_rootless",)),
     ("07 the same commit in a real Docker engine", ("docker",)),
     (
         "08 the mini runtime: overlay rootfs, namespaces, pivot_root",
@@ -76,6 +88,42 @@ def lab_requirements() -> str:
         f"{lab:<{width}}  needs {', '.join(n.replace('|', ' or ') for n in needs)}"
         for lab, needs in LABS
     )
+
+
+@dataclass(frozen=True)
+class Here:
+    """Which of one notebook's labs run live on this machine: the last line of its header.
+
+    It is the one line of a header that differs between machines, so
+    notebooks/nbval-sanitize.cfg hides it (and only it) from strict nbval."""
+
+    live: tuple[str, ...]
+    simulated: tuple[str, ...]
+
+    def __str__(self) -> str:
+        if not self.live and not self.simulated:
+            return (
+                "On this machine: no lab here needs the kernel; every cell runs the same anywhere."
+            )
+        return (
+            f"On this machine: live: {', '.join(self.live) or 'none'}; "
+            f"simulated (labelled): {', '.join(self.simulated) or 'none'}."
+        )
+
+    __repr__ = __str__
+
+
+def here(notebook: str, report: ProbeReport | None = None) -> Here:
+    """Ask the probe which labs of notebook "NN" run live here, before the learner meets them."""
+    labs = [(lab, needs) for lab, needs in LABS if lab.startswith(f"{notebook} ")]
+    if labs and report is None:
+        report = probe()
+    live, simulated = [], []
+    for lab, needs in labs:
+        name = lab.split(" ", 1)[1].split(":", 1)[0]
+        runs_live = all(_available(report, n) for n in needs)
+        (live if runs_live else simulated).append(name)
+    return Here(tuple(live), tuple(simulated))
 
 
 def _rows(header: list[str], rows: list[list[str]]) -> str:
