@@ -25,7 +25,7 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim notebooks
+	test-notebooks-rootless test-notebooks-sim test-course notebooks solutions slides
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -35,7 +35,10 @@ help:
 	@echo "make test-notebooks           strict nbval over notebooks/, live as this user"
 	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
 	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
+	@echo "make test-course              build the solutions and slides and check them"
 	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
+	@echo "make solutions                instructors: build/solutions/NN-*.ipynb, every exercise solved"
+	@echo "make slides                   instructors: build/slides/NN-*.slides.html, one deck per notebook"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -89,7 +92,7 @@ lab: setup-lab
 # with-dockerd starts a private Docker engine only if none answers, and always stops it.
 test: setup-test
 	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k test-lint test-unit \
-	  test-notebooks test-notebooks-rootless test-notebooks-sim
+	  test-notebooks test-notebooks-rootless test-notebooks-sim test-course
 
 test-lint: setup-test
 	time $(VENV)/bin/ruff check .
@@ -100,12 +103,31 @@ test-unit: setup-test
 
 test-notebooks: setup-test
 	time $(IN_VENV) $(SUPPORT)/run-notebooks $(PYTEST_ARGS)
+	time $(IN_VENV) $(SUPPORT)/run-notebooks --short-path $(PYTEST_ARGS)
 
 test-notebooks-rootless: setup-test
 	time $(IN_VENV) $(SUPPORT)/rootless-world $(SUPPORT)/world-tests $(PYTEST_ARGS)
 
 test-notebooks-sim: setup-test
 	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
+
+# The instructors' copies (docs/instructors.md). Solutions are executed as this user,
+# and every check in them must say ✓; strict nbval then re-runs them.
+solutions: setup-test
+	time $(IN_VENV) python $(SUPPORT)/execute-notebooks --solutions build/solutions
+
+# reveal.js comes from npm and is copied next to the decks, so they work offline.
+REVEAL_JS := build/npm/node_modules/reveal.js
+$(REVEAL_JS):
+	npm install --prefix build/npm --no-save --no-audit --no-fund --silent reveal.js@4.6.1
+
+slides: setup-test $(REVEAL_JS)
+	$(IN_VENV) python $(SUPPORT)/build-slides build/slides $(REVEAL_JS)
+
+test-course: solutions slides
+	time $(IN_VENV) python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=120 \
+	  -p no:cacheprovider --nbval-sanitize-with notebooks/nbval-sanitize.cfg $(PYTEST_ARGS) build/solutions/
+	time $(IN_VENV) python -m pytest -p no:cacheprovider -rfEs $(PYTEST_ARGS) tests/course/
 
 # Maintainers: refresh the committed outputs after changing layerlab or a notebook,
 # then check all three worlds with the test-notebooks* targets before committing.
