@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,11 @@ def test_the_guides_schedule_matches_the_notebooks():
         minutes = f"| {plan.estimate.total} | {plan.core_estimate.total} |"
         assert minutes in row[0], f"run: python -m layerlab.course --update-headers ({row[0]})"
     assert HEADER_MARK.strip("*:") in guide
+
+
+def test_the_misconception_table_is_in_step_with_the_checkers():
+    script = ROOT / "tests" / "support" / "misconceptions"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    table = (ROOT / "docs" / "misconceptions.md").read_text(encoding="utf-8")
+    assert "(see the hint)" not in table, "every mutant in WRONG needs its one line of why"
