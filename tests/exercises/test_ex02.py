@@ -3,6 +3,8 @@ and how memory.max, cpu.max and pids.max parse (or are refused)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from exercise_contract import contract_tests
 
@@ -267,7 +269,7 @@ def test_pids_max_parses_as_the_live_kernel_does():
                 assert not accepted, f"the kernel accepted {text!r}"
                 continue
             assert accepted, f"the kernel refused {text!r}"
-            shown = open(os.path.join(group, name)).read().strip()
+            shown = Path(group, name).read_text().strip()
             assert shown == ("max" if model is None else str(model)), text
     finally:
         os.rmdir(group)
@@ -286,7 +288,7 @@ def test_memory_limits_parse_as_the_live_kernel_does():
                 assert not accepted, f"the kernel accepted {text!r}"
                 continue
             assert accepted, f"the kernel refused {text!r}"
-            shown = int(open(os.path.join(group, name)).read())
+            shown = int(Path(group, name).read_text())
             assert shown == model, text
     finally:
         os.rmdir(group)
