@@ -123,11 +123,12 @@ def tar_paths(tar: bytes | None) -> set[str]:
 
 
 # -- the whole outcome, not only the asked path -----------------------------------------------
-def visible_state(container: Container) -> dict[str, tuple[object, ...]]:
-    """What `ls -lR` and `cat` would show of every visible path: kind, mode, owner, and a
-    file's bytes or a symlink's target (mtimes aside: a model clock is not a change)."""
+def visible_state(source: Container | Any) -> dict[str, tuple[object, ...]]:
+    """What `ls -lR` and `cat` would show of every visible path of a container or an image:
+    kind, mode, owner, and a file's bytes or a symlink's target (mtimes aside: a model
+    clock is not a change)."""
     state: dict[str, tuple[object, ...]] = {}
-    for node in container.view().walk():
+    for node in source.view().walk():
         entry, meta = node.entry, node.entry.meta
         what: object = entry.kind if not isinstance(entry, Dir) else "dir"
         if isinstance(entry, File):
@@ -139,7 +140,7 @@ def visible_state(container: Container) -> dict[str, tuple[object, ...]]:
 
 
 def require_no_collateral(
-    before: dict[str, tuple[object, ...]], container: Container, allowed: set[str]
+    before: dict[str, tuple[object, ...]], container: Container | Any, allowed: set[str]
 ) -> None:
     """A ✗ naming the first path, other than `allowed` (and their subtrees), that the
     answer made appear, vanish or change: deleting or re-creating image files, a lost
