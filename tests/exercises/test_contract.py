@@ -80,6 +80,8 @@ def reform(value: object, form: str) -> object:
             return PurePosixPath(value)
         return value + "\n" if form == "whitespace" else value
     if isinstance(value, dict):
+        if not all(isinstance(v, (str, int)) for v in value.values()):
+            return value  # a document (an image config): its lists are part of its content
         return {k: reform(v, form) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [reform(v, form) for v in value]
