@@ -35,8 +35,9 @@ How to add one (say 02.3):
    two differently written right answers in `RIGHT`; bind the tests of
    `exercise_contract.contract_tests("02", WRONG, RIGHT)` (see test_ex05.py): stub "not
    solved yet", each mutant its own hint, every right answer and the reference accepted.
-   `test_notebooks.py` then checks that the cell matches the stub, sits under its heading, and that the solutions
-   notebook (`python -m layerlab.exercises.solutions NB -o OUT`) passes every check.
+   `test_notebooks.py` then checks that the cell matches the stub, sits under its
+   heading, and that the solutions notebook
+   (`python -m layerlab.exercises.solutions NB -o OUT`) passes every check.
 
 Number exercises in the order the notebook asks them. Ask the checker's questions
 of fresh objects (`images.ubuntu_image()` builds a new image per call), so a learner's
