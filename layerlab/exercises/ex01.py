@@ -434,9 +434,20 @@ def _run_model(model: Callable[[str, int], int | None], cases: list) -> list[obj
 
 def check_uid_map(solve: object) -> str:
     cases = uid_cases()
+
+    def explain(exc: BaseException) -> Wrong | None:
+        if isinstance(exc, ValueError) and "''" in str(exc):
+            return Wrong(
+                "padded-columns",
+                "int('') failed: the kernel pads uid_map's columns with several spaces "
+                "('         0       1000          1'), so split(' ') yields empty strings. "
+                "split() without an argument splits on any run of whitespace.",
+            )
+        return None
+
     got = []
     for uid_map, uid, _ in cases:
-        answer = attempt(solve, uid_map, uid)
+        answer = attempt(solve, uid_map, uid, explain=explain)
         if answer is Ellipsis:
             raise NotSolved()
         got.append(None if answer is None else as_int(answer, what="the host uid"))

@@ -57,7 +57,7 @@ WRONG = {
     },
     "01.3": {
         **{reason: model for model, reason, _ in MISTAKES},
-        "raised": uid_split_on_one_space,
+        "padded-columns": uid_split_on_one_space,
     },
 }
 
