@@ -6,6 +6,8 @@ import datetime
 
 from exercise_contract import contract_tests
 
+from layerlab.entries import File
+from layerlab.exercises.ex07 import MONDAY
 from layerlab.image import EMPTY_TAR_DIFF_ID
 
 
@@ -100,11 +102,14 @@ def commit_a_change_naming_the_container(container):
 
 WRONG = {
     "07.1": {
+        # thinks Docker's own files are captured like any other
         "captured-bind": (write_hostname, write_hostname),
-        "in-rw": (write_motd, write_a_note),
-        "no-visible-change": (write_motd, do_nothing),
-        "captured-nothing": (do_nothing, write_hostname),
-        "shape": write_motd,
+        "in-rw": (write_motd, write_a_note),  # thinks commit can leave part of the rw layer out
+        "no-visible-change": (write_motd, do_nothing),  # makes no change the container can see
+        "captured-nothing": (do_nothing, write_hostname),  # changes nothing at all
+        "shape": write_motd,  # passes one function
+        # thinks a container writes into its init layer
+        "edited-init": (write_motd, lambda c: c.init.__setitem__("/.dockerenv", File.of("x"))),
     },
     "07.2": {
         "replaced": replace_diff_ids,
@@ -114,20 +119,51 @@ WRONG = {
         "no-empty-flag": forget_empty_layer_flag,
         "flag-with-layer": flag_every_step,
         "mismatch": new_config_from_scratch,
+        # puts a Python object into the config
+        "not-json": lambda parent, diff_id, step: {**parent, "created": object()},
     },
     "07.3": {
         "mtime": commit_with_wall_clock_mtimes,
         "created": commit_with_a_fresh_created_time,
         "no-layer": commit_without_a_change,
         "different-change": commit_a_change_naming_the_container,
+        # returns something other than the commit
         "shape": lambda container: container.commit(mtime=0).image,
     },
 }
 
 
+def config_by_json_round_trip(parent, diff_id, step):
+    import json
+
+    config = json.loads(json.dumps(parent))
+    config["rootfs"]["diff_ids"] += [diff_id] if diff_id else []
+    config["history"] += [step if diff_id else dict(step, empty_layer=True)]
+    return config
+
+
+def commit_with_a_fixed_clock(container):
+    container.write("/etc/motd", b"built by CI\n")
+    return container.commit(mtime=MONDAY)
+
+
+RIGHT = {
+    "07.1": [
+        (lambda c: c.unlink("/etc/motd"), lambda c: c.append("/etc/hosts", "10.0.0.9 cache\n")),
+        [write_a_note, lambda c: c.write("/etc/resolv.conf", "nameserver 9.9.9.9\n")],
+    ],
+    "07.2": [config_by_json_round_trip, lambda p, d, s: config_by_json_round_trip(p, d, s)],
+    "07.3": [
+        commit_with_a_fixed_clock,
+        lambda c: (c.write("/etc/motd", "x\n"), c.commit(mtime=0))[1],
+    ],
+}
+
+
 (
-    test_every_exercise_has_wrong_answers_under_test,
+    test_every_exercise_has_mutants_and_right_answers_under_test,
+    test_a_differently_written_right_answer_is_accepted,
     test_the_stub_is_not_solved_yet,
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
-) = contract_tests("07", WRONG)
+) = contract_tests("07", WRONG, RIGHT)

@@ -37,6 +37,14 @@ def edit_the_image(container):
     return container.commit()
 
 
+def remake_tmp(container):
+    """Empties /tmp by re-making it: its 1777 mode is lost."""
+    container.remove("/tmp")
+    container.mkdir("/tmp")
+    container.unlink("/root/.ash_history")
+    return container.commit()
+
+
 def remove_whole_dirs(container):
     container.remove("/tmp")
     container.unlink("/root/.ash_history")
@@ -45,37 +53,65 @@ def remove_whole_dirs(container):
 
 WRONG = {
     "08.1": {
-        "after-exec": moved(EXEC, PIVOT),
+        "after-exec": moved(EXEC, PIVOT),  # thinks steps can follow exec
+        # mounts the rootfs before leaving the host's mount namespace
         "host-mount": moved(OVERLAY, UNSHARE),
-        "not-pid-1": moved(FORK, UNSHARE),
+        "not-pid-1": moved(FORK, UNSHARE),  # forks before unsharing the PID namespace
+        # mounts /proc before PID 1 exists
         "proc-of-the-host": [CREATE, UNSHARE, OVERLAY, PROC, FORK, JOIN, PIVOT, EXEC],
+        # pivots into a rootfs not mounted yet
         "pivot-before-mount": [CREATE, UNSHARE, FORK, PIVOT, OVERLAY, PROC, JOIN, EXEC],
-        "proc-after-pivot": moved(PROC, EXEC),
-        "join-after-pivot": moved(JOIN, EXEC),
-        "join-before-create": moved(JOIN, CREATE),
-        "missing-step": [s for s in ORDER if s != JOIN],
-        "twice": [*ORDER[:-1], JOIN, EXEC],
+        "proc-after-pivot": moved(PROC, EXEC),  # mounts /proc after the old root is gone
+        "join-after-pivot": moved(JOIN, EXEC),  # joins the cgroup after /sys/fs/cgroup is gone
+        "join-before-create": moved(JOIN, CREATE),  # joins a cgroup before it exists
+        "missing-step": [s for s in ORDER if s != JOIN],  # leaves out the cgroup
+        "twice": [*ORDER[:-1], JOIN, EXEC],  # does one step twice
+        # writes a step in words of its own
         "unknown-step": [*ORDER[:-1], "chroot into the rootfs", EXEC],
     },
     "08.2": {
+        # commits with the build's leftovers still in the rw layer
         "scratch-committed": lambda container: container.commit(),
         "deleted-image-dir": remove_whole_dirs,
         "edited-image": edit_the_image,
+        # returns something other than the commit
         "not-a-commit": lambda container: [container.unlink(p) for p in SCRATCH],
-        "site-lost": lambda container: (
+        "site-lost": lambda container: (  # removes the build's product along with its leftovers
             [container.remove(p) for p in (*SCRATCH, "/srv/index.html")],
             container.commit(),
         )[-1],
+        "collateral": remake_tmp,
     },
+}
+# 08.1: exec is not last; mounts before unshare; fork before unshare; /proc before PID 1;
+# pivot before the rootfs exists; /proc after pivot; join after pivot; join before create;
+# a step left out; a step twice; a step invented.
+# 08.2: commit as is; rm -r the whole dirs; edit the image; forget to commit; remove the
+# site with the scratch; re-make /tmp instead of removing a file from it.
+
+
+def scratch_removed_from_the_upper_layer(container):
+    for path in SCRATCH:
+        del container.rw[path]  # made in the rw layer: no lower file, no whiteout needed
+    return container.commit()
+
+
+RIGHT = {
+    "08.1": [tuple(moved(JOIN, UNSHARE)), iter(ORDER)],
+    "08.2": [
+        scratch_removed_from_the_upper_layer,
+        lambda c: ([c.remove(p) for p in SCRATCH], c.commit(created_by="site"))[-1],
+    ],
 }
 
 
 (
-    test_every_exercise_has_wrong_answers_under_test,
+    test_every_exercise_has_mutants_and_right_answers_under_test,
+    test_a_differently_written_right_answer_is_accepted,
     test_the_stub_is_not_solved_yet,
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
-) = contract_tests("08", WRONG)
+) = contract_tests("08", WRONG, RIGHT)
 
 
 def test_the_steps_are_offered_sorted_so_their_order_gives_nothing_away():
