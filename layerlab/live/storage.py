@@ -61,7 +61,7 @@ __all__ = [
     "write_overlay2",
     "write_aufs",
 ]
-__all__ += ["listing", "predicted_listing"]
+__all__ += ["listing", "predicted_listing", "disk_label", "layer_items", "render_tree"]
 
 WORK_NOTE = "overlayfs's scratch space"
 MERGED_NOTE = "the union mount: the container's /"
@@ -250,7 +250,8 @@ def _leaf_note(parts: list[str], rw: str) -> str | None:
     return {"work": WORK_NOTE, "merged": MERGED_NOTE}.get(parts[2])
 
 
-def _disk_label(full: str, parts: list[str], st: os.stat_result, rw: str) -> str:
+def disk_label(full: str, parts: list[str], st: os.stat_result, rw: str) -> str:
+    """How a listing shows one path it found on disk (`parts` from the listing's root)."""
     name = parts[-1]
     if stat.S_ISDIR(st.st_mode):
         for key in (opaque_xattr(False), opaque_xattr(True)):
@@ -299,7 +300,7 @@ def _disk_items(root: str, rw: str) -> Items:
         for name in sorted(os.listdir(directory)):
             full, parts = os.path.join(directory, name), [*prefix, name]
             st = os.lstat(full)
-            items["/".join(parts)] = _disk_label(full, parts, st, rw)
+            items["/".join(parts)] = disk_label(full, parts, st, rw)
             if stat.S_ISDIR(st.st_mode) and _leaf_note(parts, rw) is None:
                 walk(full, parts)
 
@@ -307,7 +308,7 @@ def _disk_items(root: str, rw: str) -> Items:
     return items
 
 
-def _layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat) -> Items:
+def layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat) -> Items:
     """What write_layer_dir puts on disk for `layer`, as listing items under `prefix`."""
     entries: dict[str, Entry] = {}
     for path, entry in layer.items():
@@ -352,7 +353,7 @@ def _model_items(container: Container, driver: str) -> Items:
             items[sub] = f"{sub}/"
         for index, d in enumerate(dirs):
             items[f"diff/{d.name}"] = f"{d.name}/"
-            items.update(_layer_items(d.layer, f"diff/{d.name}", OnDiskFormat.AUFS))
+            items.update(layer_items(d.layer, f"diff/{d.name}", OnDiskFormat.AUFS))
             parents = " ".join(x.name for x in reversed(dirs[:index])) or "(empty)"
             items[f"layers/{d.name}"] = f"{d.name} = {parents}"
             items[f"mnt/{d.name}"] = f"{d.name}/"
@@ -374,7 +375,7 @@ def _model_items(container: Container, driver: str) -> Items:
         top = f"overlay2/{d.name}"
         items[f"overlay2/l/{d.short}"] = f"{d.short} -> ../{d.name}/diff"
         items[top], items[f"{top}/diff"] = f"{d.name}/", "diff/"
-        items.update(_layer_items(d.layer, f"{top}/diff", OnDiskFormat.OVERLAY))
+        items.update(layer_items(d.layer, f"{top}/diff", OnDiskFormat.OVERLAY))
         items[f"{top}/link"] = f"link = {d.short}"
         if index:
             items[f"{top}/lower"] = f"lower = {_lower_text(dirs[:index])}"
@@ -385,7 +386,7 @@ def _model_items(container: Container, driver: str) -> Items:
     return items
 
 
-def _render(top: str, items: Items, roles: dict[str, str], limit: int) -> str:
+def render_tree(top: str, items: Items, roles: dict[str, str], limit: int) -> str:
     """A `tree`-style picture; at most `limit` entries per directory, the rest counted."""
     children: dict[str, list[str]] = {}
     for rel in sorted(items):
@@ -430,10 +431,10 @@ def _top(driver: str) -> str:
 def listing(root: str, container: Container, driver: str, limit: int = 8) -> str:
     """The tree under `root` (a dir written by write_overlay2 or write_aufs), paths relative."""
     items = _disk_items(root, mount_id(container))
-    return _render(_top(driver), items, _roles(container, driver), limit)
+    return render_tree(_top(driver), items, _roles(container, driver), limit)
 
 
 def predicted_listing(container: Container, driver: str, *, limit: int = 8) -> str:
     """The same listing computed from the model alone: what the disk will show."""
     items = _model_items(container, driver)
-    return _render(_top(driver), items, _roles(container, driver), limit)
+    return render_tree(_top(driver), items, _roles(container, driver), limit)
