@@ -21,6 +21,9 @@ __all__ = [
     "LAYERDB_MOUNT_FILES",
     "overlay2_layer_files",
     "COMMIT_WRITES",
+    "DOCKER_DEFAULT_CAPABILITIES",
+    "DOCKER_SECCOMP_FILTER",
+    "DOCKER_NO_NEW_PRIVS",
     "CONTAINERD_OVERLAYFS_ROOT",
     "CONTAINERD_IMAGE_ID",
     "DOCKER_IMAGE_ID",
@@ -119,6 +122,30 @@ COMMIT_WRITES: tuple[str, ...] = (
     "history",
     "rootfs",
 )
+
+# -- what a container may do (moby oci/caps/defaults.go, profiles/seccomp/default.json) --
+
+#: The capabilities a `docker run` container keeps (all others are dropped).
+DOCKER_DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_MKNOD",
+    "CAP_AUDIT_WRITE",
+    "CAP_SETFCAP",
+)
+#: Docker runs every container under its default seccomp filter, and leaves no_new_privs
+#: off unless asked (`--security-opt no-new-privileges`).
+DOCKER_SECCOMP_FILTER = True
+DOCKER_NO_NEW_PRIVS = False
 
 # -- two image stores ----------------------------------------------------------------------
 

@@ -67,6 +67,15 @@ def flag_every_step(parent, diff_id, step):
     return parent
 
 
+def keep_the_parents_created_time(parent, diff_id, step):
+    if diff_id is None:
+        step = {**step, "empty_layer": True}
+    else:
+        parent["rootfs"]["diff_ids"].append(diff_id)
+    parent["history"].append(step)
+    return parent
+
+
 def new_config_from_scratch(parent, diff_id, step):
     return {
         "rootfs": {
@@ -113,6 +122,7 @@ WRONG = {
         "no-history": forget_history,
         "no-empty-flag": forget_empty_layer_flag,
         "flag-with-layer": flag_every_step,
+        "created": keep_the_parents_created_time,
         "mismatch": new_config_from_scratch,
     },
     "07.3": {
@@ -131,3 +141,19 @@ WRONG = {
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
 ) = contract_tests("07", WRONG)
+
+
+def test_a_config_with_dockers_own_fields_is_accepted():
+    """docker commit also records the container (container, container_config,
+    docker_version): an answer that adds them, as Docker does, is right too."""
+    from layerlab.exercises.ex07 import check_config
+
+    def like_docker(parent, diff_id, step):
+        config = keep_the_parents_created_time(parent, diff_id, step)
+        config["created"] = step["created"]
+        config["container"] = "3f4e5d6c7b8a"
+        config["container_config"] = {"Cmd": ["sh", "-c", "echo hello > /etc/motd"]}
+        config["docker_version"] = "20.10.24"
+        return config
+
+    assert "plus the fields Docker adds" in check_config(like_docker)

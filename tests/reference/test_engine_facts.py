@@ -211,3 +211,39 @@ def test_commit_writes_exactly_the_fields_the_course_names(
     assert "GREETING=hi" in child["config"]["Env"]
     assert child["config"]["WorkingDir"] == "/tmp"
     assert child["history"][-1]["created"] == child["created"]
+
+
+#: Capability numbers from linux/capability.h (a kernel ABI, stable across versions).
+CAPABILITY_BITS = {
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_FOWNER": 3,
+    "CAP_FSETID": 4,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_SETPCAP": 8,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_NET_RAW": 13,
+    "CAP_SYS_CHROOT": 18,
+    "CAP_MKNOD": 27,
+    "CAP_AUDIT_WRITE": 29,
+    "CAP_SETFCAP": 31,
+}
+
+
+def test_a_container_keeps_the_capabilities_the_course_lists_under_seccomp(
+    engine: Engine, waiting: str
+):
+    """Notebook 08's list of what Docker adds: 14 capabilities, a seccomp filter, no
+    no_new_privs."""
+    status = dict(
+        line.split(":", 1)
+        for line in engine("exec", waiting, "cat", "/proc/self/status").splitlines()
+        if ":" in line
+    )
+    effective = int(status["CapEff"].strip(), 16)
+    bits = {n for n in range(64) if effective >> n & 1}
+    assert bits == {CAPABILITY_BITS[name] for name in engine_facts.DOCKER_DEFAULT_CAPABILITIES}
+    assert (status["Seccomp"].strip() == "2") is engine_facts.DOCKER_SECCOMP_FILTER
+    assert (status["NoNewPrivs"].strip() == "1") is engine_facts.DOCKER_NO_NEW_PRIVS
