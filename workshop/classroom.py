@@ -477,15 +477,21 @@ class Hub:
         for pid in _processes_of(uids):
             with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as cmd:
                 processes.append(cmd.read().replace(b"\0", b" ").decode(errors="replace"))
-        temp = sorted(
-            path
-            for path in _temp_entries() - self._before_temp
-            if _owner(path) in uids or os.path.basename(path).startswith("layerlab-live-")
+        # The machine may be shared (other test runs, other engines): only what belongs to
+        # this class counts, i.e. owned by a learner, inside a learner's home, or named
+        # after one of this hub's servers.
+        homes = tuple(pwd.getpwnam(a).pw_dir + "/" for a in accounts)
+        temp = sorted(p for p in _temp_entries() - self._before_temp if _owner(p) in uids)
+        mounts = sorted(
+            m
+            for m in _mounts() - self._before_mounts
+            if m.split()[1].startswith(homes) or _owner(m.split()[1]) in uids
         )
+        ours = f"layerlab-hub-{self.name_prefix}"
         self.leftovers = Leftovers(
             processes=processes,
-            mounts=sorted(_mounts() - self._before_mounts),
-            cgroups=sorted(set(cgroup_dirs()) - self._before_cgroups),
+            mounts=mounts,
+            cgroups=[d for d in cgroup_dirs(ours) if d not in self._before_cgroups],
             temp_dirs=temp,
         )
         self._remove_accounts(accounts, uids)
