@@ -474,7 +474,8 @@ class Hub:
         accounts = self.learner_accounts()
         uids = {pwd.getpwnam(a).pw_uid: a for a in accounts}
         processes = []
-        for pid in _processes_of(uids):
+        session = self.process.pid if self.process is not None else None
+        for pid in _processes_of(uids) + _session_members(session):
             with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as cmd:
                 processes.append(cmd.read().replace(b"\0", b" ").decode(errors="replace"))
         # The machine may be shared (other test runs, other engines): only what belongs to
@@ -494,6 +495,9 @@ class Hub:
             cgroups=[d for d in cgroup_dirs(ours) if d not in self._before_cgroups],
             temp_dirs=temp,
         )
+        for pid in _session_members(session):  # a proxy the hub did not stop, say
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._remove_accounts(accounts, uids)
         shutil.rmtree(self.state, ignore_errors=True)
         return self.leftovers
@@ -528,6 +532,18 @@ def _processes_of(uids: dict[int, str]) -> list[int]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError):
             if os.stat(f"/proc/{pid}").st_uid in uids:
+                found.append(int(pid))
+    return found
+
+
+def _session_members(session: int | None) -> list[int]:
+    """Processes still in the hub's session: the proxy, the culler, servers it lost."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")) if session else ():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            if int(fields[3]) == session and fields[0] != "Z":
                 found.append(int(pid))
     return found
 
