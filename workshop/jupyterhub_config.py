@@ -74,8 +74,10 @@ c.Spawner.environment = {
     # git refuses a repository owned by another user; this file marks the course safe.
     "GIT_CONFIG_SYSTEM": os.path.join(prefix, "gitconfig"),
 }
-c.Spawner.http_timeout = 120  # a loaded 2-core machine needs more than the default 30 s
-c.Spawner.start_timeout = 120
+# A server needs a few CPU-seconds to start; when a whole class logs in at once on a small
+# machine they queue for the CPUs, so allow far more than the defaults (30 s and 60 s).
+c.Spawner.http_timeout = 300
+c.Spawner.start_timeout = 300
 
 # --- Handing out the course: an nbgitpuller link -----------------------------------------
 # The first page a learner sees clones the course (published by workshop/install from this
