@@ -26,11 +26,15 @@ import grp
 import os
 import pwd
 import shutil
+import subprocess
+import threading
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode
 
 from layerlab.live.cgroups import Cgroup
+
+_accounts_lock = threading.Lock()
 
 
 class LearnerSpawner(LocalProcessSpawner):
@@ -100,8 +104,10 @@ class LearnerSpawner(LocalProcessSpawner):
 
     def _ensure_unix_user(self) -> None:
         """Create `jupyter-NAME` as TLJH does; refuse an account that is not a learner's."""
-        import subprocess
+        with _accounts_lock:  # a whole class spawns at once: one groupadd, one useradd at a time
+            self._ensure_unix_user_locked()
 
+    def _ensure_unix_user_locked(self) -> None:
         try:
             grp.getgrnam(self.learner_group)
         except KeyError:
