@@ -131,13 +131,18 @@ async def run_class(size: int, args: argparse.Namespace) -> dict:
         await asyncio.gather(*(join(p) for p in learners))
         started = time.monotonic()
         with MachineSampler() as machine:
-            results = await asyncio.wait_for(
-                asyncio.gather(*(lesson(p) for p in learners), return_exceptions=True),
-                args.deadline,
-            )
+            tasks = [asyncio.ensure_future(lesson(p)) for p in learners]
+            _, late = await asyncio.wait(tasks, timeout=args.deadline)
             peaks = {p.name: cgroup_peak(hub, p.name) for p in learners}
+            for task in late:  # past the deadline: stop, and count their missing cells as failed
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         wall = time.monotonic() - started
-        errors = [f"{p.name}: {r}" for p, r in zip(learners, results, strict=True) if r]
+        errors = [
+            f"{p.name}: {'not done by the deadline' if t.cancelled() else t.exception()}"
+            for p, t in zip(learners, tasks, strict=True)
+            if t.cancelled() or t.exception()
+        ]
     left = hub.leftovers
     cells = [c for p in learners for c in p.cells]
     latencies = [c.seconds for c in cells]
