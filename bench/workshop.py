@@ -49,6 +49,7 @@ NOTEBOOKS = [
     "layerlab/notebooks/06-the-init-layer.ipynb",
 ]
 MiB = 1 << 20
+OUT = REPO / "bench" / "out"  # the hub's log of each class is kept here
 
 
 class MachineSampler:
@@ -114,6 +115,7 @@ async def lesson(learner: classroom.Learner) -> None:
 
 async def run_class(size: int, args: argparse.Namespace) -> dict:
     with classroom.Hub(f"b{secrets.token_hex(2)}", args.mem_limit, args.pids_limit) as hub:
+        hub.keep_log = str(OUT / f"workshop-hub-{size}.log")
         instructor = await classroom.instructor_session(hub)
         solo = classroom.Learner(hub, f"{hub.name_prefix}-solo")
         await solo.join(instructor)
@@ -220,6 +222,7 @@ def main() -> int:
         print("workshop bench: error: run as root (the hub creates Unix users)", file=sys.stderr)
         return 1
     sizes = [int(s) for s in args.classes.split(",")]
+    OUT.mkdir(exist_ok=True)
     subprocess.run([str(REPO / "workshop" / "install")], check=True)
     results = []
     for size in sizes:

@@ -419,6 +419,7 @@ class Hub:
             WORKSHOP_PIDS_LIMIT=str(pids_limit),
         )
         self.admin = self.env["WORKSHOP_ADMIN"]
+        self.keep_log: str | None = None  # where to copy the hub's log before it is removed
         self.process: subprocess.Popen | None = None
         self.leftovers: Leftovers | None = None
         self._before_mounts = _mounts()
@@ -499,6 +500,8 @@ class Hub:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self._remove_accounts(accounts, uids)
+        if self.keep_log:
+            shutil.copyfile(self.log_path, self.keep_log)
         shutil.rmtree(self.state, ignore_errors=True)
         return self.leftovers
 
