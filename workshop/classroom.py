@@ -214,7 +214,19 @@ class Learner:
 
     async def spawn(self, timeout: float = 300) -> None:
         started = time.monotonic()
-        await self.api("POST", f"/hub/api/users/{self.name}/server")
+        while True:  # the hub answers 429 while too many servers are starting: try again
+            response = await Browser(self.hub.url).fetch(
+                "POST",
+                f"/hub/api/users/{self.name}/server",
+                headers={"Authorization": f"token {self.token}"},
+            )
+            if response.code != 429:
+                break
+            if time.monotonic() - started > timeout:
+                raise ClassroomError(f"{self.name}: the hub stayed too busy to spawn")
+            await asyncio.sleep(float(response.headers.get("Retry-After", "5")))
+        if response.code >= 400:
+            raise ClassroomError(f"{self.name}: spawn refused: HTTP {response.code}")
         while time.monotonic() - started < timeout:
             model = await self.api("GET", f"/hub/api/users/{self.name}")
             server = model.get("servers", {}).get("")

@@ -74,6 +74,12 @@ c.Spawner.environment = {
     # git refuses a repository owned by another user; this file marks the course safe.
     "GIT_CONFIG_SYSTEM": os.path.join(prefix, "gitconfig"),
 }
+# Learners' servers run at nice 10, so that the hub and the proxy keep answering when the
+# whole class computes at once (on 2 cores, 30 servers starting together starved the proxy
+# and the hub gave up on them). At most 10 servers start at the same time; a learner who
+# logs in during a rush is told to try again in a few seconds.
+c.LearnerSpawner.nice = 10
+c.JupyterHub.concurrent_spawn_limit = 10
 # A server needs a few CPU-seconds to start; when a whole class logs in at once on a small
 # machine they queue for the CPUs, so allow far more than the defaults (30 s and 60 s).
 c.Spawner.http_timeout = 300

@@ -15,6 +15,9 @@ things, each the way TLJH does it, and nothing else:
   learner's runaway loop cannot take the machine from the class. The cgroup belongs to
   root: a learner cannot raise their limits, and the course's cgroup labs show their
   labelled simulation for them;
+- learners' servers run at a lower CPU priority (nice 10) than the hub and its proxy: on
+  a small machine a whole class starting at once otherwise starves the proxy, and the hub
+  stops servers whose route it could not add in time;
 - stopping the server removes the cgroup, which kills whatever the learner left running
   (a background job, a forgotten kernel): nothing outlives the session.
 """
@@ -47,6 +50,11 @@ class LearnerSpawner(LocalProcessSpawner):
         "layerlab-learners", config=True, help="Every learner account is in this group."
     )
     pids_limit = Integer(512, config=True, help="Most processes a learner's server may have.")
+    nice = Integer(
+        10,
+        config=True,
+        help="Scheduling niceness of learners' servers: the hub and the proxy come first.",
+    )
 
     @property
     def unix_name(self) -> str:
@@ -72,10 +80,12 @@ class LearnerSpawner(LocalProcessSpawner):
         """
         become_learner = set_user_setuid(self.unix_name)
         group = self._cgroup
+        nice = self.nice
 
         def preexec() -> None:
             if group is not None:
                 group.join()
+            os.nice(nice)
             become_learner()
 
         return preexec
