@@ -119,6 +119,12 @@ class Content:
             value = value.encode()
         return cls(value)
 
+    @property
+    def opener(self) -> Callable[[], BinaryIO] | None:
+        """Where lazy bytes come from (None when they are in memory): a writer that knows
+        the kind of opener may copy the bytes without opening a stream."""
+        return self._opener
+
     def open(self) -> BinaryIO:
         """A fresh binary stream over the bytes."""
         if self._data is not None:

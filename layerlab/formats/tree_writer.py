@@ -9,6 +9,11 @@ hardlinks only join names this writer made.
 
 Directory metadata is applied when the writer leaves a directory, after its children, so
 that a read-only mode (0555) or an mtime is not spoiled by the files created inside.
+
+Small files make the syscalls per file what costs: a file is created with its final mode
+when the umask leaves that mode alone, and is not chowned when it is born with the owner the
+image asks for (as root, uid and gid 0 of most images). `fchmod`/`fchown` are only issued
+where they change something; set-id bits always take the explicit path.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import stat
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from ..blobslice import BlobSlice
+from ..blobslice import BlobSlice, Extent
 from ..entries import Device, Entry, Fifo, File, Meta, Symlink, is_under, parent_of
 from ..safety import OVERLAY_XATTR_PREFIXES, LayerlabError
 
@@ -30,6 +35,23 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 _IMPLIED = Meta(mode=0o755)
+#: Mode bits a create (open, mkdir) may not set as asked: set-id bits are cleared by a
+#: later chown, and a non-member group clears set-gid; such modes always get an fchmod.
+_SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (other threads may be creating files)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # no /proc: a brief, safe-side change
+    os.umask(mask)
+    return mask
 
 
 @dataclass
@@ -70,6 +92,18 @@ class TreeWriter:
         self._dir_meta: dict[str, Meta] = {"/": _IMPLIED}
         self._made: set[str] = set()
         self._fast_copy = True
+        # What a new file gets by itself. A set-gid directory (ours never are while we
+        # write in them) hands down its group, a default ACL replaces the umask: in those
+        # cases every file gets an explicit chown and chmod.
+        root_stat = os.fstat(self._root_fd)
+        inherits = bool(root_stat.st_mode & stat.S_ISGID)
+        self._born: tuple[int, int] | None = None if inherits else (os.geteuid(), os.getegid())
+        self._masked = _umask() | _SPECIAL
+        try:
+            os.getxattr(self._root_fd, "system.posix_acl_default")
+            self._masked = 0o7777  # a default ACL decides modes: never trust a create
+        except OSError:
+            pass
 
     # -- directories ------------------------------------------------------------------
     def _leave(self, apply: bool = True) -> None:
@@ -83,6 +117,9 @@ class TreeWriter:
 
     def _enter(self, directory: str) -> int:
         """A descriptor for `directory`, creating implied parents on the way down."""
+        top, fd = self._stack[-1]
+        if directory == top:  # the usual case: a sibling of the entry written before
+            return fd
         while not is_under(directory, self._stack[-1][0]):
             self._leave()
         top, fd = self._stack[-1]
@@ -118,16 +155,20 @@ class TreeWriter:
     def _new(self, path: str) -> tuple[int, str]:
         if path == "/" or path in self._made or path in self._dir_meta:
             raise LayerlabError(f"{path} is written twice; the input is inconsistent")
-        parent = self._enter(parent_of(path))
+        head, _, name = path.rpartition("/")
+        parent = self._enter(head or "/")
         self._made.add(path)
-        return parent, posixpath.basename(path)
+        return parent, name
 
     def file(self, path: str, entry: File) -> None:
         parent, name = self._new(path)
-        fd = os.open(name, _CREATE, 0o600, dir_fd=parent)
+        meta = entry.meta
+        settled = not meta.mode & self._masked  # the create gives the final mode
+        fd = os.open(name, _CREATE, meta.mode if settled else 0o600, dir_fd=parent)
         try:
-            self._copy(entry, fd, path)
-            self._meta_fd(fd, entry.meta, path)
+            if entry.size:
+                self._copy(entry, fd, path)
+            self._meta_fd(fd, meta, path, mode_set=settled)
         finally:
             os.close(fd)
         self.stats.files += 1
@@ -136,7 +177,8 @@ class TreeWriter:
     def symlink(self, path: str, entry: Symlink) -> None:
         parent, name = self._new(path)
         os.symlink(entry.target, name, dir_fd=parent)
-        self._chown(name, entry.meta, path, dir_fd=parent)
+        if (entry.meta.uid, entry.meta.gid) != self._born:
+            self._chown(name, entry.meta, path, dir_fd=parent)
         ns = entry.meta.mtime * 10**9
         os.utime(name, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
         self.stats.symlinks += 1
@@ -201,11 +243,18 @@ class TreeWriter:
 
     # -- contents and metadata ---------------------------------------------------------
     def _copy(self, entry: File, out: int, path: str) -> None:
+        left = entry.size
+        where = entry.content.opener
+        if type(where) is Extent and where.blob.fd is not None and self._fast_copy:
+            # Straight from the layer blob, without opening a stream per file.
+            left = self._kernel_copy(where.blob.fd, where.blob.offset + where.offset, left, out)
+            if not left:
+                return
         with entry.content.open() as stream:
-            left = entry.size
-            if isinstance(stream, BlobSlice) and stream.fd is not None and self._fast_copy:
+            fresh = left == entry.size and self._fast_copy
+            if fresh and isinstance(stream, BlobSlice) and stream.fd is not None:
                 left = self._kernel_copy(stream.fd, stream.offset, left, out)
-                stream.seek(entry.size - left)
+            stream.seek(entry.size - left)
             while left > 0:
                 chunk = stream.read(min(_CHUNK, left))
                 if not chunk:
@@ -243,9 +292,15 @@ class TreeWriter:
                 raise
             self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path}")
 
-    def _meta_fd(self, fd: int, meta: Meta, path: str) -> None:
-        self._chown(fd, meta, path)
-        os.fchmod(fd, meta.mode)  # after chown, which clears set-id bits
+    def _meta_fd(self, fd: int, meta: Meta, path: str, *, mode_set: bool = False) -> None:
+        """Owner, mode, xattrs and mtime of what `fd` names; `mode_set` when it was created
+        with its final mode (which a chown keeps: such modes have no set-id bits)."""
+        if (meta.uid, meta.gid) != self._born:
+            self._chown(fd, meta, path)
+        if not mode_set:
+            os.fchmod(fd, meta.mode)  # after chown, which clears set-id bits
+            if meta.mode & stat.S_ISGID:
+                self._born = None  # a set-gid directory hands its group down from now on
         for key, value in meta.xattrs:
             try:
                 os.setxattr(fd, key, value)
