@@ -86,9 +86,25 @@ def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any
     return iter(stream), None, stream
 
 
+#: Owners a file system stores: uid_t is 32 bits, and (uid_t)-1 means "leave unchanged".
+_MAX_ID = (1 << 32) - 2
+#: Times that fit in nanoseconds as a signed 64-bit number, as utimensat needs them.
+_MAX_TIME = ((1 << 63) - 1) // 10**9
+#: Linux device numbers: 12 bits of major, 20 of minor; bigger ones would wrap around
+#: to another device (major 4097 becomes 1, the memory devices).
+_MAX_MAJOR, _MAX_MINOR = (1 << 12) - 1, (1 << 20) - 1
+
+
+def _out_of_range(member: Member, field: str, value: object, allowed: str) -> LayerlabError:
+    return LayerlabError(
+        f"tar entry {member.name!r} has {field} {value!r}, outside {allowed}; refusing this layer"
+    )
+
+
 def _meta(member: Member, known: dict[tuple, Meta]) -> Meta:
     """The entry's metadata. Most entries of a layer share owner, mode and mtime, so one
-    `Meta` per distinct tuple (`known`) serves them all and is checked only once."""
+    `Meta` per distinct tuple (`known`) serves them all and is range-checked only once
+    (a nan mtime never equals itself, so it is never found, always checked)."""
     xattrs: tuple[tuple[str, bytes], ...] = ()
     if member.pax_headers:
         found = []
@@ -101,6 +117,11 @@ def _meta(member: Member, known: dict[tuple, Meta]) -> Meta:
     key = (member.mode, member.uid, member.gid, member.mtime, xattrs)
     meta = known.get(key)
     if meta is None:
+        if not (0 <= member.uid <= _MAX_ID and 0 <= member.gid <= _MAX_ID):
+            owner = f"{member.uid}:{member.gid}"
+            raise _out_of_range(member, "owner", owner, f"0..{_MAX_ID}")
+        if not -_MAX_TIME <= member.mtime <= _MAX_TIME:  # also false for nan
+            raise _out_of_range(member, "mtime", member.mtime, "the years 1678..2262")
         meta = known[key] = Meta(
             mode=member.mode & 0o7777,
             uid=member.uid,
@@ -152,6 +173,9 @@ def _entry(
             raise LayerlabError(f"hardlink {member.name!r} points to itself; refusing this layer")
         return Hardlink(meta, target=target)
     if member.ischr() or member.isblk():
+        if not (0 <= member.devmajor <= _MAX_MAJOR and 0 <= member.devminor <= _MAX_MINOR):
+            number = f"{member.devmajor}:{member.devminor}"
+            raise _out_of_range(member, "device number", number, "Linux's 12:20 bits")
         return Device(meta, "c" if member.ischr() else "b", member.devmajor, member.devminor)
     if member.isfifo():
         return Fifo(meta)

@@ -44,6 +44,8 @@ def normpath(path: str) -> str:
     """
     if not isinstance(path, str):
         raise TypeError(f"path must be a string, not {type(path).__name__}")
+    if path[:1] == "/" and "//" not in path and "/." not in path and path[-1:] != "/":
+        return path  # already canonical: absolute, no empty, "." or ".." part
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise ValueError(f"path {path!r} contains '..'; give a path inside the root")

@@ -14,6 +14,11 @@ Small files make the syscalls per file what costs: a file is created with its fi
 when the umask leaves that mode alone, and is not chowned when it is born with the owner the
 image asks for (as root, uid and gid 0 of most images). `fchmod`/`fchown` are only issued
 where they change something; set-id bits always take the explicit path.
+
+With `workers`, regular files are written by a few threads, in batches per directory:
+the kernel's side of creating and filling a file runs without the GIL, so on two cores the
+next files are created while this one is filled. A directory's descriptor stays open, and
+its metadata waits, until everything inside it is done (`_Dir.busy`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import errno
 import os
 import posixpath
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -35,6 +42,8 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 _IMPLIED = Meta(mode=0o755)
+#: Files per task handed to a worker thread: enough to make the hand-over cost nothing.
+_BATCH = 64
 #: Mode bits a create (open, mkdir) may not set as asked: set-id bits are cleared by a
 #: later chown, and a non-member group clears set-gid; such modes always get an fchmod.
 _SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
@@ -76,6 +85,19 @@ class WriteStats:
         return text
 
 
+class _Dir:
+    """A directory being written. `busy` counts what still needs its descriptor: the
+    writer while inside it, each unfinished batch of files, each unfinished subdirectory.
+    At zero its metadata is applied and the descriptor closed (`TreeWriter._release`)."""
+
+    __slots__ = ("path", "fd", "parent", "busy", "batch")
+
+    def __init__(self, path: str, fd: int, parent: _Dir | None) -> None:
+        self.path, self.fd, self.parent = path, fd, parent
+        self.busy = 1
+        self.batch: list[tuple[str, str, File]] = []
+
+
 class TreeWriter:
     """Creates entries below `root` (an empty directory we own), one model path at a time.
 
@@ -84,11 +106,14 @@ class TreeWriter:
     only descriptors are closed (the caller removes the partial tree).
     """
 
-    def __init__(self, root: str | os.PathLike[str], stats: WriteStats | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], stats: WriteStats | None = None, *, workers: int = 0
+    ) -> None:
         self.stats = stats if stats is not None else WriteStats()
         self.as_root = os.geteuid() == 0
         self._root_fd = os.open(root, _DIR)
-        self._stack: list[tuple[str, int]] = [("/", self._root_fd)]
+        self._stack: list[_Dir] = [_Dir("/", self._root_fd, None)]
+        self._open: set[_Dir] = set(self._stack)
         self._dir_meta: dict[str, Meta] = {"/": _IMPLIED}
         self._made: set[str] = set()
         self._fast_copy = True
@@ -104,36 +129,63 @@ class TreeWriter:
             self._masked = 0o7777  # a default ACL decides modes: never trust a create
         except OSError:
             pass
+        # Threads writing files; the first failure stops them and is raised here.
+        self._pool = ThreadPoolExecutor(workers, "layerlab-write") if workers > 0 else None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._error: BaseException | None = None
+        self.failed_path: str | None = None
+        self._stopping = False
 
     # -- directories ------------------------------------------------------------------
-    def _leave(self, apply: bool = True) -> None:
-        path, fd = self._stack.pop()
+    def _leave(self) -> None:
+        directory = self._stack.pop()
+        if directory.batch:
+            self._submit(directory)
+        self._release(directory)
+
+    def _release(self, directory: _Dir) -> None:
+        """One thing inside `directory` is done; the last one applies its metadata."""
+        with self._lock:
+            directory.busy -= 1
+            if directory.busy:
+                return
         try:
-            if apply:
-                self._meta_fd(fd, self._dir_meta[path], path)
+            if not self._stopping:
+                self._meta_fd(directory.fd, self._dir_meta[directory.path], directory.path)
         finally:
-            if fd != self._root_fd:
-                os.close(fd)
+            if directory.fd != self._root_fd:
+                os.close(directory.fd)
+            self._open.discard(directory)
+        if directory.parent is not None:
+            self._release(directory.parent)
 
     def _enter(self, directory: str) -> int:
         """A descriptor for `directory`, creating implied parents on the way down."""
-        top, fd = self._stack[-1]
-        if directory == top:  # the usual case: a sibling of the entry written before
-            return fd
-        while not is_under(directory, self._stack[-1][0]):
+        top = self._stack[-1]
+        if directory == top.path:  # the usual case: a sibling of the entry written before
+            return top.fd
+        while not is_under(directory, self._stack[-1].path):
             self._leave()
-        top, fd = self._stack[-1]
-        rest = directory[len(top) :].strip("/") if top != "/" else directory.strip("/")
+        top = self._stack[-1]
+        path, fd = top.path, top.fd
+        rest = directory[len(path) :].strip("/") if path != "/" else directory.strip("/")
         for name in rest.split("/") if rest else ():
-            top = posixpath.join(top, name)
-            if top not in self._dir_meta:
-                if top in self._made:
-                    raise LayerlabError(f"{top} is not a directory but has entries below it")
+            path = posixpath.join(path, name)
+            if path not in self._dir_meta:
+                if path in self._made:
+                    raise LayerlabError(f"{path} is not a directory but has entries below it")
                 os.mkdir(name, 0o700, dir_fd=fd)
-                self._dir_meta[top] = _IMPLIED
+                self._dir_meta[path] = _IMPLIED
                 self.stats.dirs += 1
             fd = os.open(name, _DIR, dir_fd=fd)
-            self._stack.append((top, fd))
+            parent = self._stack[-1]
+            with self._lock:
+                parent.busy += 1
+            child = _Dir(path, fd, parent)
+            self._stack.append(child)
+            self._open.add(child)
         return fd
 
     def dir(self, path: str, meta: Meta) -> None:
@@ -162,6 +214,19 @@ class TreeWriter:
 
     def file(self, path: str, entry: File) -> None:
         parent, name = self._new(path)
+        if self._pool is None:
+            self._write_file(parent, name, path, entry)
+            self.stats.files += 1
+            self.stats.bytes += entry.size
+            return
+        if self._error is not None:
+            raise self._error
+        directory = self._stack[-1]
+        directory.batch.append((path, name, entry))
+        if len(directory.batch) >= _BATCH:
+            self._submit(directory)
+
+    def _write_file(self, parent: int, name: str, path: str, entry: File) -> None:
         meta = entry.meta
         settled = not meta.mode & self._masked  # the create gives the final mode
         fd = os.open(name, _CREATE, meta.mode if settled else 0o600, dir_fd=parent)
@@ -171,8 +236,51 @@ class TreeWriter:
             self._meta_fd(fd, meta, path, mode_set=settled)
         finally:
             os.close(fd)
-        self.stats.files += 1
-        self.stats.bytes += entry.size
+
+    # -- worker threads -----------------------------------------------------------------
+    def _submit(self, directory: _Dir) -> None:
+        batch, directory.batch = directory.batch, []
+        assert self._pool is not None
+        with self._lock:
+            directory.busy += 1
+            self._in_flight += 1
+        self._pool.submit(self._write_batch, directory, batch)
+
+    def _write_batch(self, directory: _Dir, batch: list[tuple[str, str, File]]) -> None:
+        done = size = 0
+        path = directory.path
+        try:
+            for path, name, entry in batch:
+                if self._stopping:
+                    return
+                self._write_file(directory.fd, name, path, entry)
+                done += 1
+                size += entry.size
+            self._release(directory)
+        except BaseException as exc:  # handed to the writer's thread, which raises it
+            self._stopping = True
+            with self._lock:
+                if self._error is None:
+                    self._error, self.failed_path = exc, path
+        finally:
+            with self._lock:
+                self.stats.files += done
+                self.stats.bytes += size
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.notify_all()
+
+    def _drain(self) -> None:
+        """Wait until every file handed out so far exists; raise what a worker raised."""
+        if self._pool is None:
+            return
+        for directory in self._stack:
+            if directory.batch:
+                self._submit(directory)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._in_flight)
+        if self._error is not None:
+            raise self._error
 
     def symlink(self, path: str, entry: Symlink) -> None:
         parent, name = self._new(path)
@@ -224,6 +332,7 @@ class TreeWriter:
                 f"hardlink {path} -> {existing}: the target is not part of what is being "
                 "written (a hardlink into a lower layer cannot be stored in one layer dir)"
             )
+        self._drain()  # the target may still be in a worker's batch
         parent, name = self._new(path)
         os.link(
             existing[1:], name, src_dir_fd=self._root_fd, dst_dir_fd=parent, follow_symlinks=False
@@ -322,9 +431,21 @@ class TreeWriter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            while self._stack:
-                self._leave(apply=kind is None)
+            if kind is None:
+                while self._stack:
+                    self._leave()
+                self._drain()
+        except BaseException:
+            self._stopping = True
+            raise
         finally:
-            while self._stack:
-                self._leave(apply=False)
+            if kind is not None:
+                self._stopping = True
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            for directory in self._open:
+                if directory.fd != self._root_fd:
+                    os.close(directory.fd)
+            self._open.clear()
+            self._stack.clear()
             os.close(self._root_fd)
