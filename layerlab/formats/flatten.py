@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FlattenResult", "flatten", "view_of"]
 
-#: Threads that create and fill files while the union is walked (see TreeWriter).
-_WRITERS = min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+#: Threads that create and fill files while the union is walked (see TreeWriter); none
+#: on one CPU, where they could only take turns.
+_WRITERS = 2 if (os.cpu_count() or 1) > 1 else 0
 
 
 @dataclass

@@ -153,7 +153,10 @@ class TreeWriter:
                 return
         try:
             if not self._stopping:
-                self._meta_fd(directory.fd, self._dir_meta[directory.path], directory.path)
+                meta = self._dir_meta[directory.path]
+                if meta.mode & stat.S_ISGID:
+                    self._born = None  # a re-entered set-gid directory hands its group down
+                self._meta_fd(directory.fd, meta, directory.path)
         finally:
             if directory.fd != self._root_fd:
                 os.close(directory.fd)
@@ -408,8 +411,6 @@ class TreeWriter:
             self._chown(fd, meta, path)
         if not mode_set:
             os.fchmod(fd, meta.mode)  # after chown, which clears set-id bits
-            if meta.mode & stat.S_ISGID:
-                self._born = None  # a set-gid directory hands its group down from now on
         for key, value in meta.xattrs:
             try:
                 os.setxattr(fd, key, value)
