@@ -67,6 +67,14 @@ def clean_member_name(name: str) -> str:
     Any `..` component is refused outright: no tool writes one, and resolving it
     lexically would still be wrong once a symlink sits on the path.
     """
+    if (  # already canonical, the common case: no empty, "." or ".." part, no NUL
+        name[:1] not in ("", ".", "/")
+        and name[-1] != "/"
+        and "/." not in name
+        and "//" not in name
+        and "\x00" not in name
+    ):
+        return "/" + name
     if not name or "\x00" in name:
         raise LayerlabError(f"tar entry {name!r} has an empty or invalid name; refusing the layer")
     parts = [p for p in name.split("/") if p not in ("", ".")]

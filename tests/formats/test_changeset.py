@@ -196,6 +196,23 @@ def test_a_truncated_layer_is_refused_with_one_line():
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "odd, field",
+    [
+        (member("f", pax_headers={"uid": str(2**40)}), "owner"),
+        (member("f", pax_headers={"gid": "-1"}), "owner"),
+        (member("f", pax_headers={"mtime": "nan"}), "mtime"),
+        (member("f", pax_headers={"mtime": "1e300"}), "mtime"),
+        (member("dev/x", "c", devmajor=5000, devminor=1), "device number"),
+    ],
+)
+def test_values_no_file_system_can_hold_are_refused_in_one_line(odd, field):
+    """The fast header reader passes them on; the layer reader refuses them by name."""
+    with pytest.raises(LayerlabError, match=f"has {field} .* refusing this layer") as err:
+        read(member("ok", data="fine"), odd)
+    assert "\n" not in str(err.value)
+
+
 # -- round trip, generated ------------------------------------------------------------------
 
 paths_st = st.lists(st.sampled_from(["a", "b", "c", "x y", "\u00e9"]), min_size=1, max_size=3).map(
