@@ -28,7 +28,8 @@ REVEAL_JS := build/npm/node_modules/reveal.js
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim test-course notebooks solutions slides
+	test-notebooks-rootless test-notebooks-sim test-course notebooks solutions slides \
+	hub test-image
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -42,6 +43,8 @@ help:
 	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
 	@echo "make solutions                instructors: build/solutions/NN-*.ipynb, every exercise solved"
 	@echo "make slides                   instructors: build/slides/NN-*.slides.html, one deck per notebook"
+	@echo "make test-image               build the Kubernetes singleuser image and run it (minutes)"
+	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -133,3 +136,17 @@ test-course: solutions slides
 # then check all three worlds with the test-notebooks* targets before committing.
 notebooks: setup-test
 	$(IN_VENV) python $(SUPPORT)/execute-notebooks $(NOTEBOOKS)
+
+# The Kubernetes singleuser image, built from debootstrap + docker import, then run: not
+# part of `make test` because the build takes minutes (docs/workshop-hub.md).
+test-image: setup-test
+	time LAYERLAB_IMAGE_TEST=1 $(IN_VENV) $(SUPPORT)/with-dockerd python -m pytest -rfEs \
+	  $(PYTEST_ARGS) tests/workshop/test_image.py
+
+# The workshop hub (docs/workshop-hub.md): JupyterHub on 127.0.0.1:$${WORKSHOP_PORT:-8000},
+# one Unix user per learner, as root. workshop/install puts the hub's software and the
+# course under $${WORKSHOP_PREFIX:-/opt/layerlab-workshop} first (fast when nothing changed).
+hub:
+	workshop/install
+	state="$${WORKSHOP_STATE:-/var/lib/layerlab-workshop}"; mkdir -p -m 700 "$$state" && cd "$$state" && \
+	  exec "$${WORKSHOP_PREFIX:-/opt/layerlab-workshop}/venv/bin/jupyterhub" -f "$(CURDIR)/workshop/jupyterhub_config.py"
