@@ -17,9 +17,11 @@ import functools
 import hashlib
 import io
 import posixpath
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .blobslice import BlobSlice
 from .entries import (
@@ -65,14 +67,15 @@ Member = Header | tarfile.TarInfo
 _CHUNK = 1 << 20
 
 
-def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any]:
-    """The members of a layer tar, and how their contents will be read.
+def _members(fileobj: BinaryIO) -> tuple[Iterator[Header], BlobSlice]:
+    """The members of a layer tar, and the window their contents will be read from.
 
-    A seekable, uncompressed file is read in place: fast headers, lazy contents from a
-    window of it. Anything else (a pipe, gzip) goes through tarfile in one pass.
+    Contents are never held in memory: a seekable, uncompressed file is read in place; a
+    pipe is first copied to a temporary file; a gzip or zstd stream is decompressed once
+    (with the checks of `formats.blobs`) into one. Whatever comes out must be a tar.
     """
     if isinstance(fileobj, BlobSlice):
-        return read_headers(fileobj), fileobj, None
+        return read_headers(fileobj), fileobj
     seekable = False
     with contextlib.suppress(AttributeError, OSError):
         seekable = fileobj.seekable()
@@ -80,11 +83,35 @@ def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any
         start = fileobj.tell()
         magic = fileobj.read(4)
         fileobj.seek(start)
-        if magic[:2] != b"\x1f\x8b" and magic != b"\x28\xb5\x2f\xfd":
-            whole = BlobSlice.over(fileobj)
-            return read_headers(whole), whole, None
-    stream = tarfile.open(fileobj=fileobj, mode="r|*")  # noqa: SIM115 - the caller closes it
-    return iter(stream), None, stream
+        whole = BlobSlice.over(fileobj)
+    else:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept open by the window below
+        shutil.copyfileobj(fileobj, spool, _CHUNK)
+        spool.seek(0)
+        magic = spool.read(4)
+        spool.seek(0)
+        whole = BlobSlice.over(spool)
+    if magic[:2] == b"\x1f\x8b" or magic == b"\x28\xb5\x2f\xfd":
+        from .formats.blobs import open_layer
+
+        blob = open_layer(lambda: whole.window(0, whole.size), what="the layer")  # type: ignore[arg-type,return-value]
+        whole = BlobSlice.over(blob.tar)
+    return read_headers(whole), whole
+
+
+#: Owners a file system stores: uid_t is 32 bits, and (uid_t)-1 means "leave unchanged".
+_MAX_ID = (1 << 32) - 2
+#: Times that fit in nanoseconds as a signed 64-bit number, as utimensat needs them.
+_MAX_TIME = ((1 << 63) - 1) // 10**9
+#: Linux device numbers: 12 bits of major, 20 of minor; bigger ones would wrap around
+#: to another device (major 4097 becomes 1, the memory devices).
+_MAX_MAJOR, _MAX_MINOR = (1 << 12) - 1, (1 << 20) - 1
+
+
+def _out_of_range(member: Member, field: str, value: object, allowed: str) -> LayerlabError:
+    return LayerlabError(
+        f"tar entry {member.name!r} has {field} {value!r}, outside {allowed}; refusing this layer"
+    )
 
 
 def _meta(member: Member) -> Meta:
@@ -94,6 +121,11 @@ def _meta(member: Member) -> Meta:
             name = key[len(XATTR_PAX) :]
             check_xattr(member.name, name)
             xattrs.append((name, value.encode("utf-8", "surrogateescape")))
+    if not (0 <= member.uid <= _MAX_ID and 0 <= member.gid <= _MAX_ID):
+        owner = f"{member.uid}:{member.gid}"
+        raise _out_of_range(member, "owner", owner, f"0..{_MAX_ID}")
+    if not -_MAX_TIME <= member.mtime <= _MAX_TIME:  # also false for nan
+        raise _out_of_range(member, "mtime", member.mtime, "the years 1678..2262")
     return Meta(
         mode=member.mode & 0o7777,
         uid=member.uid,
@@ -103,9 +135,7 @@ def _meta(member: Member) -> Meta:
     )
 
 
-def _entry(
-    member: Member, path: str, whole: BlobSlice | None, stream: tarfile.TarFile | None
-) -> Entry:
+def _entry(member: Member, path: str, whole: BlobSlice) -> Entry:
     meta = _meta(member)
     if member.isdir():
         return Dir(meta)
@@ -120,11 +150,6 @@ def _entry(
                 f"tar entry {member.name!r} is a sparse file, which layerlab "
                 "does not read; re-create the layer without --sparse"
             )
-        if whole is None:
-            assert stream is not None
-            data = stream.extractfile(member)
-            assert data is not None
-            return File(meta, Content(data.read()))
         opener = functools.partial(whole.window, member.offset_data, member.size)
         return File(meta, Content(size=member.size, opener=opener))
     if member.issym():
@@ -135,6 +160,9 @@ def _entry(
             raise LayerlabError(f"hardlink {member.name!r} points to itself; refusing this layer")
         return Hardlink(meta, target=target)
     if member.ischr() or member.isblk():
+        if not (0 <= member.devmajor <= _MAX_MAJOR and 0 <= member.devminor <= _MAX_MINOR):
+            number = f"{member.devmajor}:{member.devminor}"
+            raise _out_of_range(member, "device number", number, "Linux's 12:20 bits")
         return Device(meta, "c" if member.ischr() else "b", member.devmajor, member.devminor)
     if member.isfifo():
         return Fifo(meta)
@@ -146,35 +174,34 @@ def _entry(
 def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -> Layer:
     """Parse an OCI layer tar (untrusted) into a `Layer`.
 
-    Give a seekable, uncompressed file for big layers: file contents are then read lazily
-    from it. Any other stream (also gzip) is read in one pass, keeping contents in memory.
+    File contents are read lazily, never kept in memory: from the file itself when it is
+    a seekable, uncompressed tar, otherwise from a temporary copy (see `_members`).
     """
     entries: dict[str, Entry] = {}
     whiteouts: set[str] = set()
     opaque: set[str] = set()
     end = 0
     try:
-        members, whole, stream = _members(fileobj)
-        with stream or contextlib.nullcontext():
-            for member in members:
-                end = max(end, member.offset_data + member.size)
-                path = clean_member_name(member.name)
-                base = posixpath.basename(path)
-                if base.startswith(WHITEOUT_PREFIX):
-                    deleted = whiteout_name(member.name, base)
-                    if not member.isreg():
-                        raise LayerlabError(
-                            f"whiteout {member.name!r} is not a regular file; refusing this layer"
-                        )
-                    if deleted is None:
-                        opaque.add(parent_of(path))
-                    else:
-                        whiteouts.add(posixpath.join(parent_of(path), deleted))
-                    continue
-                entries[path] = _entry(member, path, whole, stream)  # a later duplicate wins
+        members, whole = _members(fileobj)
+        for member in members:
+            end = max(end, member.offset_data + member.size)
+            path = clean_member_name(member.name)
+            base = posixpath.basename(path)
+            if base.startswith(WHITEOUT_PREFIX):
+                deleted = whiteout_name(member.name, base)
+                if not member.isreg():
+                    raise LayerlabError(
+                        f"whiteout {member.name!r} is not a regular file; refusing this layer"
+                    )
+                if deleted is None:
+                    opaque.add(parent_of(path))
+                else:
+                    whiteouts.add(posixpath.join(parent_of(path), deleted))
+                continue
+            entries[path] = _entry(member, path, whole)  # a later duplicate wins
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise LayerlabError(f"the layer is not a readable tar ({exc}); is it truncated?") from None
-    if whole is not None and end > whole.size:
+    if end > whole.size:
         raise LayerlabError(
             f"the layer tar is truncated: it needs {end} bytes but has {whole.size}; "
             "re-create or re-download it"
