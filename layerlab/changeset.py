@@ -284,10 +284,12 @@ def _tar_order(layer: Layer) -> Iterator[tuple[str, Entry]]:
     written: set[str] = set()
 
     def emit(path: str, entry: Entry) -> Iterator[tuple[str, Entry]]:
-        yield path, entry
-        written.add(path)
-        for later in waiting.pop(path, []):
-            yield from emit(*later)
+        ready = [(path, entry)]  # a stack, not recursion: hardlink chains can be long
+        while ready:
+            path, entry = ready.pop()
+            yield path, entry
+            written.add(path)
+            ready.extend(reversed(waiting.pop(path, [])))
 
     for path, entry in layer.items():
         if isinstance(entry, Hardlink):

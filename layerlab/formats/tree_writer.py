@@ -9,6 +9,8 @@ hardlinks only join names this writer made.
 
 Directory metadata is applied when the writer leaves a directory, after its children, so
 that a read-only mode (0555) or an mtime is not spoiled by the files created inside.
+With `keep_root`, the root keeps its own mode, owner and times: a flattened image must
+not make the user's DEST world-writable or hand it to another uid.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class WriteStats:
     hardlinks: int = 0
     specials: int = 0
     bytes: int = 0
+    #: What was left out and why, e.g. "device /dev/null (needs root)".
     skipped: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -62,12 +65,19 @@ class TreeWriter:
     only descriptors are closed (the caller removes the partial tree).
     """
 
-    def __init__(self, root: str | os.PathLike[str], stats: WriteStats | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        stats: WriteStats | None = None,
+        *,
+        keep_root: bool = False,
+    ) -> None:
         self.stats = stats if stats is not None else WriteStats()
         self.as_root = os.geteuid() == 0
+        self._keep_root = keep_root
         self._root_fd = os.open(root, _DIR)
         self._stack: list[tuple[str, int]] = [("/", self._root_fd)]
-        self._dir_meta: dict[str, Meta] = {"/": _IMPLIED}
+        self._dir_meta: dict[str, Meta | None] = {"/": None if keep_root else _IMPLIED}
         self._made: set[str] = set()
         self._fast_copy = True
 
@@ -75,8 +85,9 @@ class TreeWriter:
     def _leave(self, apply: bool = True) -> None:
         path, fd = self._stack.pop()
         try:
-            if apply:
-                self._meta_fd(fd, self._dir_meta[path], path)
+            meta = self._dir_meta[path]
+            if apply and meta is not None:
+                self._meta_fd(fd, meta, path)
         finally:
             if fd != self._root_fd:
                 os.close(fd)
@@ -111,7 +122,8 @@ class TreeWriter:
             parent = self._enter(parent_of(path))
             os.mkdir(posixpath.basename(path), 0o700, dir_fd=parent)
             self.stats.dirs += 1
-        self._dir_meta[path] = meta
+        if path != "/" or not self._keep_root:
+            self._dir_meta[path] = meta
         self._enter(path)
 
     # -- everything else --------------------------------------------------------------
@@ -145,7 +157,7 @@ class TreeWriter:
         """A device node or a fifo. Without root a device is skipped and reported, unless
         it is `required` (an overlay whiteout, which a user namespace may still create)."""
         if isinstance(entry, Device) and not self.as_root and not required:
-            self.stats.skipped.append(f"device {path}")
+            self.stats.skipped.append(f"device {path} (needs root)")
             return
         parent, name = self._new(path)
         if isinstance(entry, Device):
@@ -159,7 +171,7 @@ class TreeWriter:
                         f"cannot create {path} as a char device 0/0 (an overlay whiteout): "
                         "that needs root, or a user namespace on kernel >= 5.8"
                     ) from None
-                self.stats.skipped.append(f"device {path}")
+                self.stats.skipped.append(f"device {path} (needs root)")
                 return
         else:
             os.mkfifo(name, 0o600, dir_fd=parent)
@@ -241,7 +253,8 @@ class TreeWriter:
         except OSError as exc:
             if exc.errno not in (errno.EINVAL, errno.EPERM):
                 raise
-            self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path}")
+            reason = "not mapped in this user namespace" if exc.errno == errno.EINVAL else "refused"
+            self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path} ({reason})")
 
     def _meta_fd(self, fd: int, meta: Meta, path: str) -> None:
         self._chown(fd, meta, path)
@@ -255,7 +268,7 @@ class TreeWriter:
                         f"cannot set {key} on {path} ({exc.strerror}); overlay markers need "
                         "root, or user.overlay.* inside a user namespace"
                     ) from None
-                self.stats.skipped.append(f"xattr {key} on {path}")
+                self.stats.skipped.append(f"xattr {key} on {path} ({exc.strerror})")
         ns = meta.mtime * 10**9
         os.utime(fd, ns=(ns, ns))
 
