@@ -66,7 +66,7 @@ def is_under(path: str, top: str) -> bool:
     return top == "/" or path == top or path.startswith(top + "/")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Meta:
     """Ownership, permission bits, mtime and xattrs: what copy-up must preserve."""
 
@@ -165,7 +165,7 @@ class Content:
 EMPTY = Content(b"")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """Base of every layer entry; `kind` is the short name notebooks and renderers print."""
 
@@ -177,7 +177,7 @@ class Entry:
         return isinstance(self, Dir)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class File(Entry):
     """A regular file. Build one with `File.of("text")` in notebooks."""
 
@@ -193,7 +193,7 @@ class File(Entry):
         return self.content.size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dir(Entry):
     """A directory. Over a lower directory it merges; its own metadata wins."""
 
@@ -205,7 +205,7 @@ class Dir(Entry):
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpaqueDir(Dir):
     """A directory that hides every lower-layer child: `.wh..wh..opq`, or overlay's
     `trusted.overlay.opaque=y`. It never hides children from its own layer."""
@@ -217,7 +217,7 @@ class OpaqueDir(Dir):
         return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Symlink(Entry):
     """A symbolic link; the model never follows it, exactly like a safe extractor."""
 
@@ -226,7 +226,7 @@ class Symlink(Entry):
     target: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hardlink(Entry):
     """A second name for an existing non-directory, named by its image path.
 
@@ -238,7 +238,7 @@ class Hardlink(Entry):
     target: str = "/"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Device(Entry):
     """A character ("c") or block ("b") device node."""
 
@@ -248,14 +248,14 @@ class Device(Entry):
     minor: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fifo(Entry):
     """A named pipe."""
 
     kind: ClassVar[str] = "fifo"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Whiteout(Entry):
     """Deletes the same path, and everything under it, from the layers below.
 

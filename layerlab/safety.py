@@ -31,6 +31,7 @@ __all__ = [
     "OPAQUE_MARKER",
     "MAX_JSON_BYTES",
     "MAX_RATIO",
+    "MAX_ENTRIES",
     "clean_member_name",
     "clean_link_target",
     "whiteout_name",
@@ -55,6 +56,11 @@ MAX_JSON_BYTES = 16 << 20
 #: Largest output/input ratio of a decompressed blob. Deflate cannot exceed ~1032:1, so
 #: any honest gzip layer passes; a zstd bomb (or a nested one) does not.
 MAX_RATIO = 1100
+#: Most tar entries layerlab reads for one image, all layers together. The model takes
+#: about 300 bytes per entry (bench/hostile.py measures it), a flatten about twice that,
+#: so this keeps the worst image well under 300 MB; the largest real images we know have
+#: a few hundred thousand files.
+MAX_ENTRIES = 500_000
 #: Deepest JSON nesting we accept: real image documents are 4 or 5 levels deep.
 MAX_JSON_DEPTH = 64
 

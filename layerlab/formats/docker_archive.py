@@ -193,7 +193,7 @@ def load_docker_archive(ref: str | os.PathLike[str], tag: str | None = None) -> 
         media = LAYER + (f"+{blob.compression}" if blob.compression else "")
         refs.append(
             LayerRef(
-                read_layer(blob.tar, what),
+                read_layer(blob.tar, what, refs),
                 blob.diff_id,
                 blob.digest,
                 blob.size,

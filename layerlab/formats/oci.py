@@ -16,7 +16,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -24,6 +24,7 @@ from ..changeset import read_changeset
 from ..image import Image, LayerRef
 from ..layer import Layer
 from ..safety import (
+    MAX_ENTRIES,
     MAX_JSON_BYTES,
     LayerlabError,
     check_field,
@@ -232,7 +233,12 @@ def load_from_store(store: Store, tag: str | None, where: str) -> Image:
         media = ldesc.get("mediaType", LAYER)
         refs.append(
             LayerRef(
-                read_layer(blob.tar, what), blob.diff_id, digest, blob.size, media, open_blob=opener
+                read_layer(blob.tar, what, refs),
+                blob.diff_id,
+                digest,
+                blob.size,
+                media,
+                open_blob=opener,
             )
         )
     annotations = desc.get("annotations") or {}
@@ -243,10 +249,12 @@ def load_from_store(store: Store, tag: str | None, where: str) -> Image:
         raise LayerlabError(str(exc)) from None
 
 
-def read_layer(tar: BinaryIO, what: str) -> Layer:
-    """`read_changeset`, with the layer named in its errors ("layer 3: tar entry ...")."""
+def read_layer(tar: BinaryIO, what: str, read_so_far: Sequence[LayerRef] = ()) -> Layer:
+    """`read_changeset`, with the layer named in its errors ("layer 3: tar entry ..."), and
+    with what the layers read before it left of the image's `MAX_ENTRIES`."""
+    left = MAX_ENTRIES - sum(len(ref.layer) for ref in read_so_far)
     try:
-        return read_changeset(tar)
+        return read_changeset(tar, max_entries=left)
     except LayerlabError as exc:
         raise LayerlabError(f"{what}: {exc}") from None
 
