@@ -71,6 +71,10 @@ def _reserve(total: int) -> int:
     return max(64 << 20, total // 50)
 
 
+class _Cancelled(LayerlabError):
+    """A worker stopped because another one failed: never the error worth reporting."""
+
+
 class SpaceBudget:
     """The room left in the temp directory, shared by every layer decompressed at once.
 
@@ -94,7 +98,7 @@ class SpaceBudget:
     def check(self, what: str) -> None:
         """Stop here if the work was cancelled (the caller has its own error to report)."""
         if self._cancelled.is_set():
-            raise LayerlabError(f"{what}: stopped because another layer failed")
+            raise _Cancelled(f"{what}: stopped because another layer failed")
 
     def take(self, size: int, what: str) -> None:
         """Account for `size` more bytes written; refuse when the budget is spent."""
@@ -359,10 +363,15 @@ def open_layers(
         ]
         try:
             return [future.result() for future in futures]
-        except BaseException:
+        except BaseException as exc:
             budget.cancel()
             for future in futures:
                 future.cancel()
+            if isinstance(exc, _Cancelled):  # the first error is another worker's
+                for future in futures:
+                    failure = None if future.cancelled() else future.exception()
+                    if failure is not None and not isinstance(failure, _Cancelled):
+                        raise failure from None
             raise
 
 
