@@ -99,11 +99,18 @@ def _open_pinned(dir_fd: int | None, name: str, st: os.stat_result, path: str) -
     """Open a file we saw earlier, refusing it unless it is still the same inode.
 
     A tree that changes while we read it could swap a directory on the way for a
-    symlink; the inode check means we then refuse instead of reading a host file.
+    symlink; the inode check means we then refuse instead of reading a host file. The
+    type and ctime are compared too: a freed inode number is soon reused (a FIFO made
+    in place of the file), and any write to the file changes its ctime.
     """
     fd = os.open(name, _FILE, dir_fd=dir_fd)
     try:
-        if _identity(os.fstat(fd)) != _identity(st):
+        now = os.fstat(fd)
+        if (_identity(now), now.st_mode, now.st_ctime_ns) != (
+            _identity(st),
+            st.st_mode,
+            st.st_ctime_ns,
+        ):
             raise LayerlabError(
                 f"{path} changed while layerlab was reading it; run again on a tree that "
                 "nothing else is changing"
