@@ -99,6 +99,39 @@ def bomb_layer(size: int) -> bytes:
 BOMB_DIFF_ID = "sha256:" + "0" * 64
 
 
+def _ustar(name: str, kind: bytes) -> bytes:
+    """One ustar header, built directly (tarfile takes 20 us per member; this, 3)."""
+    block = bytearray(512)
+    block[: len(name)] = name.encode()
+    block[100:108] = b"0000755\0" if kind == b"5" else b"0000644\0"
+    block[108:124] = b"0000000\0" * 2
+    block[124:148] = b"00000000000\0" * 2
+    block[148:156] = b" " * 8
+    block[156:157] = kind
+    block[257:265] = b"ustar\x0000"
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def many_entries(count: int) -> tuple[bytes, str]:
+    """A gzip layer of `count` empty files in dirs of 1,000: (blob, DiffID). 1.2 million
+    entries are a 600 MB tar and a 10 MB blob, as in the issue."""
+    sha, out = hashlib.sha256(), io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0) as z:
+        for start in range(0, count, 1000):
+            part = [_ustar(f"d{start // 1000}", b"5")]
+            part += [
+                _ustar(f"d{start // 1000}/f{i}", b"0")
+                for i in range(start, min(start + 1000, count))
+            ]
+            chunk = b"".join(part)
+            sha.update(chunk)
+            z.write(chunk)
+        sha.update(bytes(1024))
+        z.write(bytes(1024))
+    return out.getvalue(), "sha256:" + sha.hexdigest()
+
+
 def blob(root: Path, data: bytes) -> dict[str, Any]:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     (root / "blobs/sha256").mkdir(parents=True, exist_ok=True)
