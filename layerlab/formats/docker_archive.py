@@ -41,11 +41,16 @@ from .output import new_file
 __all__ = ["TarStore", "is_docker_archive", "load_docker_archive", "save_docker_archive"]
 
 
+#: Members of a `docker save` archive we index: a real one has four or five per layer.
+MAX_MEMBERS = 100_000
+
+
 class TarStore:
     """The regular files of an uncompressed tar, read in place by offset.
 
     Symlinks and hardlinks between members (docker save links identical layers) are
-    followed inside the archive only.
+    followed inside the archive only. More than `MAX_MEMBERS` members are refused: tarfile
+    keeps every header in memory.
     """
 
     def __init__(self, whole: BlobSlice, where: str) -> None:
@@ -55,7 +60,12 @@ class TarStore:
         self._links: dict[str, str] = {}
         try:
             with tarfile.open(fileobj=whole, mode="r:") as tar:
-                for member in tar:
+                for count, member in enumerate(tar, 1):
+                    if count > MAX_MEMBERS:
+                        raise LayerlabError(
+                            f"{where} has more than {MAX_MEMBERS} members, far more than a "
+                            "docker save archive; refusing it"
+                        )
                     name = clean_member_name(member.name)[1:]
                     if member.isreg():
                         self._files[name] = (member.offset_data, member.size)

@@ -99,5 +99,6 @@ def flatten(
                     bar.update()
                 path = "/"
         except OSError as exc:
-            raise LayerlabError(f"cannot write {path} in {dest}: {exc.strerror or exc}") from None
+            shown = path if len(path) <= 120 else f"...{path[-100:]}"  # deep trees
+            raise LayerlabError(f"cannot write {shown} in {dest}: {exc.strerror or exc}") from None
     return result

@@ -55,6 +55,8 @@ __all__ = ["OnDiskFormat", "opaque_xattr", "read_layer_dir", "write_layer_dir", 
 
 #: Files up to this size are read when the directory is read; bigger ones when needed.
 EAGER_BYTES = 64 << 10
+#: ...but no more than this much in all, so a big tree's contents never fill the memory.
+EAGER_TOTAL = 64 << 20
 
 
 class OnDiskFormat(enum.Enum):
@@ -122,8 +124,10 @@ def _open_pinned(dir_fd: int | None, name: str, st: os.stat_result, path: str) -
         raise
 
 
-def _content(dir_fd: int, name: str, full: str, st: os.stat_result, path: str) -> Content:
-    if st.st_size <= EAGER_BYTES:
+def _content(
+    dir_fd: int, name: str, full: str, st: os.stat_result, path: str, eager: bool
+) -> Content:
+    if eager:
         with _open_pinned(dir_fd, name, st, path) as stream:
             return Content(stream.read())
 
@@ -151,6 +155,7 @@ class _Reader:
         self.whiteouts: set[str] = set()
         self.opaque: set[str] = set()
         self.inodes: dict[tuple[int, int], str] = {}
+        self.eager_left = EAGER_TOTAL
 
     def meta(self, xattrs: dict[str, bytes], st: os.stat_result, path: str) -> tuple[Meta, bool]:
         """Metadata with overlayfs' own xattrs removed; True if it is opaque-marked."""
@@ -264,7 +269,10 @@ class _Reader:
     def leaf(self, fd: int, name: str, path: str, st: os.stat_result, meta: Meta) -> Entry:
         mode = st.st_mode
         if stat.S_ISREG(mode):
-            return File(meta, _content(fd, name, self.src + path, st, path))
+            eager = st.st_size <= min(EAGER_BYTES, self.eager_left)
+            if eager:
+                self.eager_left -= st.st_size
+            return File(meta, _content(fd, name, self.src + path, st, path, eager))
         if stat.S_ISLNK(mode):
             return Symlink(meta, os.readlink(name, dir_fd=fd))
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):

@@ -230,9 +230,9 @@ def new_directory(dest: str | os.PathLike[str]) -> Iterator[Path]:
 
     `dest` must be absent or empty. The work happens in a sibling staging directory that is
     renamed onto `dest`, so `dest` appears complete or not at all. When `dest` is a mount
-    point or the current directory, we write into it directly (mode 0700 while we do, and
-    after) and, on failure, remove what we put there (it was empty, so all of it is ours)
-    and give it back its mode.
+    point, the current directory, or an empty directory in a parent we may not write, we
+    write into it directly (mode 0700 while we do, and after) and, on failure, remove what
+    we put there (it was empty, so all of it is ours) and give it back its mode.
     """
     dest = Path(os.path.abspath(dest))
     _check_name(dest)
@@ -244,6 +244,9 @@ def new_directory(dest: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         stage = Path(tempfile.mkdtemp(prefix=_staging_prefix(dest), dir=dest.parent))
     except OSError as exc:
+        if existed and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            yield from _write_in_place(dest)  # an empty DEST of ours in a parent that is not
+            return
         raise LayerlabError(
             f"cannot create a directory beside {dest}: {exc.strerror}; check the permissions "
             "of its parent"
@@ -265,7 +268,8 @@ def new_directory(dest: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _write_in_place(dest: Path) -> Iterator[Path]:
     mode = stat.S_IMODE(os.stat(dest).st_mode)
-    os.chmod(dest, stat.S_IRWXU)
+    with contextlib.suppress(PermissionError):  # not ours (a shared mount): we are not root
+        os.chmod(dest, stat.S_IRWXU)
     try:
         yield dest
     except BaseException:
@@ -275,7 +279,8 @@ def _write_in_place(dest: Path) -> Iterator[Path]:
                 _clear(fd)
             finally:
                 os.close(fd)
-            os.chmod(dest, mode)
+            with contextlib.suppress(PermissionError):
+                os.chmod(dest, mode)
         except OSError as cleanup:
             _warn_left(dest, cleanup)
         raise

@@ -646,6 +646,14 @@ def more_entries_than_allowed(base: Path) -> list[str]:
     return _inspect(layout(base / "img", tar(*members)))
 
 
+@case("entry-count", "members")
+def docker_archive_with_too_many_members(base: Path) -> list[str]:
+    path = base / "img.tar"
+    with open(path, "wb") as out:
+        out.write(b"".join(_ustar(f"m{i}", b"0") for i in range(1200)) + bytes(1024))
+    return _inspect(path)
+
+
 # classic escapes, kept here so the sweep covers them too
 
 

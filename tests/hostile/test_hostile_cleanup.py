@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -128,6 +129,21 @@ def test_remove_tree_handles_any_depth_and_read_only_dirs(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_tree_deeper_than_the_descriptor_limit_is_a_clean_error(tmp_path, capsys):
+    from hostile_corpus import _deep
+
+    image = layout(tmp_path / "img", tar(*_deep(400), ("d/f", "f", "x")))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        code = main(["flatten", "--no-progress", str(image), str(tmp_path / "dest")])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    err = capsys.readouterr().err
+    assert code == 1 and "Too many open files" in err and len(err) < 400, err
+    assert os.listdir(tmp_path) == ["img"]
+
+
 def test_flatten_into_the_current_directory_writes_in_place(tmp_path, capsys, monkeypatch):
     image = layout(tmp_path / "img", tar(("f", "f", "x")))
     here = tmp_path / "here"
@@ -220,3 +236,13 @@ def test_a_file_swapped_for_a_fifo_does_not_hang_diff(tmp_path):
     os.mkfifo(new / "sub" / "big")
     with pytest.raises(LayerlabError, match="changed while"):
         layer["/sub/big"].content.read()
+
+
+def test_diff_keeps_at_most_eager_total_of_contents_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(ondisk, "EAGER_TOTAL", 10_000)
+    for i in range(10):
+        (tmp_path / f"f{i}").write_bytes(b"x" * 4000)
+    layer = ondisk.read_layer_dir(tmp_path, None)
+    in_memory = [p for p in layer if layer[p].content._data is not None]
+    assert len(in_memory) == 2  # 8,000 bytes; the rest stay on disk until read
+    assert all(layer[p].content.read() == b"x" * 4000 for p in layer)

@@ -77,6 +77,10 @@ def test_flatten_equals_umoci_unpack(layers, compression, umoci, tmp_path) -> No
     theirs = snapshot(_umoci_unpack(umoci, layout, work))
     assert main(["flatten", "--no-progress", f"{layout}:t", str(work / "flat")]) == 0
     ours = snapshot(work / "flat")
+    # DEST itself is 0700 and ours, like umoci's bundle directory, never the image's root
+    # entry (safe default for untrusted images; tests/hostile checks it).
+    assert ours.pop("/")[0] == "drwx------"
+    theirs.pop("/")
     assert ours == theirs, "\n".join(differences(ours, theirs))
     shutil.rmtree(work)
 
