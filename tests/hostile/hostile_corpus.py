@@ -673,3 +673,19 @@ def hardlink_to_a_host_path(base: Path) -> list[str]:
 
 
 CASES_BY_NAME = {c.name: c for c in CASES}
+
+
+def run_and_report_peak() -> None:
+    """`layerlab ARGS...`, then "peak-rss-kb N" on stderr: this process's own peak (VmHWM),
+    which, unlike a child's rusage, does not count the parent it was forked from."""
+    import sys
+
+    from layerlab.cli import main
+
+    try:
+        code = main(sys.argv[1:])
+    finally:
+        with open("/proc/self/status") as status:
+            peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+        print(f"peak-rss-kb {peak}", file=sys.stderr)
+    sys.exit(code)
