@@ -65,7 +65,7 @@ def _decompressing(pid: int, tmpdir: Path, timeout: float = 60) -> None:
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_decompression_within_a_second(signum, code, tmp_path):
+def test_a_signal_stops_decompression_at_once(signum, code, tmp_path):
     image = layout(tmp_path / "img", b"", diff_ids=[BOMB_DIFF_ID], stored=[bomb_layer(16 << 30)])
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -79,7 +79,10 @@ def test_a_signal_stops_decompression_within_a_second(signum, code, tmp_path):
     took = time.monotonic() - sent
     assert returncode == code, err
     assert "Traceback" not in err and "internal error" not in err
-    assert took < 1.5, f"{took:.2f} s from the signal to the exit"
+    # Before workers checked a cancel flag, the process sat out the whole 16 GiB layer
+    # (tens of seconds). A quiet machine stops in about 0.5 s (bench/hostile.py measures
+    # it); the bound leaves room for a loaded CI machine without hiding that regression.
+    assert took < 8, f"{took:.2f} s from the signal to the exit"
     assert sorted(os.listdir(tmp_path)) == ["img", "tmp"]
     assert not os.listdir(tmpdir)
 
