@@ -1,7 +1,7 @@
 """Untrusted input, one place: the rules that keep a hostile image from touching the host.
 
 An image is data somebody else wrote. Every reader in layerlab cleans names and checks
-markers here, so that the list of known escapes (semantics.md, "Bad input") is handled
+markers here, so that the list of known escapes (docs/semantics.md, "Bad input") is handled
 once and tested once:
 
 * tar names with `..` (CVE-2007-4559) are refused; absolute names are made relative;
@@ -93,7 +93,7 @@ def clean_link_target(member: str, target: str) -> str:
     """The model path a hardlink points to; refuses `..` and absolute host paths.
 
     A hardlink names another entry of the layer stack by its path in the archive. An
-    absolute or `..` target can only be an attempt to link a host file (semantics.md).
+    absolute or `..` target can only be an attempt to link a host file (docs/semantics.md).
     """
     if target.startswith("/"):
         raise LayerlabError(

@@ -27,6 +27,8 @@ DEBIAN_PACKAGE = {
     "skopeo": "skopeo",
     "docker": "docker.io",
     "dockerd": "docker.io",
+    "containerd": "containerd",
+    "ctr": "containerd",
     "busybox": "busybox-static",
     "getfattr": "attr",
     "setfattr": "attr",
