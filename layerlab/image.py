@@ -110,7 +110,7 @@ class Image:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
 
     @property
     def chain_ids(self) -> list[str]:
@@ -118,7 +118,7 @@ class Image:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        return list(self.config.get("history", []))
+        return list(self.config.get("history") or [])  # JSON null counts as none
 
     def layer_history(self) -> list[dict[str, Any]]:
         """The history entries that produced a layer (those without `empty_layer`)."""
