@@ -97,7 +97,7 @@ class Image:
                     f"but the config expects {expected}"
                 )
         # Name each layer the way people point at it: short DiffID and the build step.
-        created = [h.get("created_by", "") for h in self.layer_history()]
+        created = [h.get("created_by") or "" for h in self.layer_history()]  # null is absent
         for i, ref in enumerate(self.layers):
             ref.layer.name = ref.layer.name or ref.diff_id.split(":")[-1][:12]
             if not ref.layer.created_by and i < len(created):
