@@ -94,7 +94,9 @@ def layer_dirs(container: Container) -> list[LayerDir]:
     ):
         name = chain.split(":")[-1][:12]
         dirs.append(LayerDir(name, short_name(name), f"image layer {number}", layer))
-    dirs.append(LayerDir(f"{cid}-init", short_name(f"{cid}-init"), "init layer", container.init))
+    if container.init is not None:
+        init = f"{cid}-init"
+        dirs.append(LayerDir(init, short_name(init), "init layer", container.init))
     dirs.append(LayerDir(cid, short_name(cid), "container layer (rw)", container.rw))
     return dirs
 

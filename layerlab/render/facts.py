@@ -154,7 +154,9 @@ def layer_rows(source: Stackable) -> tuple[list[Layer], list[LayerRow]]:
             for i, layer in enumerate(source.image_layers)
         ]
         n = len(rows)
-        rows += [LayerRow(n, "init", source.init.name), LayerRow(n + 1, "rw", "rw")]
+        if source.init is not None:
+            rows.append(LayerRow(n, "init", source.init.name))
+        rows.append(LayerRow(len(rows), "rw", "rw"))
         return source.layers, rows
     if isinstance(source, Image):
         rows = [
