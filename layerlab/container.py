@@ -267,6 +267,10 @@ class Container:
         )
 
     # -- commit -------------------------------------------------------------------------
+    def changes(self) -> Layer:
+        """The rw layer as the engine's commit writes it (see `EngineProfile.changes`)."""
+        return engine_profile(self.engine).changes(self.rw, self.image_layers)
+
     def commit(self, **options: object) -> CommitResult:
         """`docker commit` (or `podman commit`): see `layerlab.commit.commit` for the options."""
         from .commit import commit

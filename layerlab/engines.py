@@ -13,6 +13,11 @@ bind-mounts per container (hosts, hostname). Two engines answer differently:
   those placeholders and `podman commit` writes them into the image. `podman diff`
   hides them (libpod's `initInodes` list); the committed layer does not.
 
+The layer tars differ in one more rule: containers/storage writes an opaque directory's
+`.wh..wh..opq` marker only when some image layer has that directory
+(pkg/archive/archive_linux.go, `overlayWhiteoutConverter.ConvertWrite`); Docker writes
+it for every directory overlayfs marked opaque.
+
 The podman profile models `podman run --network none` as root (what runs on the course's
 machines): no `/etc/resolv.conf` bind mount then. The Podman behaviour is read from
 Podman 4.3.1 (libpod/container_internal.go `mountStorage`, libpod/diff.go `initInodes`,
@@ -29,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .copy_on_write import Overlay
-from .entries import Dir, ancestors
+from .entries import Dir, OpaqueDir, Whiteout, ancestors
 from .initlayer import build_init_layer, default_resolv_conf, hosts_file
 from .layer import Layer
 
@@ -106,6 +111,14 @@ def podman_placeholders(overlay: Overlay) -> None:
             overlay.write(target, b"", mode=0o755)
 
 
+def _in_a_layer(path: str, layers: Sequence[Layer]) -> bool:
+    """Does any one layer hold `path` itself (not a whiteout), whatever the layers above say?"""
+    return any(
+        (entry := layer.get(path)) is not None and not isinstance(entry, Whiteout)
+        for layer in layers
+    )
+
+
 @dataclass(frozen=True)
 class EngineProfile:
     """How one engine sets up a container's filesystem, as `Container` needs it."""
@@ -126,6 +139,15 @@ class EngineProfile:
         """What the engine writes into a new container's rw layer before the process runs."""
         if self.name == "podman":
             podman_placeholders(overlay)
+
+    def changes(self, rw: Layer, image_layers: Sequence[Layer]) -> Layer:
+        """The rw layer as this engine's commit writes it into the new layer."""
+        changes = rw.copy(name="")
+        if self.name == "podman":
+            for path, entry in rw.items():
+                if isinstance(entry, OpaqueDir) and not _in_a_layer(path, image_layers):
+                    changes[path] = Dir(entry.meta)
+        return changes
 
     def mounts(self, *, hostname: str, name: str, resolv_conf: bytes | None) -> dict[str, bytes]:
         """The contents of the bind-mounted files when the container starts."""

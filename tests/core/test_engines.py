@@ -114,3 +114,19 @@ def test_an_unknown_engine_is_a_one_line_error_naming_the_known_ones():
     assert set(ENGINES) == {"docker", "podman"}
     with pytest.raises(ValueError, match="unknown engine 'lxc': use one of 'docker', 'podman'"):
         engine_profile("lxc")
+
+
+def test_podman_writes_an_opaque_marker_only_for_a_directory_an_image_layer_has():
+    """containers/storage's ConvertWrite looks the opaque dir up in the lower layers;
+    Docker keeps overlayfs's opaque mark on the renamed new directory as well."""
+    base = Layer({"/bin/busybox": File.of("BB", 0o755), "/d/a": File.of("a")}, name="base")
+    commits = {}
+    for engine in ("docker", "podman"):
+        container = Container([base], engine=engine)
+        container.remove("/d")
+        container.mkdir("/d")
+        container.mkdir("/fresh")
+        container.move("/fresh", "/fresh2")
+        commits[engine] = container.commit().layer
+    assert commits["docker"].opaque_dirs == ["/d", "/fresh2"]
+    assert commits["podman"].opaque_dirs == ["/d"]

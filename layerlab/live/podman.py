@@ -1,0 +1,194 @@
+"""A real Podman, driven through its CLI, with storage of its own that nothing else sees.
+
+Notebook 06's lab and the reference tests (tests/reference/test_podman.py) run Podman
+through this module, as root only: `podman_capability` says why not otherwise.
+
+Podman has no daemon: every command reads the storage named on its command line. Each
+`Podman` gets a fresh directory under /var/tmp with its own containers.conf and
+storage.conf (graph root, run root, tmp dir, file locks, network config), so parallel
+test runs never share a container, a lock or a layer with each other or with a user's
+Podman. Containers run with `--network none` and explicit rlimits: without them runc
+fails to set its default limits in the course's VMs ("error setting rlimit type 7"), and
+in a cgroup parent named after the run, removed afterwards.
+
+`close` removes everything: containers, images, every mount under the directory, the
+cgroup parent and the directory itself. It never raises; `private_podman()` calls it on
+every way out, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from .cleanup import shield_interrupts
+from .probe import live_enabled
+
+#: What `podman run` needs here; see the module docstring.
+RUN_OPTIONS = (
+    "--network",
+    "none",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+)
+
+CGROUP_ROOTS = ("/sys/fs/cgroup",)
+
+
+def podman_capability() -> tuple[bool, str]:
+    """Can this process run Podman containers for a lab? (yes/no, why) in one line."""
+    if not live_enabled():
+        return False, "LAYERLAB_LIVE=0: live labs are switched off"
+    if shutil.which("podman") is None:
+        return False, "podman is not installed (sudo apt-get install podman)"
+    if os.geteuid() != 0:
+        return False, "the lab runs Podman as root with a private storage; this is not root"
+    return True, "podman is installed and this is root"
+
+
+@contextlib.contextmanager
+def private_podman(podman: str | None = None) -> Iterator[Podman]:
+    """A `Podman` with its own storage, removed with everything in it when the block ends."""
+    engine = Podman(podman or shutil.which("podman") or "podman")
+    try:
+        yield engine
+    finally:
+        with shield_interrupts():
+            engine.close()
+
+
+def _mounts_under(root: str) -> list[str]:
+    """Mount points at or below `root`, deepest first (from /proc/self/mountinfo)."""
+    points = []
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            point = line.split()[4].replace("\\040", " ")
+            if point == root or point.startswith(root + "/"):
+                points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+class Podman:
+    """`podman` with a private storage, config and cgroup parent for one test run."""
+
+    def __init__(self, podman: str) -> None:
+        self.podman = podman
+        self.run_name = f"layerlab-ref-{uuid.uuid4().hex[:10]}"
+        self.home = Path(tempfile.mkdtemp(prefix="layerlab-podman.", dir="/var/tmp"))
+        self.cgroup_parent = f"/{self.run_name}"
+        conf, storage = self.home / "containers.conf", self.home / "storage.conf"
+        conf.write_text(
+            "[engine]\n"
+            f'tmp_dir = "{self.home}/tmp"\n'
+            'lock_type = "file"\n'
+            'events_logger = "none"\n'
+            'cgroup_manager = "cgroupfs"\n'
+            "[network]\n"
+            f'network_config_dir = "{self.home}/net"\n'
+        )
+        storage.write_text(
+            "[storage]\n"
+            'driver = "overlay"\n'
+            f'graphroot = "{self.home}/root"\n'
+            f'runroot = "{self.home}/run"\n'
+        )
+        self.env = {
+            **os.environ,
+            "CONTAINERS_CONF": str(conf),
+            "CONTAINERS_STORAGE_CONF": str(storage),
+        }
+
+    def __call__(self, *args: str, stdin: bytes | None = None, check: bool = True) -> str:
+        done = subprocess.run(
+            [self.podman, *args], input=stdin, capture_output=True, timeout=120, env=self.env
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"podman {' '.join(args[:3])} failed: "
+                f"{done.stderr.decode(errors='replace').strip()}"
+            )
+        return done.stdout.decode().strip()
+
+    def import_rootfs(self, tar: bytes, what: str) -> str:
+        name = f"localhost/{self.run_name}:{what}"
+        self("import", "-", name, stdin=tar)
+        return name
+
+    def run(self, image: str, what: str, script: str, *options: str) -> tuple[str, str]:
+        """`podman run` of `sh -c SCRIPT`, kept for commit: (container name, its output)."""
+        name = f"{self.run_name}-{what}"
+        output = self(
+            "run",
+            "--name",
+            name,
+            *RUN_OPTIONS,
+            *options,
+            "--cgroup-parent",
+            self.cgroup_parent,
+            image,
+            "sh",
+            "-c",
+            script,
+        )
+        return name, output
+
+    def try_run(self, image: str, what: str) -> subprocess.CompletedProcess[bytes]:
+        """`podman run IMAGE true` whatever happens: for a start the runtime refuses."""
+        return subprocess.run(
+            [
+                self.podman,
+                "run",
+                "--name",
+                f"{self.run_name}-{what}",
+                *RUN_OPTIONS,
+                "--cgroup-parent",
+                self.cgroup_parent,
+                image,
+                "true",
+            ],
+            capture_output=True,
+            timeout=120,
+            env=self.env,
+        )
+
+    def commit(self, container: str, what: str) -> str:
+        name = f"localhost/{self.run_name}:{what}"
+        self("commit", "-q", container, name)
+        return name
+
+    def save(self, image: str, dest: Path, fmt: str = "oci-archive") -> Path:
+        self("save", "-q", "--format", fmt, "-o", str(dest), image)
+        return dest
+
+    def inspect_image(self, image: str) -> dict:
+        return json.loads(self("image", "inspect", image))[0]
+
+    def close(self) -> None:
+        """Remove this run's containers, images, mounts, cgroups and files. Never raises."""
+        for args in (("rm", "-af"), ("rmi", "-af")):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self(*args, check=False)
+        for point in _mounts_under(str(self.home)):
+            subprocess.run(["umount", "-l", point], capture_output=True, timeout=60)
+        for root in CGROUP_ROOTS:
+            for parent in Path(root).glob(f"*{self.cgroup_parent}"):
+                for cgroup in sorted(parent.rglob("*"), key=lambda p: len(str(p)), reverse=True):
+                    if cgroup.is_dir():
+                        _rmdir(cgroup)
+                _rmdir(parent)
+            _rmdir(Path(root + self.cgroup_parent))
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _rmdir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
