@@ -112,9 +112,13 @@ def podman_placeholders(overlay: Overlay) -> None:
 
 
 def _in_a_layer(path: str, layers: Sequence[Layer]) -> bool:
-    """Does any one layer hold `path` itself (not a whiteout), whatever the layers above say?"""
+    """Does any one layer's directory hold `path` (not as a whiteout), whatever the layers
+    above say? A layer that has `path/x` has the directory `path` too."""
+    inside = path.rstrip("/") + "/"
     return any(
-        (entry := layer.get(path)) is not None and not isinstance(entry, Whiteout)
+        (entry := layer.get(path)) is not None
+        and not isinstance(entry, Whiteout)
+        or any(p.startswith(inside) for p in layer)
         for layer in layers
     )
 
