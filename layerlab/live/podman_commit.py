@@ -133,9 +133,7 @@ def _live() -> PodmanComparison:
         parent_config = dict(image.config)
         parent_config["rootfs"] = {"type": "layers", "diff_ids": image.diff_ids[:-1]}
         parent_config["history"] = image.history[:-1]
-        model_image, model_layer = engine_commit(
-            Image(parent_config, image.layers[:-1]), "podman"
-        )
+        model_image, model_layer = engine_commit(Image(parent_config, image.layers[:-1]), "podman")
         return PodmanComparison(
             live=True,
             world=live_world(),
