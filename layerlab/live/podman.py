@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .cleanup import shield_interrupts
-from .probe import live_enabled
+from .probe import live_enabled, missing
 
 #: What `podman run` needs here; see the module docstring.
 RUN_OPTIONS = (
@@ -53,6 +54,18 @@ def podman_capability() -> tuple[bool, str]:
     if os.geteuid() != 0:
         return False, "the lab runs Podman as root with a private storage; this is not root"
     return True, "podman is installed and this is root"
+
+
+def rootless_podman_capability() -> tuple[bool, str]:
+    """Can this process run rootless Podman for a lab? It asks the probe first."""
+    if shutil.which("podman") is None:
+        return False, "podman is not installed (sudo apt-get install podman)"
+    why = missing("user_namespaces", "overlayfs_rootless")
+    if why is not None:
+        return False, why
+    if os.geteuid() == 0:
+        return False, "this runs as root; rootless Podman is what an ordinary user runs"
+    return True, "podman is installed and this user may create user namespaces"
 
 
 @contextlib.contextmanager
@@ -89,6 +102,8 @@ class Podman:
         conf.write_text(
             "[engine]\n"
             f'tmp_dir = "{self.home}/tmp"\n'
+            f'static_dir = "{self.home}/static"\n'
+            f'volume_path = "{self.home}/volumes"\n'
             'lock_type = "file"\n'
             'events_logger = "none"\n'
             'cgroup_manager = "cgroupfs"\n'
@@ -106,6 +121,14 @@ class Podman:
             "CONTAINERS_CONF": str(conf),
             "CONTAINERS_STORAGE_CONF": str(storage),
         }
+        #: As an ordinary user Podman keeps a pause process holding its user namespace;
+        #: its pid file lives under XDG_RUNTIME_DIR, so ours is private too.
+        self.rootless = os.geteuid() != 0
+        if self.rootless:
+            runtime_dir = self.home / "xdg"
+            runtime_dir.mkdir(mode=0o700)
+            self.env["XDG_RUNTIME_DIR"] = str(runtime_dir)
+            self.env["HOME"] = str(self.home)  # nothing reaches the user's own home
 
     def __call__(self, *args: str, stdin: bytes | None = None, check: bool = True) -> str:
         done = subprocess.run(
@@ -132,8 +155,7 @@ class Podman:
             name,
             *RUN_OPTIONS,
             *options,
-            "--cgroup-parent",
-            self.cgroup_parent,
+            *self._cgroup_options(),
             image,
             "sh",
             "-c",
@@ -150,8 +172,7 @@ class Podman:
                 "--name",
                 f"{self.run_name}-{what}",
                 *RUN_OPTIONS,
-                "--cgroup-parent",
-                self.cgroup_parent,
+                *self._cgroup_options(),
                 image,
                 "true",
             ],
@@ -159,6 +180,10 @@ class Podman:
             timeout=120,
             env=self.env,
         )
+
+    def _cgroup_options(self) -> tuple[str, ...]:
+        """Root: a cgroup parent of our own. Rootless Podman makes no cgroup on v1."""
+        return () if self.rootless else ("--cgroup-parent", self.cgroup_parent)
 
     def commit(self, container: str, what: str) -> str:
         name = f"localhost/{self.run_name}:{what}"
@@ -174,9 +199,14 @@ class Podman:
 
     def close(self) -> None:
         """Remove this run's containers, images, mounts, cgroups and files. Never raises."""
-        for args in (("rm", "-af"), ("rmi", "-af")):
+        cleanup = [("rm", "-af"), ("rmi", "-af")]
+        if self.rootless:  # files of sub-uids: removed from inside the user namespace
+            cleanup.append(("unshare", "rm", "-rf", str(self.home / "root")))
+        for args in cleanup:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 self(*args, check=False)
+        if self.rootless:
+            _stop_pause_process(self.home / "xdg" / "libpod" / "tmp" / "pause.pid")
         for point in _mounts_under(str(self.home)):
             subprocess.run(["umount", "-l", point], capture_output=True, timeout=60)
         for root in CGROUP_ROOTS:
@@ -192,3 +222,10 @@ class Podman:
 def _rmdir(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.rmdir()
+
+
+def _stop_pause_process(pid_file: Path) -> None:
+    """Stop rootless Podman's pause process; its mount namespace goes with it."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGKILL)
