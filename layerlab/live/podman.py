@@ -1,19 +1,22 @@
 """A real Podman, driven through its CLI, with storage of its own that nothing else sees.
 
-Notebook 06's lab and the reference tests (tests/reference/test_podman.py) run Podman
-through this module, as root only: `podman_capability` says why not otherwise.
+Notebook 06's lab and tests/reference/test_podman.py run it as root
+(`podman_capability`); notebooks 01 and 05 run it as an ordinary user
+(`rootless_podman_capability`). Both ask the capability probe first.
 
-Podman has no daemon: every command reads the storage named on its command line. Each
+Podman has no daemon: every command reads the storage its configuration names. Each
 `Podman` gets a fresh directory under /var/tmp with its own containers.conf and
-storage.conf (graph root, run root, tmp dir, file locks, network config), so parallel
-test runs never share a container, a lock or a layer with each other or with a user's
-Podman. Containers run with `--network none` and explicit rlimits: without them runc
-fails to set its default limits in the course's VMs ("error setting rlimit type 7"), and
-in a cgroup parent named after the run, removed afterwards.
+storage.conf (graph root, run root, tmp and static dirs, file locks instead of the shared
+/dev/shm lock, network config), so parallel runs never share a container, a lock or a
+layer with each other or with a user's Podman. Containers run with `--network none` and
+explicit rlimits: without them runc fails to set its default limits in the course's VMs
+("error setting rlimit type 7"). As root they run in a cgroup parent named after the
+run; rootless, Podman keeps a pause process holding its user namespace, with its pid
+file under our own XDG_RUNTIME_DIR.
 
 `close` removes everything: containers, images, every mount under the directory, the
-cgroup parent and the directory itself. It never raises; `private_podman()` calls it on
-every way out, Ctrl-C included.
+cgroup parent or the pause process, and the directory itself. It never raises;
+`private_podman()` calls it on every way out, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ def podman_capability() -> tuple[bool, str]:
         return False, "podman is not installed (sudo apt-get install podman)"
     if os.geteuid() != 0:
         return False, "the lab runs Podman as root with a private storage; this is not root"
+    why = missing("overlayfs")  # the probe first: Podman's storage is overlayfs
+    if why is not None:
+        return False, why
     return True, "podman is installed and this is root"
 
 
