@@ -91,6 +91,8 @@ class Container:
         lowers = [*self.image_layers, *([self.init] if self.init is not None else [])]
         self._overlay = Overlay(UnionView(lowers), Layer(name="rw"), clock=clock)
         profile.prepare(self._overlay)
+        #: The rw layer before the first step: empty for Docker, placeholders for Podman.
+        self.fresh_rw = self.rw.copy()
         #: The container's own files, bind-mounted over the engine's placeholders.
         self.mounts: dict[str, bytes] = profile.mounts(
             hostname=self.hostname, name=name, resolv_conf=resolv_conf

@@ -326,7 +326,7 @@ def step_facts(
         )
     layers, rows = layer_rows(container)
     step = container.log[number - 1] if number else None
-    rw = step.rw if step is not None else Layer(name="rw")
+    rw = step.rw if step is not None else container.fresh_rw
     title = f"step {number}: {step.command}" if step is not None else "step 0: fresh container"
     return build_facts(
         [*layers[:-1], rw],

@@ -130,3 +130,16 @@ def test_podman_writes_an_opaque_marker_only_for_a_directory_an_image_layer_has(
         commits[engine] = container.commit().layer
     assert commits["docker"].opaque_dirs == ["/d", "/fresh2"]
     assert commits["podman"].opaque_dirs == ["/d"]
+
+
+def test_a_podman_containers_history_starts_with_its_placeholders():
+    """Step 0 of the timeline is the fresh rw layer, which Podman does not leave empty."""
+    from layerlab.render.facts import step_facts
+
+    podman = Container([BARE], engine="podman")
+    podman.write("/etc/motd", "hi\n")
+    assert set(podman.fresh_rw) == set(Container([BARE], engine="podman").rw)
+    assert "/etc/motd" not in podman.fresh_rw
+    fresh = step_facts(podman, 0, paths=["/proc"])
+    assert fresh.columns[0].visible is not None
+    assert len(Container([BARE]).fresh_rw) == 0
