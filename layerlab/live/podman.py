@@ -12,7 +12,7 @@ layer with each other or with a user's Podman. Containers run with `--network no
 explicit rlimits: without them runc fails to set its default limits in the course's VMs
 ("error setting rlimit type 7"). As root they run in a cgroup parent named after the
 run; rootless, Podman keeps a pause process holding its user namespace, with its pid
-file under our own XDG_RUNTIME_DIR.
+file in our own tmp dir (libpod/runtime.go, `GetRootlessPauseProcessPidPathGivenDir`).
 
 `close` removes everything: containers, images, every mount under the directory, the
 cgroup parent or the pause process, and the directory itself. It never raises;
@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,8 +128,7 @@ class Podman:
             "CONTAINERS_CONF": str(conf),
             "CONTAINERS_STORAGE_CONF": str(storage),
         }
-        #: As an ordinary user Podman keeps a pause process holding its user namespace;
-        #: its pid file lives under XDG_RUNTIME_DIR, so ours is private too.
+        #: As an ordinary user Podman also keeps files under XDG_RUNTIME_DIR: ours is private.
         self.rootless = os.geteuid() != 0
         if self.rootless:
             runtime_dir = self.home / "xdg"
@@ -212,7 +212,7 @@ class Podman:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 self(*args, check=False)
         if self.rootless:
-            _stop_pause_process(self.home / "xdg" / "libpod" / "tmp" / "pause.pid")
+            _stop_pause_process(self.home / "tmp" / "pause.pid")  # libpod's tmp_dir
         for point in _mounts_under(str(self.home)):
             subprocess.run(["umount", "-l", point], capture_output=True, timeout=60)
         for root in CGROUP_ROOTS:
@@ -232,6 +232,9 @@ def _rmdir(path: Path) -> None:
 
 def _stop_pause_process(pid_file: Path) -> None:
     """Stop rootless Podman's pause process; its mount namespace goes with it."""
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError):  # ProcessLookupError: it is gone
         pid = int(pid_file.read_text().strip())
         os.kill(pid, signal.SIGKILL)
+        for _ in range(50):  # not our child: wait until init has reaped it
+            os.kill(pid, 0)
+            time.sleep(0.1)

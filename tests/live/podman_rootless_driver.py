@@ -26,7 +26,8 @@ def _is_my_podman(pid: str) -> bool:
         if os.stat(f"/proc/{pid}").st_uid != os.getuid():
             return False
         with open(f"/proc/{pid}/comm") as comm:
-            return comm.read().strip() in ("podman", "conmon", "catatonit")
+            name = comm.read().strip()  # the pause process calls itself "podman pause"
+        return name.startswith("podman") or name in ("conmon", "catatonit")
     except OSError:
         return False
 
