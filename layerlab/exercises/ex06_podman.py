@@ -14,7 +14,7 @@ from ..initlayer import INIT_PATHS
 from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, register
 from .images import ubuntu_image
-from .judging import tar_paths
+from .judging import as_items, tar_paths
 
 __all__ = ["twin_containers"]
 
@@ -34,9 +34,9 @@ def twin_containers() -> tuple[Container, Container]:
     return twins[0], twins[1]
 
 
-def _normalise(path: object) -> str:
+def _normalise(item: object) -> str:
     """'/run/', 'run' and './run' all name /run: a tar member name is fine too."""
-    text = str(path).strip()
+    text = str(item)
     while text.startswith("./"):
         text = text[2:]
     return "/" + text.strip("/")
@@ -51,9 +51,8 @@ def podman_adds() -> set[str]:
 def check_podman_adds(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
-        raise Wrong("not-a-set", "give a set of paths, like {'/etc/mtab'}")
-    chosen = {_normalise(p) for p in answer}  # type: ignore[attr-defined]
+    items = as_items(answer, what="a set of paths", example="{'/etc/mtab'}")
+    chosen = {_normalise(p) for p in items}
     truth = podman_adds()
     if chosen == truth:
         return (
