@@ -25,7 +25,7 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim notebooks
+	test-notebooks-rootless test-notebooks-sim notebooks hub test-image
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -36,6 +36,8 @@ help:
 	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
 	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
 	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
+	@echo "make test-image               build the Kubernetes singleuser image and run it (minutes)"
+	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -111,3 +113,17 @@ test-notebooks-sim: setup-test
 # then check all three worlds with the test-notebooks* targets before committing.
 notebooks: setup-test
 	$(IN_VENV) python $(SUPPORT)/execute-notebooks $(NOTEBOOKS)
+
+# The Kubernetes singleuser image, built from debootstrap + docker import, then run: not
+# part of `make test` because the build takes minutes (docs/workshop-hub.md).
+test-image: setup-test
+	time LAYERLAB_IMAGE_TEST=1 $(IN_VENV) $(SUPPORT)/with-dockerd python -m pytest -rfEs \
+	  $(PYTEST_ARGS) tests/workshop/test_image.py
+
+# The workshop hub (docs/workshop-hub.md): JupyterHub on 127.0.0.1:$${WORKSHOP_PORT:-8000},
+# one Unix user per learner, as root. workshop/install puts the hub's software and the
+# course under $${WORKSHOP_PREFIX:-/opt/layerlab-workshop} first (fast when nothing changed).
+hub:
+	workshop/install
+	state="$${WORKSHOP_STATE:-/var/lib/layerlab-workshop}"; mkdir -p -m 700 "$$state" && cd "$$state" && \
+	  exec "$${WORKSHOP_PREFIX:-/opt/layerlab-workshop}/venv/bin/jupyterhub" -f "$(CURDIR)/workshop/jupyterhub_config.py"

@@ -13,7 +13,6 @@ its bytes are and reads them when asked (with pread, so many readers can share o
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import io
 import posixpath
@@ -21,7 +20,7 @@ import tarfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from .blobslice import BlobSlice
+from .blobslice import BlobSlice, Extent
 from .entries import (
     Content,
     Device,
@@ -87,34 +86,73 @@ def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any
     return iter(stream), None, stream
 
 
-def _meta(member: Member) -> Meta:
-    xattrs = []
-    for key, value in member.pax_headers.items():
-        if key.startswith(XATTR_PAX):
-            name = key[len(XATTR_PAX) :]
-            check_xattr(member.name, name)
-            xattrs.append((name, value.encode("utf-8", "surrogateescape")))
-    return Meta(
-        mode=member.mode & 0o7777,
-        uid=member.uid,
-        gid=member.gid,
-        mtime=int(member.mtime),
-        xattrs=tuple(sorted(xattrs)),
+#: Owners a file system stores: uid_t is 32 bits, and (uid_t)-1 means "leave unchanged".
+_MAX_ID = (1 << 32) - 2
+#: Times that fit in nanoseconds as a signed 64-bit number, as utimensat needs them.
+_MAX_TIME = ((1 << 63) - 1) // 10**9
+#: Linux device numbers: 12 bits of major, 20 of minor; bigger ones would wrap around
+#: to another device (major 4097 becomes 1, the memory devices).
+_MAX_MAJOR, _MAX_MINOR = (1 << 12) - 1, (1 << 20) - 1
+
+
+def _out_of_range(member: Member, field: str, value: object, allowed: str) -> LayerlabError:
+    return LayerlabError(
+        f"tar entry {member.name!r} has {field} {value!r}, outside {allowed}; refusing this layer"
     )
 
 
+def _meta(member: Member, known: dict[tuple, Meta]) -> Meta:
+    """The entry's metadata. Most entries of a layer share owner, mode and mtime, so one
+    `Meta` per distinct tuple (`known`) serves them all and is range-checked only once
+    (a nan mtime never equals itself, so it is never found, always checked)."""
+    xattrs: tuple[tuple[str, bytes], ...] = ()
+    if member.pax_headers:
+        found = []
+        for key, value in member.pax_headers.items():
+            if key.startswith(XATTR_PAX):
+                name = key[len(XATTR_PAX) :]
+                check_xattr(member.name, name)
+                found.append((name, value.encode("utf-8", "surrogateescape")))
+        xattrs = tuple(sorted(found))
+    key = (member.mode, member.uid, member.gid, member.mtime, xattrs)
+    meta = known.get(key)
+    if meta is None:
+        if not (0 <= member.uid <= _MAX_ID and 0 <= member.gid <= _MAX_ID):
+            owner = f"{member.uid}:{member.gid}"
+            raise _out_of_range(member, "owner", owner, f"0..{_MAX_ID}")
+        if not -_MAX_TIME <= member.mtime <= _MAX_TIME:  # also false for nan
+            raise _out_of_range(member, "mtime", member.mtime, "the years 1678..2262")
+        meta = known[key] = Meta(
+            mode=member.mode & 0o7777,
+            uid=member.uid,
+            gid=member.gid,
+            mtime=int(member.mtime),
+            xattrs=xattrs,
+        )
+    return meta
+
+
+#: Type flags of regular files: tarfile keeps the pre-POSIX NUL one, our reader maps it.
+_REGULAR = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE))
+
+
 def _entry(
-    member: Member, path: str, whole: BlobSlice | None, stream: tarfile.TarFile | None
+    member: Member,
+    path: str,
+    whole: BlobSlice | None,
+    stream: tarfile.TarFile | None,
+    known: dict[tuple, Meta],
 ) -> Entry:
-    meta = _meta(member)
-    if member.isdir():
+    meta = _meta(member, known)
+    kind = member.type
+    if kind == tarfile.DIRTYPE:
         return Dir(meta)
     if path == "/":
         raise LayerlabError(
             f"tar entry {member.name!r} makes the root a {member.type!r} entry, "
             "not a directory; refusing this layer"
         )
-    if member.isreg():
+    if kind in _REGULAR:
         if member.sparse is not None:
             raise LayerlabError(
                 f"tar entry {member.name!r} is a sparse file, which layerlab "
@@ -125,8 +163,8 @@ def _entry(
             data = stream.extractfile(member)
             assert data is not None
             return File(meta, Content(data.read()))
-        opener = functools.partial(whole.window, member.offset_data, member.size)
-        return File(meta, Content(size=member.size, opener=opener))
+        size = member.size
+        return File(meta, Content(size=size, opener=Extent(whole, member.offset_data, size)))
     if member.issym():
         return Symlink(meta, member.linkname)
     if member.islnk():
@@ -135,6 +173,9 @@ def _entry(
             raise LayerlabError(f"hardlink {member.name!r} points to itself; refusing this layer")
         return Hardlink(meta, target=target)
     if member.ischr() or member.isblk():
+        if not (0 <= member.devmajor <= _MAX_MAJOR and 0 <= member.devminor <= _MAX_MINOR):
+            number = f"{member.devmajor}:{member.devminor}"
+            raise _out_of_range(member, "device number", number, "Linux's 12:20 bits")
         return Device(meta, "c" if member.ischr() else "b", member.devmajor, member.devminor)
     if member.isfifo():
         return Fifo(meta)
@@ -152,6 +193,7 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
     entries: dict[str, Entry] = {}
     whiteouts: set[str] = set()
     opaque: set[str] = set()
+    known: dict[tuple, Meta] = {}
     end = 0
     try:
         members, whole, stream = _members(fileobj)
@@ -159,7 +201,7 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
             for member in members:
                 end = max(end, member.offset_data + member.size)
                 path = clean_member_name(member.name)
-                base = posixpath.basename(path)
+                base = path.rpartition("/")[2]
                 if base.startswith(WHITEOUT_PREFIX):
                     deleted = whiteout_name(member.name, base)
                     if not member.isreg():
@@ -171,7 +213,7 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
                     else:
                         whiteouts.add(posixpath.join(parent_of(path), deleted))
                     continue
-                entries[path] = _entry(member, path, whole, stream)  # a later duplicate wins
+                entries[path] = _entry(member, path, whole, stream, known)  # a later one wins
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise LayerlabError(f"the layer is not a readable tar ({exc}); is it truncated?") from None
     if whole is not None and end > whole.size:
@@ -181,7 +223,7 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
         )
     apply_markers(entries, whiteouts, opaque)
     check_parents(entries)
-    return Layer(entries, name=name, created_by=created_by)
+    return Layer.of_canonical(entries, name=name, created_by=created_by)
 
 
 def apply_markers(entries: dict[str, Entry], whiteouts: set[str], opaque: set[str]) -> None:
@@ -218,6 +260,14 @@ def check_parents(entries: dict[str, Entry]) -> None:
     """
     blockers = {p for p, e in entries.items() if not isinstance(e, (Dir, Whiteout))}
     if not blockers:
+        return
+    # Every directory some entry lies below, from the few distinct parents upwards.
+    above: set[str] = set()
+    for parent in {p.rpartition("/")[0] for p in entries}:
+        while parent and parent not in above:
+            above.add(parent)
+            parent = parent.rpartition("/")[0]
+    if above.isdisjoint(blockers):
         return
     for path in entries:
         for parent in ancestors(path):

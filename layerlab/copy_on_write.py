@@ -1,8 +1,8 @@
 """Writing through a union mount: overlayfs's copy-up rules on a model upper layer.
 
 `Overlay` holds read-only lower layers and one writable upper `Layer`, and performs file
-operations the way the kernel's overlayfs does (Docker's overlay2 mounts it with
-`index=off` and without `redirect_dir`):
+operations the way the kernel's overlayfs does as Docker's overlay2 mounts it: `index=off`,
+and `redirect_dir` and `metacopy` at the kernel's defaults, off (docs/semantics.md 15):
 
 * the first open-for-write, chmod or chown of a lower file copies the whole file up,
   keeping owner, mode and mtime; parent directories are copied up first;

@@ -44,6 +44,8 @@ def normpath(path: str) -> str:
     """
     if not isinstance(path, str):
         raise TypeError(f"path must be a string, not {type(path).__name__}")
+    if path[:1] == "/" and "//" not in path and "/." not in path and path[-1:] != "/":
+        return path  # already canonical: absolute, no empty, "." or ".." part
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise ValueError(f"path {path!r} contains '..'; give a path inside the root")
@@ -118,6 +120,12 @@ class Content:
         if isinstance(value, str):
             value = value.encode()
         return cls(value)
+
+    @property
+    def opener(self) -> Callable[[], BinaryIO] | None:
+        """Where lazy bytes come from (None when they are in memory): a writer that knows
+        the kind of opener may copy the bytes without opening a stream."""
+        return self._opener
 
     def open(self) -> BinaryIO:
         """A fresh binary stream over the bytes."""

@@ -1,6 +1,6 @@
 """What `mv` does on a union mount: rename(2), and when overlayfs says EXDEV, copy and delete.
 
-overlayfs (without redirect_dir, as Docker mounts it) refuses to rename a directory that
+overlayfs (without redirect_dir, which Docker leaves off) refuses to rename a directory that
 a lower layer supplies. `mv` then does what it does across filesystems: it copies the tree
 like `cp -a` and removes the original with `rm -r`. So `mv /app /srv` in a container costs
 a full copy of /app into the rw layer plus a whiteout for /app, which is what `docker

@@ -1,7 +1,7 @@
 """Untrusted input, one place: the rules that keep a hostile image from touching the host.
 
 An image is data somebody else wrote. Every reader in layerlab cleans names and checks
-markers here, so that the list of known escapes (semantics.md, "Bad input") is handled
+markers here, so that the list of known escapes (docs/semantics.md, "Bad input") is handled
 once and tested once:
 
 * tar names with `..` (CVE-2007-4559) are refused; absolute names are made relative;
@@ -67,6 +67,14 @@ def clean_member_name(name: str) -> str:
     Any `..` component is refused outright: no tool writes one, and resolving it
     lexically would still be wrong once a symlink sits on the path.
     """
+    if (  # already canonical, the common case: no empty, "." or ".." part, no NUL
+        name[:1] not in ("", ".", "/")
+        and name[-1] != "/"
+        and "/." not in name
+        and "//" not in name
+        and "\x00" not in name
+    ):
+        return "/" + name
     if not name or "\x00" in name:
         raise LayerlabError(f"tar entry {name!r} has an empty or invalid name; refusing the layer")
     parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -81,7 +89,7 @@ def clean_link_target(member: str, target: str) -> str:
     """The model path a hardlink points to; refuses `..` and absolute host paths.
 
     A hardlink names another entry of the layer stack by its path in the archive. An
-    absolute or `..` target can only be an attempt to link a host file (semantics.md).
+    absolute or `..` target can only be an attempt to link a host file (docs/semantics.md).
     """
     if target.startswith("/"):
         raise LayerlabError(

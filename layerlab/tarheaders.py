@@ -8,12 +8,18 @@ headers (long names, big numbers, `SCHILY.xattr.*`), GNU long names, base-256 nu
 Every header's checksum is verified. It yields `Header`s, which carry the fields and
 methods of `tarfile.TarInfo` that a layer reader uses, so the rest of layerlab reads
 either alike; a sparse member is marked (`sparse = []`) for the caller to refuse.
+
+Where the time goes decides how it is read: the tar is read in 1 MiB windows (a layer of
+small files holds thousands of headers per window, so one pread serves them all), each
+header is split by a single `struct` unpack, its checksum comes from zlib's C loop, and
+fields only links and devices need (link name, device numbers) are decoded on demand.
 """
 
 from __future__ import annotations
 
 import struct
 import tarfile
+import zlib
 from collections.abc import Iterator
 
 from .blobslice import BlobSlice
@@ -24,8 +30,12 @@ BLOCK = 512
 _ZERO = bytes(BLOCK)
 #: Types whose size field means nothing: no data follows them (as in Go's archive/tar).
 _HEADER_ONLY = {b"1", b"2", b"3", b"4", b"5", b"6"}
+_REGULAR = {b"0", b"7", b"S"}
+_EXTENDED = {b"x", b"g", b"L", b"K"}
 #: Extended headers are metadata; a megabyte is far beyond any honest one.
 _MAX_EXTENDED = 1 << 20
+#: How much of the tar one read brings in: headers of small files come thousands at a time.
+_WINDOW = 1 << 20
 
 
 def _padded(size: int) -> int:
@@ -33,7 +43,7 @@ def _padded(size: int) -> int:
 
 
 def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return field.partition(b"\0")[0].decode("utf-8", "surrogateescape")
 
 
 def _number(field: bytes) -> int:
@@ -46,6 +56,14 @@ def _number(field: bytes) -> int:
         return int(digits, 8) if digits else 0
     except ValueError:
         raise tarfile.ReadError(f"invalid number {field!r} in a tar header") from None
+
+
+def _octal(field: bytes) -> int:
+    """`_number`, with the common case (plain octal digits) in one C call."""
+    try:
+        return int(field.partition(b"\0")[0], 8)
+    except ValueError:  # blank, base-256 or garbage: the careful reader decides
+        return _number(field)
 
 
 def _pax(payload: bytes) -> dict[str, str]:
@@ -69,9 +87,15 @@ def _pax(payload: bytes) -> dict[str, str]:
     return records
 
 
-def _check(block: bytes, offset: int) -> None:
-    stored = _number(block[148:156])
-    if stored == 256 + sum(block[:148]) + sum(block[156:]):
+def _check(block: bytes, stored_field: bytes, offset: int) -> None:
+    """The header checksum: the sum of its bytes, with the checksum field read as spaces.
+
+    zlib's adler32 sums bytes in C: its low half is 1 + the sum modulo 65521, which is
+    exact for 256 bytes (at most 65,280), so two halves give the exact sum of a block.
+    """
+    total = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
+    stored = _octal(stored_field)
+    if stored == total - sum(stored_field) + 256:
         return
     # Some old tars summed signed chars; accept that too, as tarfile and GNU tar do.
     if stored != 256 + sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]):
@@ -79,7 +103,11 @@ def _check(block: bytes, offset: int) -> None:
 
 
 class Header:
-    """One member's fields, named as in `tarfile.TarInfo` (a light subset of it)."""
+    """One member's fields, named as in `tarfile.TarInfo` (a light subset of it).
+
+    `linkname`, `devmajor` and `devminor` are decoded when first asked for: only links
+    and device nodes need them.
+    """
 
     __slots__ = (
         "name",
@@ -89,17 +117,29 @@ class Header:
         "gid",
         "size",
         "mtime",
-        "linkname",
-        "devmajor",
-        "devminor",
         "pax_headers",
         "offset",
         "offset_data",
         "sparse",
+        "_link",
+        "_devices",
     )
 
+    @property
+    def linkname(self) -> str:
+        link = self._link
+        return link if isinstance(link, str) else _text(link)
+
+    @property
+    def devmajor(self) -> int:
+        return _number(self._devices[0]) if self._devices else 0
+
+    @property
+    def devminor(self) -> int:
+        return _number(self._devices[1]) if self._devices else 0
+
     def isreg(self) -> bool:
-        return self.type in (b"0", b"7", b"S")
+        return self.type in _REGULAR
 
     def isdir(self) -> bool:
         return self.type == b"5"
@@ -126,31 +166,47 @@ _FIELDS = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s12x")
 
 
 def _header(
-    block: bytes, pax: dict[str, str], long_name: str | None, long_link: str | None
+    fields: tuple, pax: dict[str, str], long_name: str | None, long_link: str | None
 ) -> Header:
     (name_f, mode, uid, gid, size, mtime, _, kind, link_f, magic, _, _, _, major, minor, prefix) = (
-        _FIELDS.unpack(block)
+        fields
     )
-    name = _text(name_f)
+    name = name_f.partition(b"\0")[0].decode("utf-8", "surrogateescape")
     if magic == b"ustar\x00" and prefix[0]:  # POSIX: a prefix field extends the name
         name = f"{_text(prefix)}/{name}"
-    name = long_name or pax.get("path", "").rstrip("/") or name
+    try:  # the common case, plain octal digits: one C call per field
+        numbers = (
+            int(mode.partition(b"\0")[0], 8),
+            int(uid.partition(b"\0")[0], 8),
+            int(gid.partition(b"\0")[0], 8),
+            int(size.partition(b"\0")[0], 8),
+            int(mtime.partition(b"\0")[0], 8),
+        )
+    except ValueError:  # blank, base-256 or garbage: the careful reader decides
+        numbers = (_number(mode), _number(uid), _number(gid), _number(size), _number(mtime))
+    info = Header()
+    info.mode, info.uid, info.gid, info.size, info.mtime = numbers
+    info.pax_headers = pax
+    info.sparse = [] if kind == b"S" else None
+    info._link = link_f
+    if pax or long_name is not None or long_link is not None:
+        name = long_name or pax.get("path", "").rstrip("/") or name
+        info._link = long_link or pax.get("linkpath") or link_f
+        if pax.get("uid"):
+            info.uid = int(pax["uid"])
+        if pax.get("gid"):
+            info.gid = int(pax["gid"])
+        if pax.get("size"):
+            info.size = int(pax["size"])
+        if pax.get("mtime"):
+            info.mtime = float(pax["mtime"])
+        if any(key.startswith("GNU.sparse.") for key in pax):
+            info.sparse = []
     if kind == b"\x00":  # pre-POSIX: a trailing slash marks a directory
         kind = b"5" if name.endswith("/") else b"0"
-    info = Header()
     info.name = name.rstrip("/") if kind == b"5" else name  # as tarfile does
     info.type = kind
-    info.linkname = long_link or pax.get("linkpath") or _text(link_f)
-    info.mode = _number(mode)
-    info.uid = int(pax["uid"]) if pax.get("uid") else _number(uid)
-    info.gid = int(pax["gid"]) if pax.get("gid") else _number(gid)
-    info.size = int(pax["size"]) if pax.get("size") else _number(size)
-    info.mtime = float(pax["mtime"]) if pax.get("mtime") else _number(mtime)
-    ustar = magic[:5] == b"ustar"
-    info.devmajor, info.devminor = (_number(major), _number(minor)) if ustar else (0, 0)
-    info.pax_headers = pax
-    sparse = kind == b"S" or any(key.startswith("GNU.sparse.") for key in pax)
-    info.sparse = [] if sparse else None
+    info._devices = (major, minor) if magic[:5] == b"ustar" else None
     if kind in _HEADER_ONLY:
         info.size = 0
     if info.size < 0:
@@ -165,20 +221,30 @@ def read_headers(blob: BlobSlice) -> Iterator[Header]:
     `tarfile.ReadError` for a damaged or truncated header.
     """
     offset, total = 0, blob.size
+    window, start = b"", 0  # the bytes of `blob` from `start` on, as last read
     global_pax: dict[str, str] = {}
     pax: dict[str, str] = {}
     long_name = long_link = None
+    unpack = _FIELDS.unpack
     while offset + BLOCK <= total:
-        block = blob.pread(BLOCK, offset)
+        here = offset - start
+        if here + BLOCK > len(window):
+            window, start, here = blob.pread(_WINDOW, offset), offset, 0
+            if len(window) < BLOCK:
+                break
+        block = window[here : here + BLOCK]
         if block == _ZERO:
             return
-        _check(block, offset)
-        kind, data = block[156:157], offset + BLOCK
-        if kind in (b"x", b"g", b"L", b"K"):
-            size = _number(block[124:136])
+        fields = unpack(block)
+        _check(block, fields[6], offset)
+        kind, data = fields[7], offset + BLOCK
+        if kind in _EXTENDED:
+            size = _octal(fields[4])
             if not 0 <= size <= _MAX_EXTENDED or data + size > total:
                 raise tarfile.ReadError(f"bad extended header at byte {offset}")
-            payload = blob.pread(size, data)
+            payload = window[here + BLOCK : here + BLOCK + size]
+            if len(payload) < size:
+                payload = blob.pread(size, data)
             if kind == b"x":
                 pax = _pax(payload)
             elif kind == b"g":
@@ -190,7 +256,9 @@ def read_headers(blob: BlobSlice) -> Iterator[Header]:
             offset = data + _padded(size)
             continue
         try:
-            info = _header(block, {**global_pax, **pax}, long_name, long_link)
+            info = _header(
+                fields, {**global_pax, **pax} if global_pax else pax, long_name, long_link
+            )
         except ValueError:
             raise tarfile.ReadError(f"invalid number in the tar header at byte {offset}") from None
         info.offset, info.offset_data = offset, data

@@ -149,28 +149,44 @@ class UnionView:
 
     def _apply(self, index: int, layer: Layer) -> None:
         items = layer.items()
+        markers, links, others = [], [], []
+        for item in items:
+            entry = item[1]
+            if isinstance(entry, Whiteout):
+                markers.append(item)
+            elif isinstance(entry, Hardlink):
+                links.append(item)
+            else:
+                if isinstance(entry, OpaqueDir):
+                    markers.append(item)
+                others.append(item)
         # A hardlink may name a lower file this very layer whites out; flattening keeps
         # that file's data, so remember the targets before anything is removed.
-        before = {
-            e.target: self._find(normpath(e.target)) for _, e in items if isinstance(e, Hardlink)
-        }
+        before = {e.target: self._find(normpath(e.target)) for _, e in links}
         # Whiteouts and opaque markers act on lower layers only, so they go first:
         # their position in the tar never matters (OCI layer spec).
-        for path, entry in items:
+        for path, entry in markers:
             if isinstance(entry, Whiteout):
                 self._parent(path, index, layer)  # the layer holds its whiteouts in real dirs
                 self._remove(path)
-            elif isinstance(entry, OpaqueDir):
+            else:
                 node = self._find(path)
                 if node is not None and node.children is not None:
                     node.children = {}
-        for path, entry in items:
+        # Entries come sorted, so a directory's entry precedes everything below it and the
+        # parent found for one name stays right for its siblings: look each one up once.
+        parents: dict[str, _Tree] = {}
+        for path, entry in others:
             if path == "/":
                 self._root.entry, self._root.layer = entry, index
-            elif not isinstance(entry, (Whiteout, Hardlink)):
-                self._put(path, entry, index, layer)
+                continue
+            head, _, name = path.rpartition("/")
+            node = parents.get(head)
+            if node is None:
+                node = parents[head] = self._parent(path, index, layer)
+            self._put_in(node, name, entry, index)
         # Hardlinks last: their target may be a later entry of the same layer.
-        pending = [(p, e) for p, e in items if isinstance(e, Hardlink)]
+        pending = links
         while pending:
             unresolved = []
             for path, link in pending:
@@ -208,19 +224,27 @@ class UnionView:
         self, path: str, entry: Entry, index: int, layer: Layer, inode: int | None = None
     ) -> None:
         node = self._parent(path, index, layer)
-        name = posixpath.basename(path)
-        assert node.children is not None
-        existing = node.children.get(name)
-        if isinstance(entry, Dir) and existing is not None and existing.children is not None:
+        self._put_in(node, path.rpartition("/")[2], entry, index, inode)
+
+    def _put_in(
+        self, node: _Tree, name: str, entry: Entry, index: int, inode: int | None = None
+    ) -> None:
+        children = node.children
+        assert children is not None
+        existing = children.get(name)
+        if existing is not None and existing.children is not None and isinstance(entry, Dir):
             existing.entry, existing.layer = entry, index
             return
-        node.children[name] = _Tree(entry, index, self._inode() if inode is None else inode)
+        children[name] = _Tree(entry, index, self._inode() if inode is None else inode)
 
     def _parent(self, path: str, index: int, layer: Layer) -> _Tree:
         """The directory that holds `path` in this layer, made real where it must be."""
         *dirs, _ = path.strip("/").split("/")
+        listed = layer.by_path
         node = self._root
-        for depth, part in enumerate(dirs):
+        prefix = ""
+        for part in dirs:
+            prefix = f"{prefix}/{part}"
             assert node.children is not None
             child = node.children.get(part)
             if child is None or child.children is None:
@@ -228,7 +252,7 @@ class UnionView:
                 # per-layer storage makes it a real directory.
                 child = _Tree(ROOT_DIR, index, self._inode())
                 node.children[part] = child
-            elif child.layer != index and "/" + "/".join(dirs[: depth + 1]) not in layer:
+            elif child.layer != index and prefix not in listed:
                 # The layer's own directory for an unlisted parent is a fresh 0755 one,
                 # and the upper directory's metadata is what overlayfs shows.
                 child.entry, child.layer = ROOT_DIR, index

@@ -28,6 +28,8 @@ DEBIAN_PACKAGE = {
     "docker": "docker.io",
     "dockerd": "docker.io",
     "podman": "podman",
+    "containerd": "containerd",
+    "ctr": "containerd",
     "busybox": "busybox-static",
     "getfattr": "attr",
     "setfattr": "attr",

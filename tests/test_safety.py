@@ -1,4 +1,4 @@
-"""The bad-input suite: every case of semantics.md "Bad input a safe reader must survive".
+"""The bad-input suite: every case of docs/semantics.md "Bad input a safe reader must survive".
 
 Each hostile image goes through `layerlab flatten IMAGE DEST` as a user would run it. After
 each one we check what a user cares about: the exit code, a one-line error that says what

@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from ..commit import EPOCH, CommitResult
+from ..commit import CommitResult
 from ..container import Container
 from ..image import EMPTY_TAR_DIFF_ID, canonical_json, sha256_digest
 from ..layer import Layer
@@ -104,15 +104,22 @@ check("07.1", (captured, not_captured))
 
 
 # -- 07.2 the config of the committed image -----------------------------------------------
+#: When the commit happens: later than the parent's `created`, as in any real commit.
+COMMIT_TIME = "2018-06-01T12:00:00Z"
+#: What Docker 20.10's commit adds that layerlab's model has no data for: which container
+#: the image came from (engine_facts.COMMIT_WRITES). An answer may carry them.
+DOCKER_ONLY_FIELDS = ("container", "container_config", "docker_version")
+
+
 def _commit_cases() -> list[tuple[dict[str, Any], str | None, dict[str, str], bytes]]:
     """(parent config, new DiffID or None, history entry, the config commit really wrote)."""
     image = ubuntu_image()
     changed = Container(image, name="changed")
     changed.write("/etc/motd", "hello\n")
-    step = {"created": EPOCH, "created_by": "layerlab commit"}
+    step = {"created": COMMIT_TIME, "created_by": "layerlab commit"}
     cases = []
     for container in (changed, Container(image, name="untouched")):
-        result = container.commit(created_by=step["created_by"])
+        result = container.commit(created_by=step["created_by"], created=step["created"])
         cases.append((image.config, result.diff_id, step, result.image.config_bytes))
     return cases
 
@@ -162,8 +169,28 @@ def _diagnose_config(answer: dict[str, Any], parent: dict[str, Any], diff_id: st
         )
 
 
+def _mismatch(answer: dict[str, Any], parent: dict[str, Any], step: dict, truth: bytes) -> Wrong:
+    if answer.get("created") == parent.get("created") != step.get("created"):
+        return Wrong(
+            "created",
+            "the config still says when the parent was made. `docker commit` stamps the new "
+            "config with the commit's time: set `created` to the step's.",
+        )
+    expected = json.loads(truth)
+    differing = sorted(
+        k
+        for k in set(answer) | set(expected)
+        if canonical_json(answer.get(k)) != canonical_json(expected.get(k))
+    )
+    return Wrong(
+        "mismatch",
+        f"your config differs from commit's in {differing or 'layout'}; "
+        "start from a copy of the parent's config.",
+    )
+
+
 def check_config(solve: object) -> str:
-    ids = []
+    ids, with_docker_fields, mismatches = [], False, []
     for parent, diff_id, step, truth in _commit_cases():
         answer = attempt(solve, copy.deepcopy(parent), diff_id, dict(step))
         if answer is None or answer is Ellipsis:
@@ -172,28 +199,29 @@ def check_config(solve: object) -> str:
             raise Wrong(
                 "not-dict", f"return the new config as a dict, not a {type(answer).__name__}"
             )
+        docker_fields = {k for k in DOCKER_ONLY_FIELDS if k in answer}
+        mine = {k: v for k, v in answer.items() if k not in docker_fields}
         try:
-            mine = canonical_json(answer)
+            written = canonical_json(mine)
         except (TypeError, ValueError) as exc:
             raise Wrong(
                 "not-json",
                 f"your config cannot be written as JSON ({exc}): use dicts, "
                 "lists, strings and numbers only",
             ) from None
-        if mine == truth:
+        if written == truth:
             ids.append(sha256_digest(truth))
+            with_docker_fields = with_docker_fields or bool(docker_fields)
             continue
         _diagnose_config(answer, parent, diff_id)
-        expected = json.loads(truth)
-        differing = sorted(
-            k
-            for k in set(answer) | set(expected)
-            if canonical_json(answer.get(k)) != canonical_json(expected.get(k))
-        )
-        raise Wrong(
-            "mismatch",
-            f"your config differs from commit's in {differing or 'layout'}; "
-            "start from a copy of the parent's config.",
+        mismatches.append(_mismatch(mine, parent, step, truth))
+    if mismatches:  # no case showed a structural mistake: name the first difference
+        raise mismatches[0]
+    if with_docker_fields:
+        return (
+            "both configs are what commit writes, plus the fields Docker adds about the "
+            f"container ({', '.join(DOCKER_ONLY_FIELDS)}); without them the image IDs would "
+            f"be commit's ({ids[0][:19]}... and {ids[1][:19]}...)."
         )
     return (
         f"both configs are byte for byte what commit writes, so the image IDs agree "
@@ -217,6 +245,7 @@ def solve(parent_config, diff_id, step):
     """Return the committed image's config. diff_id is the new layer's DiffID, or None
     when the container changed nothing; step is the commit's history entry."""
     config = copy.deepcopy(parent_config)
+    config["created"] = step["created"]               # commit stamps its own time
     step = dict(step)
     if diff_id is None:
         step["empty_layer"] = True                     # history, but no layer

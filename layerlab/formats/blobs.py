@@ -3,7 +3,7 @@
 Everything in an image is addressed by the sha256 of its bytes, which makes tampering
 visible, but only if somebody looks. This module looks: every blob is hashed while it is
 read, a layer's uncompressed bytes are checked against the DiffID in the config, and
-decompression stops at a ratio no honest layer reaches (semantics.md, bad input).
+decompression stops at a ratio no honest layer reaches (docs/semantics.md, bad input).
 
 A compressed layer is decompressed once into an anonymous temporary file (O_TMPFILE: it has
 no name, so nothing can be left behind, even on Ctrl-C) so that its file contents can then

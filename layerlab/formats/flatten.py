@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FlattenResult", "flatten", "view_of"]
 
+#: Threads that create and fill files while the union is walked (see TreeWriter); none
+#: on one CPU, where they could only take turns.
+_WRITERS = 2 if (os.cpu_count() or 1) > 1 else 0
+
 
 @dataclass
 class FlattenResult(WriteStats):
@@ -78,9 +82,13 @@ def flatten(
     total = sum(1 for _ in view.walk()) if progress else 0
     first_name: dict[int, str] = {}
     path = "/"
+    writer = None
     with new_directory(dest) as staging:
         try:
-            with TreeWriter(staging, result) as writer, Progress(total, progress) as bar:
+            with (
+                TreeWriter(staging, result, workers=_WRITERS) as writer,
+                Progress(total, progress) as bar,
+            ):
                 for node in view.walk():
                     path, entry = node.path, node.entry
                     if isinstance(entry, Dir):
@@ -93,5 +101,6 @@ def flatten(
                     bar.update()
                 path = "/"
         except OSError as exc:
+            path = (writer and writer.failed_path) or path
             raise LayerlabError(f"cannot write {path} in {dest}: {exc.strerror or exc}") from None
     return result

@@ -9,6 +9,16 @@ hardlinks only join names this writer made.
 
 Directory metadata is applied when the writer leaves a directory, after its children, so
 that a read-only mode (0555) or an mtime is not spoiled by the files created inside.
+
+Small files make the syscalls per file what costs: a file is created with its final mode
+when the umask leaves that mode alone, and is not chowned when it is born with the owner the
+image asks for (as root, uid and gid 0 of most images). `fchmod`/`fchown` are only issued
+where they change something; set-id bits always take the explicit path.
+
+With `workers`, regular files are written by a few threads, in batches per directory:
+the kernel's side of creating and filling a file runs without the GIL, so on two cores the
+next files are created while this one is filled. A directory's descriptor stays open, and
+its metadata waits, until everything inside it is done (`_Dir.busy`).
 """
 
 from __future__ import annotations
@@ -17,10 +27,12 @@ import errno
 import os
 import posixpath
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from ..blobslice import BlobSlice
+from ..blobslice import BlobSlice, Extent
 from ..entries import Device, Entry, Fifo, File, Meta, Symlink, is_under, parent_of
 from ..safety import OVERLAY_XATTR_PREFIXES, LayerlabError
 
@@ -30,6 +42,25 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 _IMPLIED = Meta(mode=0o755)
+#: Files per task handed to a worker thread: enough to make the hand-over cost nothing.
+_BATCH = 64
+#: Mode bits a create (open, mkdir) may not set as asked: set-id bits are cleared by a
+#: later chown, and a non-member group clears set-gid; such modes always get an fchmod.
+_SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (other threads may be creating files)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # no /proc: a brief, safe-side change
+    os.umask(mask)
+    return mask
 
 
 @dataclass
@@ -54,6 +85,19 @@ class WriteStats:
         return text
 
 
+class _Dir:
+    """A directory being written. `busy` counts what still needs its descriptor: the
+    writer while inside it, each unfinished batch of files, each unfinished subdirectory.
+    At zero its metadata is applied and the descriptor closed (`TreeWriter._release`)."""
+
+    __slots__ = ("path", "fd", "parent", "busy", "batch")
+
+    def __init__(self, path: str, fd: int, parent: _Dir | None) -> None:
+        self.path, self.fd, self.parent = path, fd, parent
+        self.busy = 1
+        self.batch: list[tuple[str, str, File]] = []
+
+
 class TreeWriter:
     """Creates entries below `root` (an empty directory we own), one model path at a time.
 
@@ -62,41 +106,89 @@ class TreeWriter:
     only descriptors are closed (the caller removes the partial tree).
     """
 
-    def __init__(self, root: str | os.PathLike[str], stats: WriteStats | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], stats: WriteStats | None = None, *, workers: int = 0
+    ) -> None:
         self.stats = stats if stats is not None else WriteStats()
         self.as_root = os.geteuid() == 0
         self._root_fd = os.open(root, _DIR)
-        self._stack: list[tuple[str, int]] = [("/", self._root_fd)]
+        self._stack: list[_Dir] = [_Dir("/", self._root_fd, None)]
+        self._open: set[_Dir] = set(self._stack)
         self._dir_meta: dict[str, Meta] = {"/": _IMPLIED}
         self._made: set[str] = set()
         self._fast_copy = True
+        # What a new file gets by itself. A set-gid directory (ours never are while we
+        # write in them) hands down its group, a default ACL replaces the umask: in those
+        # cases every file gets an explicit chown and chmod.
+        root_stat = os.fstat(self._root_fd)
+        inherits = bool(root_stat.st_mode & stat.S_ISGID)
+        self._born: tuple[int, int] | None = None if inherits else (os.geteuid(), os.getegid())
+        self._masked = _umask() | _SPECIAL
+        try:
+            os.getxattr(self._root_fd, "system.posix_acl_default")
+            self._masked = 0o7777  # a default ACL decides modes: never trust a create
+        except OSError:
+            pass
+        # Threads writing files; the first failure stops them and is raised here.
+        self._pool = ThreadPoolExecutor(workers, "layerlab-write") if workers > 0 else None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._error: BaseException | None = None
+        self.failed_path: str | None = None
+        self._stopping = False
 
     # -- directories ------------------------------------------------------------------
-    def _leave(self, apply: bool = True) -> None:
-        path, fd = self._stack.pop()
+    def _leave(self) -> None:
+        directory = self._stack.pop()
+        if directory.batch:
+            self._submit(directory)
+        self._release(directory)
+
+    def _release(self, directory: _Dir) -> None:
+        """One thing inside `directory` is done; the last one applies its metadata."""
+        with self._lock:
+            directory.busy -= 1
+            if directory.busy:
+                return
         try:
-            if apply:
-                self._meta_fd(fd, self._dir_meta[path], path)
+            if not self._stopping:
+                meta = self._dir_meta[directory.path]
+                if meta.mode & stat.S_ISGID:
+                    self._born = None  # a re-entered set-gid directory hands its group down
+                self._meta_fd(directory.fd, meta, directory.path)
         finally:
-            if fd != self._root_fd:
-                os.close(fd)
+            if directory.fd != self._root_fd:
+                os.close(directory.fd)
+            self._open.discard(directory)
+        if directory.parent is not None:
+            self._release(directory.parent)
 
     def _enter(self, directory: str) -> int:
         """A descriptor for `directory`, creating implied parents on the way down."""
-        while not is_under(directory, self._stack[-1][0]):
+        top = self._stack[-1]
+        if directory == top.path:  # the usual case: a sibling of the entry written before
+            return top.fd
+        while not is_under(directory, self._stack[-1].path):
             self._leave()
-        top, fd = self._stack[-1]
-        rest = directory[len(top) :].strip("/") if top != "/" else directory.strip("/")
+        top = self._stack[-1]
+        path, fd = top.path, top.fd
+        rest = directory[len(path) :].strip("/") if path != "/" else directory.strip("/")
         for name in rest.split("/") if rest else ():
-            top = posixpath.join(top, name)
-            if top not in self._dir_meta:
-                if top in self._made:
-                    raise LayerlabError(f"{top} is not a directory but has entries below it")
+            path = posixpath.join(path, name)
+            if path not in self._dir_meta:
+                if path in self._made:
+                    raise LayerlabError(f"{path} is not a directory but has entries below it")
                 os.mkdir(name, 0o700, dir_fd=fd)
-                self._dir_meta[top] = _IMPLIED
+                self._dir_meta[path] = _IMPLIED
                 self.stats.dirs += 1
             fd = os.open(name, _DIR, dir_fd=fd)
-            self._stack.append((top, fd))
+            parent = self._stack[-1]
+            with self._lock:
+                parent.busy += 1
+            child = _Dir(path, fd, parent)
+            self._stack.append(child)
+            self._open.add(child)
         return fd
 
     def dir(self, path: str, meta: Meta) -> None:
@@ -118,25 +210,86 @@ class TreeWriter:
     def _new(self, path: str) -> tuple[int, str]:
         if path == "/" or path in self._made or path in self._dir_meta:
             raise LayerlabError(f"{path} is written twice; the input is inconsistent")
-        parent = self._enter(parent_of(path))
+        head, _, name = path.rpartition("/")
+        parent = self._enter(head or "/")
         self._made.add(path)
-        return parent, posixpath.basename(path)
+        return parent, name
 
     def file(self, path: str, entry: File) -> None:
         parent, name = self._new(path)
-        fd = os.open(name, _CREATE, 0o600, dir_fd=parent)
+        if self._pool is None:
+            self._write_file(parent, name, path, entry)
+            self.stats.files += 1
+            self.stats.bytes += entry.size
+            return
+        if self._error is not None:
+            raise self._error
+        directory = self._stack[-1]
+        directory.batch.append((path, name, entry))
+        if len(directory.batch) >= _BATCH:
+            self._submit(directory)
+
+    def _write_file(self, parent: int, name: str, path: str, entry: File) -> None:
+        meta = entry.meta
+        settled = not meta.mode & self._masked  # the create gives the final mode
+        fd = os.open(name, _CREATE, meta.mode if settled else 0o600, dir_fd=parent)
         try:
-            self._copy(entry, fd, path)
-            self._meta_fd(fd, entry.meta, path)
+            if entry.size:
+                self._copy(entry, fd, path)
+            self._meta_fd(fd, meta, path, mode_set=settled)
         finally:
             os.close(fd)
-        self.stats.files += 1
-        self.stats.bytes += entry.size
+
+    # -- worker threads -----------------------------------------------------------------
+    def _submit(self, directory: _Dir) -> None:
+        batch, directory.batch = directory.batch, []
+        assert self._pool is not None
+        with self._lock:
+            directory.busy += 1
+            self._in_flight += 1
+        self._pool.submit(self._write_batch, directory, batch)
+
+    def _write_batch(self, directory: _Dir, batch: list[tuple[str, str, File]]) -> None:
+        done = size = 0
+        path = directory.path
+        try:
+            for path, name, entry in batch:
+                if self._stopping:
+                    return
+                self._write_file(directory.fd, name, path, entry)
+                done += 1
+                size += entry.size
+            self._release(directory)
+        except BaseException as exc:  # handed to the writer's thread, which raises it
+            self._stopping = True
+            with self._lock:
+                if self._error is None:
+                    self._error, self.failed_path = exc, path
+        finally:
+            with self._lock:
+                self.stats.files += done
+                self.stats.bytes += size
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.notify_all()
+
+    def _drain(self) -> None:
+        """Wait until every file handed out so far exists; raise what a worker raised."""
+        if self._pool is None:
+            return
+        for directory in self._stack:
+            if directory.batch:
+                self._submit(directory)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._in_flight)
+        if self._error is not None:
+            raise self._error
 
     def symlink(self, path: str, entry: Symlink) -> None:
         parent, name = self._new(path)
         os.symlink(entry.target, name, dir_fd=parent)
-        self._chown(name, entry.meta, path, dir_fd=parent)
+        if (entry.meta.uid, entry.meta.gid) != self._born:
+            self._chown(name, entry.meta, path, dir_fd=parent)
         ns = entry.meta.mtime * 10**9
         os.utime(name, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
         self.stats.symlinks += 1
@@ -182,6 +335,7 @@ class TreeWriter:
                 f"hardlink {path} -> {existing}: the target is not part of what is being "
                 "written (a hardlink into a lower layer cannot be stored in one layer dir)"
             )
+        self._drain()  # the target may still be in a worker's batch
         parent, name = self._new(path)
         os.link(
             existing[1:], name, src_dir_fd=self._root_fd, dst_dir_fd=parent, follow_symlinks=False
@@ -201,11 +355,18 @@ class TreeWriter:
 
     # -- contents and metadata ---------------------------------------------------------
     def _copy(self, entry: File, out: int, path: str) -> None:
+        left = entry.size
+        where = entry.content.opener
+        if type(where) is Extent and where.blob.fd is not None and self._fast_copy:
+            # Straight from the layer blob, without opening a stream per file.
+            left = self._kernel_copy(where.blob.fd, where.blob.offset + where.offset, left, out)
+            if not left:
+                return
         with entry.content.open() as stream:
-            left = entry.size
-            if isinstance(stream, BlobSlice) and stream.fd is not None and self._fast_copy:
+            fresh = left == entry.size and self._fast_copy
+            if fresh and isinstance(stream, BlobSlice) and stream.fd is not None:
                 left = self._kernel_copy(stream.fd, stream.offset, left, out)
-                stream.seek(entry.size - left)
+            stream.seek(entry.size - left)
             while left > 0:
                 chunk = stream.read(min(_CHUNK, left))
                 if not chunk:
@@ -243,9 +404,13 @@ class TreeWriter:
                 raise
             self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path}")
 
-    def _meta_fd(self, fd: int, meta: Meta, path: str) -> None:
-        self._chown(fd, meta, path)
-        os.fchmod(fd, meta.mode)  # after chown, which clears set-id bits
+    def _meta_fd(self, fd: int, meta: Meta, path: str, *, mode_set: bool = False) -> None:
+        """Owner, mode, xattrs and mtime of what `fd` names; `mode_set` when it was created
+        with its final mode (which a chown keeps: such modes have no set-id bits)."""
+        if (meta.uid, meta.gid) != self._born:
+            self._chown(fd, meta, path)
+        if not mode_set:
+            os.fchmod(fd, meta.mode)  # after chown, which clears set-id bits
         for key, value in meta.xattrs:
             try:
                 os.setxattr(fd, key, value)
@@ -267,9 +432,21 @@ class TreeWriter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            while self._stack:
-                self._leave(apply=kind is None)
+            if kind is None:
+                while self._stack:
+                    self._leave()
+                self._drain()
+        except BaseException:
+            self._stopping = True
+            raise
         finally:
-            while self._stack:
-                self._leave(apply=False)
+            if kind is not None:
+                self._stopping = True
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            for directory in self._open:
+                if directory.fd != self._root_fd:
+                    os.close(directory.fd)
+            self._open.clear()
+            self._stack.clear()
             os.close(self._root_fd)

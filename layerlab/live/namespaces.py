@@ -2,7 +2,10 @@
 
 A namespace gives a process its own copy of one kind of global name: mount table (mnt),
 process ids (pid), hostname (uts), network devices (net), System V IPC (ipc), cgroup
-paths (cgroup) and user ids (user). `docker run` creates all of them for every container.
+paths (cgroup), user ids (user) and the clocks' offsets (time). `docker run` creates the
+first five for every container, a cgroup namespace on cgroup v2 hosts, a user namespace
+only with userns-remap, and no time namespace (man 7 namespaces; moby
+daemon/oci_linux.go). The labs here use the seven kinds Docker can use.
 
 Each demo below runs in a forked child (see `child.py`) and returns a small result with
 `live`, `world` and stable facts to print. As an ordinary user, every demo runs inside a

@@ -16,11 +16,14 @@ claim to the kernel, in four steps, inside a child process with a private mount 
 The same operations also run on the model. The result says whether the kernel's upper dir
 equals the model's rw layer, and the container keeps what the kernel wrote, ready to commit.
 
-Mount options: Docker 20.10 mounts with `index=off` and without redirect_dir, and the model
-assumes exactly that (a renamed lower dir gives EXDEV, copy-up breaks hardlinks); the kernel
-defaults could differ, so we say it. `metacopy=off` keeps copy-up a full copy. Inside a user
-namespace (`userxattr`) the kernel refuses `redirect_dir=off` and asks for `nofollow`,
-which likewise never creates a redirect.
+Mount options: moby's overlay2 driver passes `index=off` (when the kernel knows the
+option) and the three dirs, nothing else (daemon/graphdriver/overlay2/overlay.go, `Get`);
+redirect_dir and metacopy stay at the kernel's defaults, which are off unless the overlay
+module was built or loaded otherwise. The model assumes exactly that (a renamed lower dir
+gives EXDEV, copy-up breaks hardlinks and copies whole files), so the lab pins all three
+to off, to behave the same on a kernel with other defaults. Inside a user namespace
+(`userxattr`) the kernel refuses `redirect_dir=off` and asks for `nofollow`, which likewise
+never creates a redirect. tests/reference/test_engine_facts.py checks the Docker side.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..layer import Layer
 from . import storage, syscalls
 from .child import run
 from .cleanup import checkpoint, temp_dir
+from .engine_facts import OVERLAY2_PASSES
 from .fileops import OPERATIONS, Op, kernel_ops, model_ops, show_op
 from .probe import run_live
 from .result import LiveError, LiveResult, live_world
@@ -49,6 +53,10 @@ __all__ += ["mount_container", "mounted_paths", "read_back", "safe_path", "Mount
 ROOT_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 ROOTLESS_OPTIONS = "userxattr,index=off,redirect_dir=nofollow,metacopy=off"
 ROOTLESS_NOTE = "(rootless: userxattr, and redirect_dir=nofollow, since userxattr refuses off)"
+#: What the lab prints about Docker's own mount: engine_facts.OVERLAY2_PASSES, in words.
+DOCKER_OPTIONS_FACT = (
+    f"{','.join(OVERLAY2_PASSES)} (redirect_dir and metacopy: left at the kernel's defaults)"
+)
 OPAQUE_NOTE = "(user.overlay.opaque=y when mounted rootless with userxattr)"
 #: Docker's per-container files, bind-mounted from containers/<id>/ over the init layer's.
 BIND_FILES = {"/etc/hostname": "hostname", "/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf"}
@@ -60,7 +68,7 @@ def mount_options(rootless: bool) -> str:
 
 @dataclass(frozen=True)
 class Mounted:
-    """Absolute paths of a mounted container: the overlay2 dir, the mount, upper, own files."""
+    """Absolute paths of a mounted container: the data root, the mount, upper, own files."""
 
     root: str
     merged: str
@@ -97,10 +105,10 @@ def mounted_paths(root: str, container: Container) -> Mounted:
 def mount_container(root: str, container: Container, rootless: bool) -> Mounted:
     """Steps 1 and 2 of the module doc, under the empty dir `root`; call in a mount namespace."""
     dirs = storage.write_overlay2(container, root, userxattr=rootless)
-    os.chdir(root)  # Docker mounts from here, with short relative paths: lowerdir=l/A:l/B
+    os.chdir(os.path.join(root, dirs.driver))  # short relative paths: lowerdir=l/A:l/B
     options = f"{dirs.options()},{mount_options(rootless)}"
-    syscalls.mount("overlay", dirs.merged, "overlay", 0, options)
     mounted = mounted_paths(root, container)
+    syscalls.mount("overlay", mounted.merged, "overlay", 0, options)
     for path, name in BIND_FILES.items():
         target = safe_path(mounted.merged, path)
         if target is not None:
@@ -223,7 +231,8 @@ class OverlayLab(LiveResult):
     def facts(self) -> list[tuple[str, object]]:
         """The same text in every world: the world-bound details are in the fields."""
         return [
-            ("mounted as Docker does", "index=off,redirect_dir=off,metacopy=off " + ROOTLESS_NOTE),
+            ("Docker's overlay2 passes", DOCKER_OPTIONS_FACT),
+            ("this lab mounts with", f"{ROOT_OPTIONS} {ROOTLESS_NOTE}"),
             ("operations", self.operations),
             ("upper dir read back as the rw layer", self.rw_layer),
             ("a whiteout on disk is", "a char device 0/0 with the deleted name"),

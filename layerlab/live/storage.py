@@ -3,21 +3,37 @@
 Both storage drivers keep one directory per layer and union-mount them for a container;
 they differ in how they name things and spell deletions (see `formats.ondisk`):
 
-    /var/lib/docker/aufs/                     /var/lib/docker/overlay2/
-      diff/<id>/      a layer's files           l/<SHORT> -> ../<id>/diff   short names
-      layers/<id>     its parents, top first    <id>/diff/    a layer's files
-      mnt/<id>/       the union mount point     <id>/link     its short name
-                                                <id>/lower    l/A:l/B, its lowers, top first
-                                                <id>/work/    overlayfs's scratch dir
-                                                <id>/merged/  the union mount point
+    /var/lib/docker/aufs/                     /var/lib/docker/
+      diff/<id>/      a layer's files           containers/<container-id>/  hosts, hostname...
+      layers/<id>     its parents, top first    image/overlay2/layerdb/
+      mnt/<id>/       the union mount point       sha256/<chain-id>/  cache-id, diff, parent, size
+                                                  mounts/<container-id>/  mount-id, init-id, parent
+                                                overlay2/
+                                                  l/<SHORT> -> ../<cache-id>/diff   short names
+                                                  <cache-id>/diff/  a layer's files
+                                                  <cache-id>/link   its short name
+                                                  <cache-id>/lower  l/A:l/B, its lowers, top first
+                                                  <cache-id>/work/  overlayfs's scratch dir
+                                                  <mount-id>/merged/  the union mount point
+
+overlay2 names a layer's directory by a random *cache ID*; the layer store
+(`image/overlay2/layerdb/sha256/<chain-id>/`) is keyed by chain ID, and its `cache-id` file
+points at the directory. A container's rw dir is named by a random *mount ID* (its init
+dir is `<mount-id>-init`), which `layerdb/mounts/<container-id>/` records; the container's
+own files live in `containers/<id>/`, beside overlay2/. moby: layer/filestore.go,
+daemon/graphdriver/overlay2/overlay.go. tests/reference/test_engine_facts.py checks it.
 
 Why overlay2 has `l/`: mount(2) takes its options in one page (4096 bytes), and a deep
-image's `lowerdir=/var/lib/docker/overlay2/<64 hex>/diff:...` would not fit. Docker mounts
-from inside the overlay2 dir with `lowerdir=l/A:l/B`, 26 characters per layer. We do too.
+image's `lowerdir=/var/lib/docker/overlay2/<64 hex>/diff:...` would not fit. The `lower`
+files use `l/A:l/B`, 26 characters per layer, and Docker mounts through those links (from
+inside overlay2/ with relative paths when even they exceed a page). We always mount from
+inside, with relative paths.
 
-Layer dirs are named by the first 12 hex digits of the layer's ChainID (Docker picks random
-ids), the container's by its id. The `listing` of a tree we wrote and the `predicted_listing`
-of the model are the same text, with no temp paths, so notebooks can print either.
+Docker's IDs are random; ours derive from the chain ID (layers) and the container's id, so
+a listing is the same on every run, and every ID is cut to 12 hex digits as `docker ps`
+cuts them. We leave out tar-split.json.gz (the tar headers Docker keeps to rebuild a
+layer's exact tar). The `listing` of a tree we wrote and the `predicted_listing` of the
+model are the same text, with no temp paths, so notebooks can print either.
 """
 
 from __future__ import annotations
@@ -38,16 +54,19 @@ from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
 
 __all__ = [
     "LayerDir",
+    "mount_id",
     "Overlay2Dirs",
     "layer_dirs",
     "overlay2_dirs",
     "write_overlay2",
     "write_aufs",
 ]
-__all__ += ["listing", "predicted_listing"]
+__all__ += ["listing", "predicted_listing", "disk_label", "layer_items", "render_tree"]
 
 WORK_NOTE = "overlayfs's scratch space"
 MERGED_NOTE = "the union mount: the container's /"
+#: The layer store, relative to the data root (moby layer/filestore.go).
+LAYERDB = "image/overlay2/layerdb"
 #: trusted.overlay.opaque as root, user.overlay.opaque rootless: one label for both, so a
 #: listing reads the same in every world.
 OPAQUE_NOTE = "[xattr overlay.opaque=y: opaque]"
@@ -61,21 +80,27 @@ class LayerDir:
     short: str
     role: str
     layer: Layer
+    chain_id: str = ""  # image layers only: the layer store's key
 
 
 @dataclass(frozen=True)
 class Overlay2Dirs:
-    """The dirs of one container's overlay mount, relative to the overlay2 root."""
+    """The dirs of one container's overlay mount, relative to the data root."""
 
     lowers: tuple[str, ...]  # "l/<SHORT>", top first, as lowerdir= wants them
     upper: str
     work: str
     merged: str
     container: str  # the container's own files, bind-mounted: hostname, hosts, resolv.conf
+    driver: str = "overlay2"  # lowers, and the paths in options(), are relative to this
 
     def options(self) -> str:
-        """The data part of mount(2): which dirs, top lower first."""
-        return f"lowerdir={':'.join(self.lowers)},upperdir={self.upper},workdir={self.work}"
+        """The data part of mount(2), relative to the driver dir: top lower first."""
+        inside = len(self.driver) + 1
+        return (
+            f"lowerdir={':'.join(self.lowers)},upperdir={self.upper[inside:]},"
+            f"workdir={self.work[inside:]}"
+        )
 
 
 def short_name(directory: str) -> str:
@@ -84,20 +109,30 @@ def short_name(directory: str) -> str:
     return base64.b32encode(digest).decode()[:26]
 
 
+def _stable_id(kind: str, of: str) -> str:
+    """Docker picks a random 64-hex ID; ours is derived, so listings are reproducible."""
+    return hashlib.sha256(f"{kind} {of}".encode()).hexdigest()[:12]
+
+
+def mount_id(container: Container) -> str:
+    """The name of the container's rw dir under overlay2/ (not the container's ID)."""
+    return _stable_id("mount-id", container.id)
+
+
 def layer_dirs(container: Container) -> list[LayerDir]:
     """Image layers, the init layer and the rw layer of `container`, bottom first."""
     image = container.image or build_image(container.image_layers)
-    cid = container.id[:12]
     dirs = []
     for number, (chain, layer) in enumerate(
-        zip(image.chain_ids, container.image_layers, strict=True), 1
+        zip(image.chain_ids, container.image_layers, strict=True)
     ):
-        name = chain.split(":")[-1][:12]
-        dirs.append(LayerDir(name, short_name(name), f"image layer {number}", layer))
+        name = _stable_id("cache-id", chain)
+        dirs.append(LayerDir(name, short_name(name), f"image layer L{number}", layer, chain))
+    mount = mount_id(container)
     if container.init is not None:
-        init = f"{cid}-init"
+        init = f"{mount}-init"
         dirs.append(LayerDir(init, short_name(init), "init layer", container.init))
-    dirs.append(LayerDir(cid, short_name(cid), "container layer (rw)", container.rw))
+    dirs.append(LayerDir(mount, short_name(mount), "container layer (rw)", container.rw))
     return dirs
 
 
@@ -106,28 +141,59 @@ def _write_text(path: str, text: str) -> None:
         handle.write(text)
 
 
+def _layer_size(layer: Layer) -> int:
+    """What layerdb's `size` holds: the bytes of the layer's files (hardlinks once)."""
+    return sum(entry.size for _, entry in layer.items() if isinstance(entry, File))
+
+
+def _layerdb(container: Container) -> dict[str, str]:
+    """The layer store's small files, path relative to the data root -> contents."""
+    dirs = layer_dirs(container)
+    image = container.image or build_image(container.image_layers)
+    files = {}
+    below = ""
+    for layer_dir, diff_id in zip(dirs[:-2], image.diff_ids, strict=True):
+        key = f"{LAYERDB}/sha256/{layer_dir.chain_id.split(':')[-1][:12]}"
+        files[f"{key}/cache-id"] = layer_dir.name
+        files[f"{key}/diff"] = diff_id
+        if below:
+            files[f"{key}/parent"] = below
+        files[f"{key}/size"] = str(_layer_size(layer_dir.layer))
+        below = layer_dir.chain_id
+    mounts = f"{LAYERDB}/mounts/{container.id[:12]}"
+    files[f"{mounts}/init-id"] = dirs[-2].name
+    files[f"{mounts}/mount-id"] = dirs[-1].name
+    files[f"{mounts}/parent"] = below
+    return files
+
+
 def write_overlay2(container: Container, root: str, *, userxattr: bool = False) -> Overlay2Dirs:
-    """Lay out `container`'s layers under the empty dir `root` as Docker's overlay2 does.
+    """Lay out `container`'s layers under the empty dir `root` as Docker's data root does.
 
     The rw layer becomes the upper dir (empty for a fresh container). Whiteouts are char
     devices 0/0: that needs root, or a user namespace (`userxattr` for the opaque xattr).
     """
     dirs = layer_dirs(container)
-    os.mkdir(os.path.join(root, "l"))
+    driver = os.path.join(root, "overlay2")
+    os.makedirs(os.path.join(driver, "l"))
     for index, layer_dir in enumerate(dirs):
-        top = os.path.join(root, layer_dir.name)
+        top = os.path.join(driver, layer_dir.name)
         os.mkdir(top)
         write_layer_dir(
             layer_dir.layer, os.path.join(top, "diff"), OnDiskFormat.OVERLAY, userxattr=userxattr
         )
-        os.symlink(f"../{layer_dir.name}/diff", os.path.join(root, "l", layer_dir.short))
+        os.symlink(f"../{layer_dir.name}/diff", os.path.join(driver, "l", layer_dir.short))
         _write_text(os.path.join(top, "link"), layer_dir.short)
         if index:  # the base layer has no lowers and never needs a work dir
             _write_text(os.path.join(top, "lower"), _lower_text(dirs[:index]))
             os.mkdir(os.path.join(top, "work"))
-    cid = dirs[-1].name
-    os.mkdir(os.path.join(root, cid, "merged"))
-    own = os.path.join(root, "containers", cid)  # Docker: /var/lib/docker/containers/<id>/
+        if index < len(dirs) - 1:  # something was built on it: Docker marks it read-only
+            _write_text(os.path.join(top, "committed"), "")
+    os.mkdir(os.path.join(driver, dirs[-1].name, "merged"))
+    for path, text in _layerdb(container).items():
+        os.makedirs(os.path.join(root, posixpath.dirname(path)), exist_ok=True)
+        _write_text(os.path.join(root, path), text)
+    own = os.path.join(root, "containers", container.id[:12])  # beside overlay2/
     os.makedirs(own)
     for path, data in sorted(container.mounts.items()):
         with open(os.path.join(own, posixpath.basename(path)), "wb") as handle:
@@ -138,9 +204,11 @@ def write_overlay2(container: Container, root: str, *, userxattr: bool = False) 
 def overlay2_dirs(container: Container) -> Overlay2Dirs:
     """Where write_overlay2 puts the container's mount dirs, relative to its root."""
     dirs = layer_dirs(container)
-    cid = dirs[-1].name
+    rw = f"overlay2/{dirs[-1].name}"
     lowers = tuple(f"l/{d.short}" for d in reversed(dirs[:-1]))
-    return Overlay2Dirs(lowers, f"{cid}/diff", f"{cid}/work", f"{cid}/merged", f"containers/{cid}")
+    return Overlay2Dirs(
+        lowers, f"{rw}/diff", f"{rw}/work", f"{rw}/merged", f"containers/{container.id[:12]}"
+    )
 
 
 def _lower_text(below: list[LayerDir]) -> str:
@@ -168,21 +236,22 @@ Items = dict[str, str]  # relative path -> how it is shown
 
 def _bookkeeping(parts: list[str]) -> bool:
     """Small text files the drivers keep beside the layers (shown with their contents)."""
-    return parts[0] == "layers" or (len(parts) == 2 and parts[1] in ("link", "lower"))
+    if parts[0] == "layers" or "/".join(parts[:-2]).startswith(f"{LAYERDB}/"):
+        return True
+    return len(parts) == 3 and parts[0] == "overlay2" and parts[2] in ("link", "lower")
 
 
-def _leaf_note(parts: list[str], cid: str) -> str | None:
+def _leaf_note(parts: list[str], rw: str) -> str | None:
     """Dirs not to descend into: the kernel's scratch space and the mount point."""
-    if len(parts) != 2:
-        return None
-    if parts[1] == "work":
-        return WORK_NOTE
-    if parts[1] == "merged" or parts == ["mnt", cid]:
+    if parts == ["mnt", rw]:
         return MERGED_NOTE
-    return None
+    if len(parts) != 3 or parts[0] != "overlay2":
+        return None
+    return {"work": WORK_NOTE, "merged": MERGED_NOTE}.get(parts[2])
 
 
-def _disk_label(full: str, parts: list[str], st: os.stat_result, cid: str) -> str:
+def disk_label(full: str, parts: list[str], st: os.stat_result, rw: str) -> str:
+    """How a listing shows one path it found on disk (`parts` from the listing's root)."""
     name = parts[-1]
     if stat.S_ISDIR(st.st_mode):
         for key in (opaque_xattr(False), opaque_xattr(True)):
@@ -191,7 +260,7 @@ def _disk_label(full: str, parts: list[str], st: os.stat_result, cid: str) -> st
                     return f"{name}/  {OPAQUE_NOTE}"
             except OSError:
                 continue
-        note = _leaf_note(parts, cid)
+        note = _leaf_note(parts, rw)
         return f"{name}/  ({note})" if note else f"{name}/"
     if stat.S_ISLNK(st.st_mode):
         return f"{name} -> {os.readlink(full)}"
@@ -224,22 +293,22 @@ def _file_label(name: str, size: int) -> str:
     return f"{name}  ({size} B)"
 
 
-def _disk_items(root: str, cid: str) -> Items:
+def _disk_items(root: str, rw: str) -> Items:
     items: Items = {}
 
     def walk(directory: str, prefix: list[str]) -> None:
         for name in sorted(os.listdir(directory)):
             full, parts = os.path.join(directory, name), [*prefix, name]
             st = os.lstat(full)
-            items["/".join(parts)] = _disk_label(full, parts, st, cid)
-            if stat.S_ISDIR(st.st_mode) and _leaf_note(parts, cid) is None:
+            items["/".join(parts)] = disk_label(full, parts, st, rw)
+            if stat.S_ISDIR(st.st_mode) and _leaf_note(parts, rw) is None:
                 walk(full, parts)
 
     walk(root, [])
     return items
 
 
-def _layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat) -> Items:
+def layer_items(layer: Layer, prefix: str, fmt: OnDiskFormat) -> Items:
     """What write_layer_dir puts on disk for `layer`, as listing items under `prefix`."""
     entries: dict[str, Entry] = {}
     for path, entry in layer.items():
@@ -284,31 +353,40 @@ def _model_items(container: Container, driver: str) -> Items:
             items[sub] = f"{sub}/"
         for index, d in enumerate(dirs):
             items[f"diff/{d.name}"] = f"{d.name}/"
-            items.update(_layer_items(d.layer, f"diff/{d.name}", OnDiskFormat.AUFS))
+            items.update(layer_items(d.layer, f"diff/{d.name}", OnDiskFormat.AUFS))
             parents = " ".join(x.name for x in reversed(dirs[:index])) or "(empty)"
             items[f"layers/{d.name}"] = f"{d.name} = {parents}"
             items[f"mnt/{d.name}"] = f"{d.name}/"
         items[f"mnt/{dirs[-1].name}"] += f"  ({MERGED_NOTE})"
         return items
-    items["l"] = "l/"
-    cid = dirs[-1].name
-    items["containers"], items[f"containers/{cid}"] = "containers/", f"{cid}/"
+    cid = container.id[:12]
+    for top in ("containers", f"containers/{cid}", "image", "image/overlay2", "overlay2"):
+        items[top] = f"{posixpath.basename(top)}/"
     for path, data in container.mounts.items():
         name = posixpath.basename(path)
         items[f"containers/{cid}/{name}"] = _file_label(name, len(data))
+    for path, text in _layerdb(container).items():
+        for parent in ancestors("/" + posixpath.dirname(path)):
+            items.setdefault(parent[1:], f"{posixpath.basename(parent)}/")
+        items.setdefault(posixpath.dirname(path), f"{posixpath.basename(posixpath.dirname(path))}/")
+        items[path] = f"{posixpath.basename(path)} = {text}"
+    items["overlay2/l"] = "l/"
     for index, d in enumerate(dirs):
-        items[f"l/{d.short}"] = f"{d.short} -> ../{d.name}/diff"
-        items[d.name], items[f"{d.name}/diff"] = f"{d.name}/", "diff/"
-        items.update(_layer_items(d.layer, f"{d.name}/diff", OnDiskFormat.OVERLAY))
-        items[f"{d.name}/link"] = f"link = {d.short}"
+        top = f"overlay2/{d.name}"
+        items[f"overlay2/l/{d.short}"] = f"{d.short} -> ../{d.name}/diff"
+        items[top], items[f"{top}/diff"] = f"{d.name}/", "diff/"
+        items.update(layer_items(d.layer, f"{top}/diff", OnDiskFormat.OVERLAY))
+        items[f"{top}/link"] = f"link = {d.short}"
         if index:
-            items[f"{d.name}/lower"] = f"lower = {_lower_text(dirs[:index])}"
-            items[f"{d.name}/work"] = f"work/  ({WORK_NOTE})"
-    items[f"{cid}/merged"] = f"merged/  ({MERGED_NOTE})"
+            items[f"{top}/lower"] = f"lower = {_lower_text(dirs[:index])}"
+            items[f"{top}/work"] = f"work/  ({WORK_NOTE})"
+        if index < len(dirs) - 1:
+            items[f"{top}/committed"] = _file_label("committed", 0)
+    items[f"overlay2/{dirs[-1].name}/merged"] = f"merged/  ({MERGED_NOTE})"
     return items
 
 
-def _render(top: str, items: Items, roles: dict[str, str], limit: int) -> str:
+def render_tree(top: str, items: Items, roles: dict[str, str], limit: int) -> str:
     """A `tree`-style picture; at most `limit` entries per directory, the rest counted."""
     children: dict[str, list[str]] = {}
     for rel in sorted(items):
@@ -334,17 +412,29 @@ def _render(top: str, items: Items, roles: dict[str, str], limit: int) -> str:
 
 
 def _roles(container: Container, driver: str) -> dict[str, str]:
-    where = "diff/" if driver == "aufs" else ""
-    return {where + d.name: d.role for d in layer_dirs(container)}
+    dirs = layer_dirs(container)
+    if driver == "aufs":
+        return {f"diff/{d.name}": d.role for d in dirs}
+    roles = {f"overlay2/{d.name}": d.role for d in dirs}
+    for number, d in enumerate(dirs[:-2]):
+        key = d.chain_id.split(":")[-1][:12]
+        roles[f"{LAYERDB}/sha256/{key}"] = "chain ID of L0" + (f"..L{number}" if number else "")
+    roles[f"{LAYERDB}/mounts/{container.id[:12]}"] = "the container's ID"
+    roles[f"containers/{container.id[:12]}"] = "the container's ID"
+    return roles
+
+
+def _top(driver: str) -> str:
+    return "aufs/" if driver == "aufs" else "/var/lib/docker/"
 
 
 def listing(root: str, container: Container, driver: str, limit: int = 8) -> str:
     """The tree under `root` (a dir written by write_overlay2 or write_aufs), paths relative."""
-    items = _disk_items(root, container.id[:12])
-    return _render(f"{driver}/", items, _roles(container, driver), limit)
+    items = _disk_items(root, mount_id(container))
+    return render_tree(_top(driver), items, _roles(container, driver), limit)
 
 
 def predicted_listing(container: Container, driver: str, *, limit: int = 8) -> str:
     """The same listing computed from the model alone: what the disk will show."""
     items = _model_items(container, driver)
-    return _render(f"{driver}/", items, _roles(container, driver), limit)
+    return render_tree(_top(driver), items, _roles(container, driver), limit)

@@ -1,4 +1,4 @@
-"""commit and image IDs: what `docker commit` records (semantics.md 7, 18)."""
+"""commit and image IDs: what `docker commit` records (docs/semantics.md 7, 18)."""
 
 import hashlib
 import io

@@ -1,4 +1,4 @@
-"""Container, init layer and commit: Docker's three-part rootfs (semantics.md 17-18)."""
+"""Container, init layer and commit: Docker's three-part rootfs (docs/semantics.md 17-18)."""
 
 import errno
 

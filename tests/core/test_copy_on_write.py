@@ -1,4 +1,4 @@
-"""Overlay: writes through a union follow overlayfs (semantics.md 12-15)."""
+"""Overlay: writes through a union follow overlayfs (docs/semantics.md 12-15)."""
 
 import errno
 

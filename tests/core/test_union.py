@@ -1,4 +1,4 @@
-"""UnionView: the merged tree follows the OCI layer spec and overlayfs (semantics.md 2-6, 9-11)."""
+"""UnionView: merged trees follow the OCI layer spec and overlayfs (docs/semantics.md 2-6, 9-11)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Notebook 05's copy-up lab: a one-byte append to a big lower file puts the whole file in
-the upper dir (semantics.md 12: copy-up copies the whole file), in every world."""
+the upper dir (docs/semantics.md 12: copy-up copies the whole file), in every world."""
 
 from __future__ import annotations
 

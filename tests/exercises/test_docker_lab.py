@@ -1,5 +1,5 @@
 """Notebook 07's Docker lab: the live comparison holds, and the recording it falls back on
-is what Docker really does (semantics.md 18: commit = the rw layer only)."""
+is what Docker really does (docs/semantics.md 18: commit = the rw layer only)."""
 
 from __future__ import annotations
 

@@ -314,7 +314,7 @@ RIGHT = {
 
 
 def test_the_copy_up_truth_comes_from_overlayfs_rules():
-    """semantics.md 12: open-for-write, metadata changes and hardlinking copy up; reads,
+    """docs/semantics.md 12: open-for-write, metadata changes and hardlinking copy up; reads,
     symlinks and deletions do not. The checker asks the model, so pin the model's answer."""
     copied = {op for op in COPY_UP_CANDIDATES if does_copy_up(op)}
     assert copied == {

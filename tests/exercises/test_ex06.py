@@ -80,6 +80,6 @@ RIGHT = {
 
 
 def test_the_busy_container_commits_its_own_file_and_the_dockerenv_whiteout_only():
-    """semantics.md 17-18: bind-mounted files never reach the rw layer; deleting
+    """docs/semantics.md 17-18: bind-mounted files never reach the rw layer; deleting
     /.dockerenv commits a whiteout. The checker's truth comes from this commit."""
     assert tar_paths(busy_container().commit().tar) == {"/.dockerenv", "/etc", "/etc/motd"}

@@ -69,6 +69,15 @@ def flag_every_step(parent, diff_id, step):
     return parent
 
 
+def keep_the_parents_created_time(parent, diff_id, step):
+    if diff_id is None:
+        step = {**step, "empty_layer": True}
+    else:
+        parent["rootfs"]["diff_ids"].append(diff_id)
+    parent["history"].append(step)
+    return parent
+
+
 def new_config_from_scratch(parent, diff_id, step):
     return {
         "rootfs": {
@@ -116,6 +125,7 @@ WRONG = {
         "no-history": forget_history,
         "no-empty-flag": forget_empty_layer_flag,
         "flag-with-layer": flag_every_step,
+        "created": keep_the_parents_created_time,
         "mismatch": new_config_from_scratch,
         "not-json": lambda parent, diff_id, step: {**parent, "created": object()},
     },
@@ -133,8 +143,19 @@ def config_by_json_round_trip(parent, diff_id, step):
     import json
 
     config = json.loads(json.dumps(parent))
+    config["created"] = step["created"]
     config["rootfs"]["diff_ids"] += [diff_id] if diff_id else []
     config["history"] += [step if diff_id else dict(step, empty_layer=True)]
+    return config
+
+
+def config_like_dockers(parent, diff_id, step):
+    """What Docker 20.10 writes: the commit's time, plus where the image came from."""
+    config = keep_the_parents_created_time(parent, diff_id, step)
+    config["created"] = step["created"]
+    config["container"] = "3f4e5d6c7b8a"
+    config["container_config"] = {"Cmd": ["sh", "-c", "echo hello > /etc/motd"]}
+    config["docker_version"] = "20.10.24"
     return config
 
 
@@ -148,7 +169,7 @@ RIGHT = {
         (lambda c: c.unlink("/etc/motd"), lambda c: c.append("/etc/hosts", "10.0.0.9 cache\n")),
         [write_a_note, lambda c: c.write("/etc/resolv.conf", "nameserver 9.9.9.9\n")],
     ],
-    "07.2": [config_by_json_round_trip, lambda p, d, s: config_by_json_round_trip(p, d, s)],
+    "07.2": [config_by_json_round_trip, config_like_dockers],
     "07.3": [
         commit_with_a_fixed_clock,
         lambda c: (c.write("/etc/motd", "x\n"), c.commit(mtime=0))[1],
@@ -163,3 +184,11 @@ RIGHT = {
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
 ) = contract_tests("07", WRONG, RIGHT)
+
+
+def test_a_config_with_dockers_own_fields_is_accepted():
+    """docker commit also records the container (container, container_config,
+    docker_version): an answer that adds them, as Docker does, is right too."""
+    from layerlab.exercises.ex07 import check_config
+
+    assert "plus the fields Docker adds" in check_config(config_like_dockers)

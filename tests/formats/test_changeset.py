@@ -71,7 +71,7 @@ EVERYTHING = Layer(
 
 
 def test_empty_layer_has_the_well_known_empty_tar_diff_id():
-    """semantics.md rule 7: the empty tar (1024 zero bytes) has DiffID sha256:5f70bf18..."""
+    """docs/semantics.md rule 7: the empty tar (1024 zero bytes) has DiffID sha256:5f70bf18..."""
     assert empty_diff_id() == EMPTY_TAR_DIFF_ID
     assert written(Layer()) == bytes(1024)
 
@@ -95,7 +95,7 @@ def test_round_trip_keeps_every_entry_type_and_metadata():
 
 
 def test_whiteouts_and_opaque_markers_are_spelled_like_moby():
-    """semantics.md rule 19: whiteout `.wh.<name>`; opaque = dir entry, then `.wh..wh..opq`."""
+    """docs/semantics.md rule 19: whiteout `.wh.<name>`; opaque = dir entry, then `.wh..wh..opq`."""
     order = names(written(EVERYTHING))
     assert ".wh.gone" in order
     assert order.index("var/cache/.wh..wh..opq") == order.index("var/cache") + 1
@@ -134,7 +134,7 @@ def test_opaque_marker_position_in_the_tar_does_not_matter():
 
 
 def test_file_and_its_whiteout_in_one_layer_keep_the_file():
-    """semantics.md: spec and umoci keep f (a whiteout only deletes from lower layers)."""
+    """docs/semantics.md: spec and umoci keep f (a whiteout only deletes from lower layers)."""
     for members in (
         [member("f", data="new"), member(".wh.f")],
         [member(".wh.f"), member("f", data="new")],
@@ -150,7 +150,7 @@ def test_dir_and_its_whiteout_in_one_layer_make_an_opaque_dir():
 
 
 def test_names_are_cleaned_absolute_and_dot_slash():
-    """semantics.md bad input: absolute names are made relative and stay inside."""
+    """docs/semantics.md bad input: absolute names are made relative and stay inside."""
     layer = read(member("/abs/x", data="1"), member("./rel/y", data="2"), member("./", "d"))
     assert layer.paths() == ["/", "/abs/x", "/rel/y"]
 
@@ -193,6 +193,23 @@ def test_a_truncated_layer_is_refused_with_one_line():
     data = tar_bytes([member("f", data=b"x" * 5000)])[:2048]
     with pytest.raises(LayerlabError, match="truncated") as err:
         read_changeset(io.BytesIO(data))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "odd, field",
+    [
+        (member("f", pax_headers={"uid": str(2**40)}), "owner"),
+        (member("f", pax_headers={"gid": "-1"}), "owner"),
+        (member("f", pax_headers={"mtime": "nan"}), "mtime"),
+        (member("f", pax_headers={"mtime": "1e300"}), "mtime"),
+        (member("dev/x", "c", devmajor=5000, devminor=1), "device number"),
+    ],
+)
+def test_values_no_file_system_can_hold_are_refused_in_one_line(odd, field):
+    """The fast header reader passes them on; the layer reader refuses them by name."""
+    with pytest.raises(LayerlabError, match=f"has {field} .* refusing this layer") as err:
+        read(member("ok", data="fine"), odd)
     assert "\n" not in str(err.value)
 
 

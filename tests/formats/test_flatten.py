@@ -94,6 +94,47 @@ def test_the_union_is_written_with_modes_owners_links_and_xattrs(tmp_path, need_
     assert (result.files, result.hardlinks, result.specials) == (3, 2, 2)
 
 
+@pytest.mark.parametrize("writers", [0, 2])
+def test_many_files_in_many_dirs_are_each_complete(tmp_path, monkeypatch, writers):
+    """Enough files for the worker threads to write them in batches: every file has its
+    bytes, mode and mtime, every directory its metadata, and a hardlink whose first name
+    sits in an earlier batch joins it."""
+    monkeypatch.setattr(flatten_module, "_WRITERS", writers)
+    modes = (0o644, 0o666, 0o600, 0o4755, 0o1777, 0o400)
+    entries: dict = {}
+    for d in range(4):
+        entries[f"/d{d}"] = Dir(Meta(mode=0o750, mtime=7))
+        for i in range(150):
+            entries[f"/d{d}/f{i}"] = File.of(f"{d}/{i}", mode=modes[i % 6], mtime=1000 + i)
+    entries["/d3/z-link"] = Hardlink(target="/d0/f5")
+    result = flatten([Layer(entries)], tmp_path / "root", progress=False)
+    root = tmp_path / "root"
+    assert (result.files, result.hardlinks) == (600, 1)
+    for d in range(4):
+        assert stat.S_IMODE(os.lstat(root / f"d{d}").st_mode) == 0o750
+        assert os.lstat(root / f"d{d}").st_mtime == 7
+        for i in range(150):
+            info = os.lstat(root / f"d{d}/f{i}")
+            assert (stat.S_IMODE(info.st_mode), info.st_mtime) == (modes[i % 6], 1000 + i)
+            assert (root / f"d{d}/f{i}").read_bytes() == f"{d}/{i}".encode()
+    assert os.lstat(root / "d3/z-link").st_ino == os.lstat(root / "d0/f5").st_ino
+
+
+def test_modes_the_umask_would_strip_are_still_exact(tmp_path):
+    """Files are created with their final mode only when the umask leaves it alone."""
+    old = os.umask(0o077)
+    try:
+        flatten(
+            [Layer({"/a": File.of("a", mode=0o644), "/b": File.of("b", mode=0o640)})],
+            tmp_path / "root",
+            progress=False,
+        )
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.lstat(tmp_path / "root/a").st_mode) == 0o644
+    assert stat.S_IMODE(os.lstat(tmp_path / "root/b").st_mode) == 0o640
+
+
 def test_contents_stream_from_the_layer_blobs(tmp_path):
     """A big file is copied from the (uncompressed) blob, not held in memory."""
     data = os.urandom(3 << 20)
@@ -143,6 +184,14 @@ def test_any_failure_leaves_nothing_behind(tmp_path, exc, existing):
     assert os.listdir(tmp_path) == (["root"] if existing else [])
     if existing:
         assert os.listdir(dest) == []
+
+
+@pytest.mark.parametrize("writers", [0, 2])
+def test_a_failing_file_is_named_in_the_error(tmp_path, monkeypatch, writers):
+    monkeypatch.setattr(flatten_module, "_WRITERS", writers)
+    with pytest.raises(LayerlabError, match="cannot write /z/fails in .*Input/output error"):
+        flatten([failing_layer(OSError(5, "Input/output error"))], tmp_path / "root")
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_stack_whose_hardlink_has_no_target_is_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""Layer directories in both spellings (semantics.md rules 10, 16, 19), converted losslessly."""
+"""Layer directories in both spellings (docs/semantics.md rules 10, 16, 19), losslessly."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_redirect_dir_upper_is_refused(tmp_path, root):
 
 
 def test_hardlink_into_a_lower_layer_cannot_be_stored_in_one_dir(tmp_path):
-    """semantics.md: a hardlink to a lower-layer file fails in per-layer storage."""
+    """docs/semantics.md: a hardlink to a lower-layer file fails in per-layer storage."""
     with pytest.raises(LayerlabError, match="lower layer"):
         write_layer_dir(Layer({"/h": Hardlink(target="/lower")}), tmp_path / "l", AUFS)
     assert not (tmp_path / "l").exists()

@@ -165,15 +165,30 @@ def test_the_image_shell_works_through_the_mount(image: Image) -> None:
 
 
 def test_on_disk_layout_is_what_the_model_predicts(image: Image) -> None:
-    """overlay2 dirs (diff, link, lower, work, merged, l/) and the article's AuFS dirs."""
+    """overlay2 dirs (diff, link, lower, work, merged, l/) named by cache and mount IDs,
+    the layer store keyed by chain ID, containers/ beside overlay2/; and AuFS's dirs."""
     container, result = lab(image, OPS["recreate a dir"] + OPS["delete a lower file"])
     expected = storage.predicted_listing(container, "overlay2")
     assert result.overlay2_tree == expected
     assert result.aufs_tree == storage.predicted_listing(container, "aufs")
-    cid = container.id[:12]
-    for part in (f"{cid}-init/   <- init layer", "l/", "merged/", "work/", "lower = l/"):
+    cid, mount = container.id[:12], storage.mount_id(container)
+    assert mount != cid
+    for part in (
+        f"{mount}-init/   <- init layer",
+        f"{mount}/   <- container layer (rw)",
+        "l/",
+        "merged/",
+        "work/",
+        "lower = l/",
+        f"mount-id = {mount}",
+        f"init-id = {mount}-init",
+        "cache-id = ",
+        "├── containers/",
+    ):
         assert part in result.overlay2_tree
-    for part in ("diff/", "layers/", "mnt/", f"{cid}/  (the union mount"):
+    chain = (container.image or image).chain_ids[0].split(":")[1][:12]
+    assert f"{chain}/   <- chain ID of L0" in result.overlay2_tree
+    for part in ("diff/", "layers/", "mnt/", f"{mount}/  (the union mount"):
         assert part in result.aufs_tree
     layout = result.layout()
     assert "overlay2/" in layout and "aufs/" in layout
@@ -186,8 +201,9 @@ def test_write_aufs_puts_on_disk_what_the_model_predicts(image: Image, tmp_path)
     storage.write_aufs(container, str(tmp_path))
     disk = storage.listing(str(tmp_path), container, "aufs")
     assert disk == storage.predicted_listing(container, "aufs")
-    assert (tmp_path / "diff" / container.id[:12] / "etc" / ".wh.motd").is_file()
-    assert (tmp_path / "layers" / container.id[:12]).read_text().count("\n") == 3
+    mount = storage.mount_id(container)
+    assert (tmp_path / "diff" / mount / "etc" / ".wh.motd").is_file()
+    assert (tmp_path / "layers" / mount).read_text().count("\n") == 3
 
 
 def _mount_with(base: str, options: str) -> str:

@@ -28,7 +28,7 @@ from layerlab.union import UnionView
 #: Docker 20.10's overlay2 mounts with index=off and never asks for redirect_dir, so the
 #: kernel default applies; on this machine /sys/module/overlay/parameters/redirect_dir is N.
 #: We spell it out so that a kernel built with another default still behaves like Docker.
-#: metacopy=off pins "copy-up copies the whole file" (semantics.md rule 12) for the same reason.
+#: metacopy=off pins "copy-up copies the whole file" (docs/semantics.md 12) likewise.
 #: With userxattr the kernel refuses redirect_dir=off (it means "off but follow"), so the
 #: rootless mount asks for nofollow, which creates no redirects either.
 ROOT_OPTIONS = "index=off,redirect_dir=off,metacopy=off"

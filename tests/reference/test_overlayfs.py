@@ -1,4 +1,4 @@
-"""The copy-on-write model against the running kernel's overlayfs (semantics.md 9-15).
+"""The copy-on-write model against the running kernel's overlayfs (docs/semantics.md 9-15).
 
 Each test builds lower layers, writes them to disk in overlay form (char 0/0 whiteouts,
 opaque xattrs), mounts a real overlayfs over them the way Docker's overlay2 does (index=off,

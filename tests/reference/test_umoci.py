@@ -107,7 +107,7 @@ def test_diff_layer_reproduces_new_when_umoci_applies_it(data, umoci, tmp_path) 
 
 
 def test_writing_below_a_lower_symlink_is_where_umoci_and_overlay_disagree(umoci, tmp_path):
-    """semantics.md, "Where implementations disagree": a layer adds lib/foo, lower lib is a
+    """docs/semantics.md, "Where implementations disagree": a layer adds lib/foo, lower lib is a
     symlink to usr/lib. umoci writes through the link (usr/lib/foo); overlay storage and
     Docker make lib a real directory, and so does layerlab (a container sees that)."""
     lower = Layer({"/usr": Dir(), "/usr/lib": Dir(), "/lib": Symlink(Meta(mode=0o777), "usr/lib")})

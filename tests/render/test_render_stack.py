@@ -1,6 +1,6 @@
 """The stack diagram, its text tree and the lookup trace say what the union rules say.
 
-Rules from /work/shared/docs/semantics.md: whiteouts delete lower versions (3), opaque dirs
+Rules from docs/semantics.md: whiteouts delete lower versions (3), opaque dirs
 hide lower children (4, 13), copy-up (12), the init layer and its bind mounts (17, 18).
 """
 
