@@ -12,13 +12,16 @@ its bytes are and reads them when asked (with pread, so many readers can share o
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import io
 import posixpath
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .blobslice import BlobSlice, Extent
 from .entries import (
@@ -33,11 +36,11 @@ from .entries import (
     OpaqueDir,
     Symlink,
     Whiteout,
-    ancestors,
     parent_of,
 )
 from .layer import Layer
 from .safety import (
+    MAX_ENTRIES,
     OPAQUE_MARKER,
     WHITEOUT_PREFIX,
     LayerlabError,
@@ -59,19 +62,20 @@ __all__ = [
 ]
 
 XATTR_PAX = "SCHILY.xattr."
-#: A member header from either parser: ours for seekable tars, tarfile's for streams.
+#: A member header. Contents are never streamed through tarfile (see `_members`).
 Member = Header | tarfile.TarInfo
 _CHUNK = 1 << 20
 
 
-def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any]:
-    """The members of a layer tar, and how their contents will be read.
+def _members(fileobj: BinaryIO) -> tuple[Iterator[Header], BlobSlice]:
+    """The members of a layer tar, and the window their contents will be read from.
 
-    A seekable, uncompressed file is read in place: fast headers, lazy contents from a
-    window of it. Anything else (a pipe, gzip) goes through tarfile in one pass.
+    Contents are never held in memory: a seekable, uncompressed file is read in place; a
+    pipe is first copied to a temporary file; a gzip or zstd stream is decompressed once
+    (with the checks of `formats.blobs`) into one. Whatever comes out must be a tar.
     """
     if isinstance(fileobj, BlobSlice):
-        return read_headers(fileobj), fileobj, None
+        return read_headers(fileobj), fileobj
     seekable = False
     with contextlib.suppress(AttributeError, OSError):
         seekable = fileobj.seekable()
@@ -79,11 +83,20 @@ def _members(fileobj: BinaryIO) -> tuple[Iterator[Member], BlobSlice | None, Any
         start = fileobj.tell()
         magic = fileobj.read(4)
         fileobj.seek(start)
-        if magic[:2] != b"\x1f\x8b" and magic != b"\x28\xb5\x2f\xfd":
-            whole = BlobSlice.over(fileobj)
-            return read_headers(whole), whole, None
-    stream = tarfile.open(fileobj=fileobj, mode="r|*")  # noqa: SIM115 - the caller closes it
-    return iter(stream), None, stream
+        whole = BlobSlice.over(fileobj)
+    else:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept open by the window below
+        shutil.copyfileobj(fileobj, spool, _CHUNK)
+        spool.seek(0)
+        magic = spool.read(4)
+        spool.seek(0)
+        whole = BlobSlice.over(spool)
+    if magic[:2] == b"\x1f\x8b" or magic == b"\x28\xb5\x2f\xfd":
+        from .formats.blobs import open_layer
+
+        blob = open_layer(lambda: whole.window(0, whole.size), what="the layer")  # type: ignore[arg-type,return-value]
+        whole = BlobSlice.over(blob.tar)
+    return read_headers(whole), whole
 
 
 #: Owners a file system stores: uid_t is 32 bits, and (uid_t)-1 means "leave unchanged".
@@ -136,13 +149,7 @@ def _meta(member: Member, known: dict[tuple, Meta]) -> Meta:
 _REGULAR = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE))
 
 
-def _entry(
-    member: Member,
-    path: str,
-    whole: BlobSlice | None,
-    stream: tarfile.TarFile | None,
-    known: dict[tuple, Meta],
-) -> Entry:
+def _entry(member: Member, path: str, whole: BlobSlice, known: dict[tuple, Meta]) -> Entry:
     meta = _meta(member, known)
     kind = member.type
     if kind == tarfile.DIRTYPE:
@@ -158,11 +165,8 @@ def _entry(
                 f"tar entry {member.name!r} is a sparse file, which layerlab "
                 "does not read; re-create the layer without --sparse"
             )
-        if whole is None:
-            assert stream is not None
-            data = stream.extractfile(member)
-            assert data is not None
-            return File(meta, Content(data.read()))
+        if not member.size:
+            return File(meta)  # shares the one empty Content
         size = member.size
         return File(meta, Content(size=size, opener=Extent(whole, member.offset_data, size)))
     if member.issym():
@@ -184,11 +188,14 @@ def _entry(
     )
 
 
-def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -> Layer:
+def read_changeset(
+    fileobj: BinaryIO, *, name: str = "", created_by: str = "", max_entries: int = MAX_ENTRIES
+) -> Layer:
     """Parse an OCI layer tar (untrusted) into a `Layer`.
 
-    Give a seekable, uncompressed file for big layers: file contents are then read lazily
-    from it. Any other stream (also gzip) is read in one pass, keeping contents in memory.
+    File contents are read lazily, never kept in memory: from the file itself when it is
+    a seekable, uncompressed tar, otherwise from a temporary copy (see `_members`). More
+    than `max_entries` tar entries are refused before they fill the memory.
     """
     entries: dict[str, Entry] = {}
     whiteouts: set[str] = set()
@@ -196,27 +203,31 @@ def read_changeset(fileobj: BinaryIO, *, name: str = "", created_by: str = "") -
     known: dict[tuple, Meta] = {}
     end = 0
     try:
-        members, whole, stream = _members(fileobj)
-        with stream or contextlib.nullcontext():
-            for member in members:
-                end = max(end, member.offset_data + member.size)
-                path = clean_member_name(member.name)
-                base = path.rpartition("/")[2]
-                if base.startswith(WHITEOUT_PREFIX):
-                    deleted = whiteout_name(member.name, base)
-                    if not member.isreg():
-                        raise LayerlabError(
-                            f"whiteout {member.name!r} is not a regular file; refusing this layer"
-                        )
-                    if deleted is None:
-                        opaque.add(parent_of(path))
-                    else:
-                        whiteouts.add(posixpath.join(parent_of(path), deleted))
-                    continue
-                entries[path] = _entry(member, path, whole, stream, known)  # a later one wins
+        members, whole = _members(fileobj)
+        for count, member in enumerate(members, 1):
+            if count > max_entries:
+                raise LayerlabError(
+                    f"the layer has more than {max_entries} entries; layerlab reads at most "
+                    f"{MAX_ENTRIES} per image (safety.MAX_ENTRIES), refusing it"
+                )
+            end = max(end, member.offset_data + member.size)
+            path = clean_member_name(member.name)
+            base = path.rpartition("/")[2]
+            if base.startswith(WHITEOUT_PREFIX):
+                deleted = whiteout_name(member.name, base)
+                if not member.isreg():
+                    raise LayerlabError(
+                        f"whiteout {member.name!r} is not a regular file; refusing this layer"
+                    )
+                if deleted is None:
+                    opaque.add(parent_of(path))
+                else:
+                    whiteouts.add(posixpath.join(parent_of(path), deleted))
+                continue
+            entries[path] = _entry(member, path, whole, known)  # a later duplicate wins
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise LayerlabError(f"the layer is not a readable tar ({exc}); is it truncated?") from None
-    if whole is not None and end > whole.size:
+    if end > whole.size:
         raise LayerlabError(
             f"the layer tar is truncated: it needs {end} bytes but has {whole.size}; "
             "re-create or re-download it"
@@ -258,24 +269,19 @@ def check_parents(entries: dict[str, Entry]) -> None:
     A tar holding `d -> /` and then `d/x` is the classic way to write through a symlink
     out of the root; no honest tool produces it, so it is refused rather than guessed at.
     """
-    blockers = {p for p, e in entries.items() if not isinstance(e, (Dir, Whiteout))}
+    blockers = sorted(p for p, e in entries.items() if not isinstance(e, (Dir, Whiteout)))
     if not blockers:
         return
-    # Every directory some entry lies below, from the few distinct parents upwards.
-    above: set[str] = set()
-    for parent in {p.rpartition("/")[0] for p in entries}:
-        while parent and parent not in above:
-            above.add(parent)
-            parent = parent.rpartition("/")[0]
-    if above.isdisjoint(blockers):
-        return
-    for path in entries:
-        for parent in ancestors(path):
-            if parent in blockers:
-                raise LayerlabError(
-                    f"layer entry {path} lies below {parent}, which the same layer makes a "
-                    f"{entries[parent].kind}; refusing this layer"
-                )
+    # Paths below a blocker sort right after "<blocker>/": one binary search per blocker,
+    # not every ancestor of every path (quadratic in the depth of a hostile tree).
+    paths = sorted(entries)
+    for parent in blockers:
+        below = bisect.bisect_left(paths, parent + "/")
+        if below < len(paths) and paths[below].startswith(parent + "/"):
+            raise LayerlabError(
+                f"layer entry {paths[below]} lies below {parent}, which the same layer makes a "
+                f"{entries[parent].kind}; refusing this layer"
+            )
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -307,10 +313,12 @@ def _tar_order(layer: Layer) -> Iterator[tuple[str, Entry]]:
     written: set[str] = set()
 
     def emit(path: str, entry: Entry) -> Iterator[tuple[str, Entry]]:
-        yield path, entry
-        written.add(path)
-        for later in waiting.pop(path, []):
-            yield from emit(*later)
+        ready = [(path, entry)]  # a stack, not recursion: hardlink chains can be long
+        while ready:
+            path, entry = ready.pop()
+            yield path, entry
+            written.add(path)
+            ready.extend(reversed(waiting.pop(path, [])))
 
     for path, entry in layer.items():
         if isinstance(entry, Hardlink):

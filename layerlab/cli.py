@@ -35,7 +35,7 @@ def _flatten(args: argparse.Namespace) -> int:
     result = flatten(image, args.dest, progress=None if args.progress else False)
     print(result)
     for skipped in result.skipped[:5]:
-        print(f"layerlab: note: skipped {skipped} (needs root)", file=sys.stderr)
+        print(f"layerlab: note: skipped {skipped}", file=sys.stderr)
     return 0
 
 

@@ -107,7 +107,7 @@ def commit(
     if author:
         history["author"] = author
         config["author"] = author
-    changes = container.rw.copy(name="") if len(container.rw) else None
+    changes = container.changes() if len(container.rw) else None
     ref, data = _add_layer(config, changes, history, mtime=mtime)
     layers = [*parent.layers, ref] if ref is not None else list(parent.layers)
     image = Image(canonical_json(config), layers, repo_tags=[tag] if tag else [])

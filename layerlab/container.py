@@ -1,8 +1,10 @@
 """A container's filesystem: the image's read-only layers, the `-init` layer, and one rw layer.
 
 Everything a process in the container does to files goes through `Container`'s methods,
-which follow overlayfs (`layerlab.copy_on_write`) and Docker's bind mounts for hosts,
-hostname and resolv.conf. Each operation is recorded as a `Step` with the shell command
+which follow overlayfs (`layerlab.copy_on_write`) and the engine's bind mounts for hosts,
+hostname and resolv.conf. The engine is Docker unless told otherwise; `engine="podman"`
+has no init layer and starts with placeholders in the rw layer (`layerlab.engines`).
+Each operation is recorded as a `Step` with the shell command
 that does the same thing and a snapshot of the rw layer afterwards, so a notebook can
 replay the history of a container frame by frame, and the tests can run the very same
 commands in a real Docker container and compare.
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .copy_on_write import Effects, Overlay
+from .engines import engine_profile
 from .entries import normpath
 from .image import Image
-from .initlayer import build_init_layer, default_resolv_conf, hosts_file
 from .layer import Layer
 from .union import UnionView
 
@@ -62,7 +64,7 @@ def _octal(mode: int) -> str:
 
 
 class Container:
-    """Image layers + init layer + rw layer, with copy-on-write file operations."""
+    """Image layers + init layer (Docker only) + rw layer, with copy-on-write file operations."""
 
     def __init__(
         self,
@@ -72,7 +74,10 @@ class Container:
         hostname: str | None = None,
         resolv_conf: bytes | None = None,
         clock: int = 0,
+        engine: str = "docker",
     ) -> None:
+        profile = engine_profile(engine)
+        self.engine = profile.name
         self.image = image if isinstance(image, Image) else None
         self.image_layers: list[Layer] = (
             image.model_layers() if isinstance(image, Image) else list(image)
@@ -81,16 +86,17 @@ class Container:
         #: Docker derives names from a random 64-hex id; ours comes from `name`, so it is stable.
         self.id = hashlib.sha256(name.encode()).hexdigest()
         self.hostname = hostname or self.id[:12]
-        self.init = build_init_layer(self.image_layers, name=f"{self.id[:12]}-init")
-        self._overlay = Overlay(
-            UnionView([*self.image_layers, self.init]), Layer(name="rw"), clock=clock
+        #: Docker's `<id>-init` layer; None for Podman, which has none.
+        self.init = profile.init_layer(self.image_layers, name=f"{self.id[:12]}-init")
+        lowers = [*self.image_layers, *([self.init] if self.init is not None else [])]
+        self._overlay = Overlay(UnionView(lowers), Layer(name="rw"), clock=clock)
+        profile.prepare(self._overlay)
+        #: The rw layer before the first step: empty for Docker, placeholders for Podman.
+        self.fresh_rw = self.rw.copy()
+        #: The container's own files, bind-mounted over the engine's placeholders.
+        self.mounts: dict[str, bytes] = profile.mounts(
+            hostname=self.hostname, name=name, resolv_conf=resolv_conf
         )
-        #: The container's own files, bind-mounted over the init layer's placeholders.
-        self.mounts: dict[str, bytes] = {
-            "/etc/hostname": (self.hostname + "\n").encode(),
-            "/etc/hosts": hosts_file(self.hostname),
-            "/etc/resolv.conf": resolv_conf if resolv_conf is not None else default_resolv_conf(),
-        }
         self.log: list[Step] = []
 
     @property
@@ -101,13 +107,14 @@ class Container:
     # -- the three parts ----------------------------------------------------------------
     @property
     def rw(self) -> Layer:
-        """The read-write layer: empty until the container changes something."""
+        """The read-write layer: empty for Docker until the container changes something;
+        Podman's starts with its mount-point placeholders."""
         return self._overlay.upper
 
     @property
     def layers(self) -> list[Layer]:
-        """All layers bottom first: image layers, then init, then rw."""
-        return [*self.image_layers, self.init, self.rw]
+        """All layers bottom first: image layers, then init (if the engine has one), then rw."""
+        return [*self.image_layers, *([self.init] if self.init is not None else []), self.rw]
 
     def view(self) -> UnionView:
         """The union mount (without the bind mounts on top of it)."""
@@ -153,7 +160,11 @@ class Container:
     def _refuse_busy(self, *paths: str) -> None:
         for path in paths:
             if normpath(path) in self.mounts:
-                raise OSError(errno.EBUSY, f"{path} is a bind mount (Docker's own file)", path)
+                raise OSError(
+                    errno.EBUSY,
+                    f"{path} is a bind mount ({self.engine.capitalize()}'s own file)",
+                    path,
+                )
 
     def write(self, path: str, data: bytes | str, *, append: bool = False) -> Step:
         """`printf DATA > path` (or `>>` with append): creates, or copies up then writes."""
@@ -185,7 +196,8 @@ class Container:
         bind = self._bind_target(args[0])
         if bind is None:
             return self._step(op, args, command, action)
-        note = f"{bind} is bind-mounted: {op} changes Docker's file, not the rw layer"
+        owner = self.engine.capitalize()
+        note = f"{bind} is bind-mounted: {op} changes {owner}'s file, not the rw layer"
         return self._step(op, args, command, lambda: self._overlay.effects.notes.append(note))
 
     def chmod(self, path: str, mode: int) -> Step:
@@ -257,15 +269,20 @@ class Container:
         )
 
     # -- commit -------------------------------------------------------------------------
+    def changes(self) -> Layer:
+        """The rw layer as the engine's commit writes it (see `EngineProfile.changes`)."""
+        return engine_profile(self.engine).changes(self.rw, self.image_layers)
+
     def commit(self, **options: object) -> CommitResult:
-        """`docker commit`: see `layerlab.commit.commit` for the options."""
+        """`docker commit` (or `podman commit`): see `layerlab.commit.commit` for the options."""
         from .commit import commit
 
         return commit(self, **options)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return (
-            f"<Container {self.name!r}: {len(self.image_layers)} image layers + init + rw "
+            f"<Container {self.name!r}: {len(self.image_layers)} image layers"
+            f"{' + init' if self.init is not None else ''} + rw "
             f"({len(self.rw)} entries), {len(self.log)} steps>"
         )
 

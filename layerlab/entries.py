@@ -68,7 +68,7 @@ def is_under(path: str, top: str) -> bool:
     return top == "/" or path == top or path.startswith(top + "/")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Meta:
     """Ownership, permission bits, mtime and xattrs: what copy-up must preserve."""
 
@@ -173,7 +173,7 @@ class Content:
 EMPTY = Content(b"")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """Base of every layer entry; `kind` is the short name notebooks and renderers print."""
 
@@ -185,7 +185,7 @@ class Entry:
         return isinstance(self, Dir)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class File(Entry):
     """A regular file. Build one with `File.of("text")` in notebooks."""
 
@@ -201,7 +201,7 @@ class File(Entry):
         return self.content.size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dir(Entry):
     """A directory. Over a lower directory it merges; its own metadata wins."""
 
@@ -213,7 +213,7 @@ class Dir(Entry):
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpaqueDir(Dir):
     """A directory that hides every lower-layer child: `.wh..wh..opq`, or overlay's
     `trusted.overlay.opaque=y`. It never hides children from its own layer."""
@@ -225,7 +225,7 @@ class OpaqueDir(Dir):
         return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Symlink(Entry):
     """A symbolic link; the model never follows it, exactly like a safe extractor."""
 
@@ -234,7 +234,7 @@ class Symlink(Entry):
     target: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hardlink(Entry):
     """A second name for an existing non-directory, named by its image path.
 
@@ -246,7 +246,7 @@ class Hardlink(Entry):
     target: str = "/"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Device(Entry):
     """A character ("c") or block ("b") device node."""
 
@@ -256,14 +256,14 @@ class Device(Entry):
     minor: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fifo(Entry):
     """A named pipe."""
 
     kind: ClassVar[str] = "fifo"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Whiteout(Entry):
     """Deletes the same path, and everything under it, from the layers below.
 

@@ -97,7 +97,7 @@ class Image:
                     f"but the config expects {expected}"
                 )
         # Name each layer the way people point at it: short DiffID and the build step.
-        created = [h.get("created_by", "") for h in self.layer_history()]
+        created = [h.get("created_by") or "" for h in self.layer_history()]  # null is absent
         for i, ref in enumerate(self.layers):
             ref.layer.name = ref.layer.name or ref.diff_id.split(":")[-1][:12]
             if not ref.layer.created_by and i < len(created):
@@ -110,7 +110,7 @@ class Image:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
 
     @property
     def chain_ids(self) -> list[str]:
@@ -118,7 +118,7 @@ class Image:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        return list(self.config.get("history", []))
+        return list(self.config.get("history") or [])  # JSON null counts as none
 
     def layer_history(self) -> list[dict[str, Any]]:
         """The history entries that produced a layer (those without `empty_layer`)."""

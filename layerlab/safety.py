@@ -9,7 +9,9 @@ once and tested once:
 * whiteouts must name something: `.wh.`, `.wh..`, `.wh...` are refused;
 * overlayfs marker xattrs inside a tar would let a layer forge whiteouts on disk: refused;
 * blob and manifest paths must stay inside the image (CVE-2024-3727);
-* JSON documents and decompressed streams are size-limited (bombs).
+* JSON documents and decompressed streams are size-limited (bombs), JSON nesting is
+  limited, and every JSON field layerlab reads must have the type the spec gives it
+  (`check_field`), so a wrong type is a message naming the field, never a crash.
 
 Every failure is a `LayerlabError` whose message is one line saying what is wrong and
 what to do; the CLI prints it as `layerlab: error: <message>`.
@@ -29,6 +31,7 @@ __all__ = [
     "OPAQUE_MARKER",
     "MAX_JSON_BYTES",
     "MAX_RATIO",
+    "MAX_ENTRIES",
     "clean_member_name",
     "clean_link_target",
     "whiteout_name",
@@ -37,6 +40,8 @@ __all__ = [
     "inside",
     "read_json",
     "parse_json",
+    "check_field",
+    "check_image_config",
     "check_destination",
 ]
 
@@ -51,6 +56,13 @@ MAX_JSON_BYTES = 16 << 20
 #: Largest output/input ratio of a decompressed blob. Deflate cannot exceed ~1032:1, so
 #: any honest gzip layer passes; a zstd bomb (or a nested one) does not.
 MAX_RATIO = 1100
+#: Most tar entries layerlab reads for one image, all layers together. An entry costs
+#: about 290 bytes of memory to read and 580 to flatten (bench/hostile.py measures it),
+#: so the worst image stays under 300 MB; the largest real images we know have a few
+#: hundred thousand files.
+MAX_ENTRIES = 400_000
+#: Deepest JSON nesting we accept: real image documents are 4 or 5 levels deep.
+MAX_JSON_DEPTH = 64
 
 
 class LayerlabError(Exception):
@@ -165,20 +177,102 @@ def inside(root: Path, relative: str, what: str) -> Path:
 
 
 def parse_json(data: bytes, what: str) -> Any:
-    """Parse a JSON document, refusing huge ones and turning syntax errors into one line."""
+    """Parse a JSON document, refusing huge or deeply nested ones and turning syntax errors
+    into one line. Nesting is limited because every later walk over the document (printing
+    it, copying it) would otherwise fail on the recursion limit instead of here."""
     if len(data) > MAX_JSON_BYTES:
         raise LayerlabError(
             f"{what} is {len(data)} bytes, more than the {MAX_JSON_BYTES} allowed; refusing it"
         )
     try:
-        return json.loads(data)
+        value = json.loads(data)
+    except RecursionError:
+        value = None  # nested far beyond MAX_JSON_DEPTH: reported below
+        depth = MAX_JSON_DEPTH + 1
     except (ValueError, UnicodeDecodeError) as exc:
         raise LayerlabError(f"{what} is not valid JSON ({exc}); the image is corrupt") from None
+    else:
+        depth = _depth(value)
+    if depth > MAX_JSON_DEPTH:
+        raise LayerlabError(
+            f"{what} is nested more than {MAX_JSON_DEPTH} levels deep; the image is corrupt"
+        )
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed document (iteratively)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+_JSON_TYPES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "a number",
+    bool: "true or false",
+}
+
+
+def check_field(
+    document: Any,
+    key: str,
+    kind: type,
+    what: str,
+    *,
+    required: bool = False,
+    items: type | None = None,
+) -> Any:
+    """`document[key]` if it has the JSON type `kind` (and its items `items`), else a
+    one-line refusal naming the field and the document; a missing optional field is None."""
+    value = document.get(key) if isinstance(document, dict) else None
+    if value is None and not required:
+        return None
+    wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+    if not wrong and items is not None:
+        wrong = not all(isinstance(item, items) for item in value)
+    if wrong:
+        expected = _JSON_TYPES[kind] + (f" of {_JSON_TYPES[items]}s" if items else "")
+        got = "missing" if value is None else f"{type(value).__name__} {str(value)[:40]!r}"
+        raise LayerlabError(
+            f"{what}: field {key!r} should be {expected}, but it is {got}; the image is corrupt"
+        )
+    return value
 
 
 def read_json(stream: BinaryIO, what: str) -> Any:
     """Read and parse at most MAX_JSON_BYTES (+1, to notice a bigger one) from a stream."""
     return parse_json(stream.read(MAX_JSON_BYTES + 1), what)
+
+
+def check_image_config(config: Any, what: str) -> list[str]:
+    """Type-check every field of an image config that layerlab reads; returns its diff_ids.
+
+    The model trusts these types (history entries are objects, `created_by` is text), so
+    they are checked once here, where the field and the file can still be named.
+    """
+    if not isinstance(config, dict):
+        raise LayerlabError(f"{what} is not a JSON object; the image is corrupt")
+    rootfs = check_field(config, "rootfs", dict, what, required=True)
+    diff_ids = check_field(rootfs, "diff_ids", list, f"{what} rootfs", required=True, items=str)
+    for key in ("created", "architecture", "os", "author"):
+        check_field(config, key, str, what)
+    check_field(config, "config", dict, what)
+    history = check_field(config, "history", list, what, items=dict) or []
+    for i, step in enumerate(history):
+        for key in ("created", "created_by", "author", "comment"):
+            check_field(step, key, str, f"{what} history[{i}]")
+        check_field(step, "empty_layer", bool, f"{what} history[{i}]")
+    return list(diff_ids)
 
 
 def check_destination(dest: Path) -> bool:

@@ -78,6 +78,13 @@ def skopeo() -> str:
 
 
 @pytest.fixture(scope="session")
+def podman() -> str:
+    """The podman CLI's path. Podman has no daemon; tests/reference/podman_engine.py gives
+    each run a private storage. Running containers needs root (see need_root)."""
+    return need_tool("podman")
+
+
+@pytest.fixture(scope="session")
 def dot() -> str:
     return need_tool("dot")
 

@@ -1,7 +1,7 @@
 """What a test needs from the machine, said in one line, with one rule for missing things.
 
 layerlab is proven against real references: the kernel's overlayfs, umoci, skopeo, a
-Docker engine, Graphviz and Chromium. On a laptop, a test whose tool is missing skips
+Docker engine, Podman, Graphviz and Chromium. On a laptop, a test whose tool is missing skips
 and says how to install it. Under CI=true the same test FAILS: a suite that quietly
 skips its references proves nothing, and CI machines are set up by `make test`.
 
@@ -27,6 +27,7 @@ DEBIAN_PACKAGE = {
     "skopeo": "skopeo",
     "docker": "docker.io",
     "dockerd": "docker.io",
+    "podman": "podman",
     "containerd": "containerd",
     "ctr": "containerd",
     "busybox": "busybox-static",

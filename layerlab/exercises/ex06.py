@@ -289,3 +289,6 @@ register(
     ),
     Exercise("06.2", "where a read is served from", SERVES_STUB, SERVES_SOLUTION, check_serves),
 )
+
+# 06.3, which paths Podman's commit adds, lives in its own module; importing it registers it.
+from . import ex06_podman  # noqa: E402, F401

@@ -7,7 +7,21 @@ decompression stops at a ratio no honest layer reaches (docs/semantics.md, bad i
 
 A compressed layer is decompressed once into an anonymous temporary file (O_TMPFILE: it has
 no name, so nothing can be left behind, even on Ctrl-C) so that its file contents can then
-be read lazily like those of an uncompressed layer.
+be read lazily like those of an uncompressed layer. Decompressed means exactly once: bytes
+that are compressed again inside are refused, never unpacked a second time (a few KB of
+gzip-in-gzip would otherwise expand without any check).
+
+The guards against a decompression bomb, as containerd and moby have them too:
+
+* the ratio check (`safety.MAX_RATIO`) catches zstd bombs; deflate cannot exceed ~1032:1,
+  so for gzip the disk is the real limit;
+* all layers being decompressed at once share one `SpaceBudget` of the temp filesystem
+  (`TMPDIR`), so parallel workers cannot fill it together; it always leaves
+  `_reserve()` free;
+* decompression works in 1 MiB steps and checks a cancel flag at each, so Ctrl-C or
+  SIGTERM stop every worker within a second;
+* a blob is opened without blocking and must be a regular file: a FIFO or a device in
+  place of a blob would hang the reader forever.
 """
 
 from __future__ import annotations
@@ -17,12 +31,14 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..safety import MAX_RATIO, LayerlabError
 
@@ -35,12 +51,106 @@ __all__ = [
     "open_layers",
     "compress",
     "hash_stream",
+    "open_regular",
+    "SpaceBudget",
 ]
 
 _DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 _CHUNK = 1 << 20
 #: Below this much output the ratio check stays quiet: tiny layers compress very well.
 _RATIO_GRACE = 1 << 20
+#: zstd input is fed in slices this big: one zstd block of 4 bytes (RLE) can expand to
+#: 128 KiB, so a slice expands to at most 32 MiB in memory, whatever the blob says.
+_ZSTD_SLICE = 1 << 10
+#: The free space re-read from the file system after this many bytes (others write too).
+_RECHECK = 64 << 20
+
+
+def _reserve(total: int) -> int:
+    """Free space a decompression never takes: 2% of the file system, at least 64 MiB."""
+    return max(64 << 20, total // 50)
+
+
+class _Cancelled(LayerlabError):
+    """A worker stopped because another one failed: never the error worth reporting."""
+
+
+class SpaceBudget:
+    """The room left in the temp directory, shared by every layer decompressed at once.
+
+    Each worker takes what it writes from the same budget, so two layers cannot each
+    believe the whole free space is theirs. `cancel()` makes every worker stop at its next
+    1 MiB step; that is how Ctrl-C and the first failure stop the others quickly.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.directory = directory or tempfile.gettempdir()
+        usage = shutil.disk_usage(self.directory)
+        self.reserve = _reserve(usage.total)
+        self._left = usage.free - self.reserve
+        self._since_check = 0
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def check(self, what: str) -> None:
+        """Stop here if the work was cancelled (the caller has its own error to report)."""
+        if self._cancelled.is_set():
+            raise _Cancelled(f"{what}: stopped because another layer failed")
+
+    def take(self, size: int, what: str) -> None:
+        """Account for `size` more bytes written; refuse when the budget is spent."""
+        self.check(what)
+        with self._lock:
+            self._left -= size
+            self._since_check += size
+            recheck = self._since_check >= _RECHECK
+            if recheck:
+                self._since_check = 0
+            left = self._left
+        if recheck:  # somebody else may be filling the same file system
+            left = min(left, shutil.disk_usage(self.directory).free - self.reserve)
+        if left < 0:
+            self.cancel()
+            raise LayerlabError(
+                f"{what} does not fit in {self.directory} (TMPDIR) once decompressed: "
+                f"layerlab keeps {self.reserve >> 20} MiB of it free; free some space or "
+                "set TMPDIR to a bigger file system"
+            )
+
+
+def open_regular(path: str | os.PathLike[str], what: str) -> BinaryIO:
+    """Open a blob for reading only if it is a regular file.
+
+    The open itself does not block (O_NONBLOCK), so a FIFO or a device planted where a
+    blob should be is refused at once instead of hanging the reader, and a device is
+    never read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise LayerlabError(
+                f"{what} ({os.fspath(path)}) is not a regular file but a "
+                f"{_kind_of(mode)}; refusing it"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return "socket or other special file"
 
 
 def check_digest(digest: object, what: str) -> str:
@@ -86,11 +196,16 @@ def _verify(h: hashlib._Hash, expected: str | None, what: str) -> str:
     return actual
 
 
-def hash_stream(stream: BinaryIO, expected: str | None, what: str) -> tuple[str, int]:
-    """Hash a whole stream and check it against `expected`; returns (digest, size)."""
+def hash_stream(
+    stream: BinaryIO, expected: str | None, what: str, budget: SpaceBudget | None = None
+) -> tuple[str, int]:
+    """Hash a whole stream and check it against `expected`; returns (digest, size).
+    With a `budget`, a cancel stops the hashing at the next 1 MiB."""
     h = _hasher(expected)
     size = 0
     for chunk in iter(lambda: stream.read(_CHUNK), b""):
+        if budget is not None:
+            budget.check(what)
         h.update(chunk)
         size += len(chunk)
     return _verify(h, expected, what), size
@@ -137,6 +252,33 @@ def _gunzip(raw: _HashingReader) -> Iterator[bytes]:
                 raise EOFError("the gzip stream ends before its end-of-stream marker")
 
 
+def _unzstd(raw: _HashingReader, zstandard: Any) -> Iterator[bytes]:
+    """zstd frames decoded from small input slices, so output per step stays bounded, and
+    a stream that ends inside a frame is reported as truncated (a plain stream_reader just
+    stops there, and the damage would only show as a digest mismatch)."""
+    data = raw.read(_CHUNK)
+    if not data:
+        raise EOFError("the zstd stream is empty")
+    frame = zstandard.ZstdDecompressor().decompressobj()
+    pos = 0
+    while True:
+        out = frame.decompress(data[pos : pos + _ZSTD_SLICE])
+        pos += _ZSTD_SLICE
+        if out:
+            yield out
+        if frame.eof:
+            data, pos = frame.unused_data + data[pos:], 0
+            if not data:
+                data = raw.read(_CHUNK)
+            if not data.strip(b"\0"):
+                return
+            frame = zstandard.ZstdDecompressor().decompressobj()  # another frame follows
+        elif pos >= len(data):
+            data, pos = raw.read(_CHUNK), 0
+            if not data:
+                raise EOFError("the zstd stream ends inside a frame")
+
+
 def _decompressor(
     kind: str, raw: _HashingReader
 ) -> tuple[Iterator[bytes], tuple[type[Exception], ...]]:
@@ -150,8 +292,7 @@ def _decompressor(
             "this image has zstd-compressed layers; install the Python package 'zstandard' "
             "to read them"
         ) from None
-    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return iter(lambda: reader.read(_CHUNK), b""), (zstandard.ZstdError,)
+    return _unzstd(raw, zstandard), (EOFError, zstandard.ZstdError)
 
 
 @dataclass
@@ -171,17 +312,20 @@ def open_layer(
     what: str,
     digest: str | None = None,
     diff_id: str | None = None,
+    budget: SpaceBudget | None = None,
 ) -> LayerBlob:
     """Open a stored layer blob, verify its digest and its DiffID, and return a seekable tar.
 
     `digest` is the address of the blob as stored (None when an archive does not give one),
-    `diff_id` the one the image config expects for its uncompressed bytes.
+    `diff_id` the one the image config expects for its uncompressed bytes. `budget` is the
+    temp space shared with the layers decompressed at the same time (`open_layers`).
     """
+    budget = budget or SpaceBudget()
     with open_blob() as stream:
         kind = sniff(stream.read(4))
     if not kind:
         with open_blob() as stream:
-            actual, size = hash_stream(stream, digest, what)
+            actual, size = hash_stream(stream, digest, what, budget)
         if diff_id is not None and actual != diff_id:
             raise LayerlabError(
                 f"{what} is an uncompressed tar with DiffID {actual[:19]}..., but the config "
@@ -190,7 +334,7 @@ def open_layer(
         return LayerBlob(open_blob(), actual, actual, size, "")
     out = tempfile.TemporaryFile()  # noqa: SIM115 - it outlives this call, as the layer's tar
     try:
-        blob_digest, size, actual = _decompress(open_blob, kind, out, what, digest, diff_id)
+        blob_digest, size, actual = _decompress(open_blob, kind, out, what, digest, diff_id, budget)
     except BaseException:
         out.close()
         raise
@@ -204,19 +348,30 @@ def open_layers(
     """`open_layer` for (open_blob, what, digest, diff_id) requests, several at a time.
 
     Decompression and hashing release the GIL, so on a machine with two CPUs two layers
-    verify in the time of one. The first failure cancels the layers not yet started.
+    verify in the time of one. All of them share one `SpaceBudget`; the first failure, or
+    Ctrl-C, cancels it, which stops the running workers within a step and the others
+    before they start (the pool waits for its threads, so they must stop quickly).
     """
     workers = max(1, min(len(requests), os.cpu_count() or 1, 4))
+    budget = SpaceBudget()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(open_layer, opener, what=what, digest=digest, diff_id=diff_id)
+            pool.submit(
+                open_layer, opener, what=what, digest=digest, diff_id=diff_id, budget=budget
+            )
             for opener, what, digest, diff_id in requests
         ]
         try:
             return [future.result() for future in futures]
-        except BaseException:
+        except BaseException as exc:
+            budget.cancel()
             for future in futures:
                 future.cancel()
+            if isinstance(exc, _Cancelled):  # the first error is another worker's
+                for future in futures:
+                    failure = None if future.cancelled() else future.exception()
+                    if failure is not None and not isinstance(failure, _Cancelled):
+                        raise failure from None
             raise
 
 
@@ -227,8 +382,8 @@ def _decompress(
     what: str,
     digest: str | None,
     diff_id: str | None,
+    budget: SpaceBudget,
 ) -> tuple[str, int, str]:
-    room = shutil.disk_usage(tempfile.gettempdir()).free - (64 << 20)
     blob_hash, tar_hash = _hasher(digest), _hasher(diff_id)
     written = 0
     with open_blob() as stream:
@@ -236,17 +391,19 @@ def _decompress(
         chunks, damaged = _decompressor(kind, raw)
         try:
             for chunk in chunks:
+                if not written and sniff(chunk[:4]):
+                    raise LayerlabError(
+                        f"{what} is {kind}-compressed, and its decompressed bytes are "
+                        f"{sniff(chunk[:4])}-compressed again instead of a tar; layers are "
+                        "decompressed once, refusing it"
+                    )
                 written += len(chunk)
                 if written > _RATIO_GRACE and written > MAX_RATIO * max(raw.size, 1):
                     raise LayerlabError(
                         f"{what} expands more than {MAX_RATIO}x when decompressed; "
                         "refusing a likely decompression bomb"
                     )
-                if written > room:
-                    raise LayerlabError(
-                        f"{what} does not fit in {tempfile.gettempdir()} once decompressed; "
-                        "free some space or set TMPDIR"
-                    )
+                budget.take(len(chunk), what)
                 tar_hash.update(chunk)
                 out.write(chunk)
         except damaged as exc:
@@ -277,4 +434,4 @@ def compress(src: BinaryIO, dst: BinaryIO, kind: str) -> None:
 
 def file_opener(path: str | os.PathLike[str]) -> Callable[[], BinaryIO]:
     """An opener for a blob file, as `open_layer` and `LayerRef.open_blob` want."""
-    return lambda: open(path, "rb")
+    return lambda: open_regular(path, f"the blob {os.fspath(path)}")

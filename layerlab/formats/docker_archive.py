@@ -25,21 +25,32 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..blobslice import BlobSlice
-from ..changeset import read_changeset
 from ..image import Image, LayerRef, chain_ids, sha256_digest
-from ..safety import MAX_JSON_BYTES, LayerlabError, clean_member_name, parse_json
-from .blobs import check_digest, file_opener, open_layer, open_layers, sniff
-from .oci import LAYER, load_from_store, split_ref
+from ..safety import (
+    MAX_JSON_BYTES,
+    LayerlabError,
+    check_field,
+    check_image_config,
+    clean_member_name,
+    parse_json,
+)
+from .blobs import check_digest, file_opener, open_layer, open_layers, open_regular, sniff
+from .oci import LAYER, load_from_store, read_layer, split_ref
 from .output import new_file
 
 __all__ = ["TarStore", "is_docker_archive", "load_docker_archive", "save_docker_archive"]
+
+
+#: Members of a `docker save` archive we index: a real one has four or five per layer.
+MAX_MEMBERS = 100_000
 
 
 class TarStore:
     """The regular files of an uncompressed tar, read in place by offset.
 
     Symlinks and hardlinks between members (docker save links identical layers) are
-    followed inside the archive only.
+    followed inside the archive only. More than `MAX_MEMBERS` members are refused: tarfile
+    keeps every header in memory.
     """
 
     def __init__(self, whole: BlobSlice, where: str) -> None:
@@ -49,7 +60,12 @@ class TarStore:
         self._links: dict[str, str] = {}
         try:
             with tarfile.open(fileobj=whole, mode="r:") as tar:
-                for member in tar:
+                for count, member in enumerate(tar, 1):
+                    if count > MAX_MEMBERS:
+                        raise LayerlabError(
+                            f"{where} has more than {MAX_MEMBERS} members, far more than a "
+                            "docker save archive; refusing it"
+                        )
                     name = clean_member_name(member.name)[1:]
                     if member.isreg():
                         self._files[name] = (member.offset_data, member.size)
@@ -90,19 +106,19 @@ def is_docker_archive(path: Path) -> bool:
     """A regular file that is a tar (possibly compressed) is taken for a docker save archive."""
     if not path.is_file():
         return False
-    with open(path, "rb") as f:
+    with open_regular(path, "the archive") as f:
         head = f.read(512)
     return bool(sniff(head)) or head[257:262] == b"ustar"
 
 
 def _open_whole(path: Path) -> BlobSlice:
     """The archive as a seekable window; a gzip/zstd `docker save | gzip` is unpacked first."""
-    with open(path, "rb") as f:
+    with open_regular(path, "the archive") as f:
         compressed = sniff(f.read(4))
     if compressed:
         blob = open_layer(file_opener(path), what=f"{path.name} (compressed archive)")
         return BlobSlice.over(blob.tar)
-    with open(path, "rb") as f:
+    with open_regular(path, "the archive") as f:
         return BlobSlice.over(f)
 
 
@@ -111,6 +127,8 @@ def _pick(manifest: Any, tag: str | None, where: str) -> dict[str, Any]:
         raise LayerlabError(
             f"{where}: manifest.json is not a list of images; the archive is corrupt"
         )
+    for i, entry in enumerate(manifest):
+        check_field(entry, "RepoTags", list, f"{where}: manifest.json[{i}]", items=str)
     if tag is None:
         if len(manifest) != 1:
             tags = sorted(t for m in manifest for t in m.get("RepoTags") or [])
@@ -157,15 +175,13 @@ def load_docker_archive(ref: str | os.PathLike[str], tag: str | None = None) -> 
     with store.open(config_path, "the image config") as f:
         config_bytes = f.read(MAX_JSON_BYTES + 1)
     config = parse_json(config_bytes, "the image config")
+    diff_ids = check_image_config(config, f"the image config {config_path}")
     expected = _digest_from_path(config_path)
     if expected is not None and sha256_digest(config_bytes) != expected:
         raise LayerlabError(
             f"the image config {config_path} does not match its digest; "
             "the archive is corrupt or was tampered with"
         )
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None
-    if not isinstance(diff_ids, list):
-        raise LayerlabError("the image config has no rootfs.diff_ids; the archive is corrupt")
     if len(diff_ids) != len(layer_paths):
         raise LayerlabError(
             f"manifest.json lists {len(layer_paths)} layers but the config has "
@@ -183,11 +199,11 @@ def load_docker_archive(ref: str | os.PathLike[str], tag: str | None = None) -> 
 
         requests.append((opener, what, _digest_from_path(relpath), diff_id))
     refs = []
-    for (opener, *_), blob in zip(requests, open_layers(requests), strict=True):
+    for (opener, what, *_), blob in zip(requests, open_layers(requests), strict=True):
         media = LAYER + (f"+{blob.compression}" if blob.compression else "")
         refs.append(
             LayerRef(
-                read_changeset(blob.tar),
+                read_layer(blob.tar, what, refs),
                 blob.diff_id,
                 blob.digest,
                 blob.size,

@@ -10,6 +10,9 @@ Safety against a hostile image comes from two helpers: the output is built in a 
 directory and renamed into place, or removed on any error or Ctrl-C
 (`formats.output.new_directory`); and every name is created relative to a directory we made
 ourselves, never through a path an image symlink could redirect (`formats.tree_writer`).
+DEST itself is the user's: mode 0700, their owner, whatever the image's root entry says
+(umoci's safe default). Setuid files and device nodes of an untrusted image then stay out
+of other users' reach until the owner decides otherwise.
 Hardlinks in the image become hardlinks in the output, joined by `Node.inode`.
 
 One known disagreement: when a layer adds `/lib/foo` and a lower `/lib` is a symlink, the
@@ -86,7 +89,7 @@ def flatten(
     with new_directory(dest) as staging:
         try:
             with (
-                TreeWriter(staging, result, workers=_WRITERS) as writer,
+                TreeWriter(staging, result, keep_root=True, workers=_WRITERS) as writer,
                 Progress(total, progress) as bar,
             ):
                 for node in view.walk():
@@ -102,5 +105,6 @@ def flatten(
                 path = "/"
         except OSError as exc:
             path = (writer and writer.failed_path) or path
-            raise LayerlabError(f"cannot write {path} in {dest}: {exc.strerror or exc}") from None
+            shown = path if len(path) <= 120 else f"...{path[-100:]}"  # deep trees
+            raise LayerlabError(f"cannot write {shown} in {dest}: {exc.strerror or exc}") from None
     return result

@@ -16,14 +16,31 @@ import io
 import json
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from ..changeset import read_changeset
 from ..image import Image, LayerRef
-from ..safety import MAX_JSON_BYTES, LayerlabError, inside, parse_json
-from .blobs import blob_path, check_digest, compress, open_layer, open_layers, sniff
+from ..layer import Layer
+from ..safety import (
+    MAX_ENTRIES,
+    MAX_JSON_BYTES,
+    LayerlabError,
+    check_field,
+    check_image_config,
+    inside,
+    parse_json,
+)
+from .blobs import (
+    blob_path,
+    check_digest,
+    compress,
+    open_layer,
+    open_layers,
+    open_regular,
+    sniff,
+)
 from .output import new_directory
 
 __all__ = [
@@ -65,7 +82,7 @@ class DirStore:
     def open(self, relpath: str, what: str) -> BinaryIO:
         path = inside(self.root, relpath, what)
         try:
-            return open(path, "rb")
+            return open_regular(path, what)
         except FileNotFoundError:
             raise LayerlabError(f"{what} is missing ({relpath}); the image is incomplete") from None
         except OSError as exc:
@@ -98,6 +115,7 @@ def _read_blob(store: Store, desc: Any, what: str) -> bytes:
     """A small blob (JSON), checked against its descriptor's digest and size."""
     if not isinstance(desc, dict):
         raise LayerlabError(f"{what} descriptor is not an object; the image is corrupt")
+    _check_descriptor(desc, f"the descriptor of {what}")
     digest = check_digest(desc.get("digest"), what)
     with store.open(blob_path(digest, what), what) as stream:
         data = stream.read(MAX_JSON_BYTES + 1)
@@ -117,18 +135,44 @@ def _read_blob(store: Store, desc: Any, what: str) -> bytes:
     return data
 
 
+def _check_descriptor(desc: dict[str, Any], what: str) -> None:
+    """The fields of an OCI descriptor that layerlab reads, type-checked."""
+    check_field(desc, "mediaType", str, what)
+    check_field(desc, "size", int, what)
+    annotations = check_field(desc, "annotations", dict, what) or {}
+    for key, value in annotations.items():
+        if not isinstance(value, str):
+            raise LayerlabError(
+                f"{what}: annotation {key[:60]!r} should be a string; the image is corrupt"
+            )
+    platform = check_field(desc, "platform", dict, what)
+    if platform is not None:
+        check_field(platform, "os", str, f"{what} platform")
+        check_field(platform, "architecture", str, f"{what} platform")
+
+
 def _platform_ok(desc: dict[str, Any]) -> bool:
     want = _ARCH.get(platform.machine(), platform.machine())
     plat = desc.get("platform") or {}
     return plat.get("os", "linux") == "linux" and plat.get("architecture", want) == want
 
 
-def _pick(store: Store, index: Any, tag: str | None, where: str) -> dict[str, Any]:
+#: Nested image indexes we descend; real ones nest once (a multi-platform image).
+_MAX_NESTING = 8
+
+
+def _pick(store: Store, index: Any, tag: str | None, where: str, depth: int = 0) -> dict[str, Any]:
     """The manifest descriptor for `tag` (or the only image), descending nested indexes."""
+    if depth > _MAX_NESTING:
+        raise LayerlabError(
+            f"{where} nests image indexes more than {_MAX_NESTING} deep; the layout is corrupt"
+        )
     manifests = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(manifests, list) or not manifests:
         raise LayerlabError(f"{where} lists no images; the layout is empty or corrupt")
     manifests = [m for m in manifests if isinstance(m, dict)]
+    for i, m in enumerate(manifests):
+        _check_descriptor(m, f"{where}: manifests[{i}]")
     if tag is not None:
         names = [m.get("annotations", {}).get(REF_NAME) for m in manifests]
         chosen = [m for m, n in zip(manifests, names, strict=True) if n == tag]
@@ -146,7 +190,8 @@ def _pick(store: Store, index: Any, tag: str | None, where: str) -> dict[str, An
     desc = chosen[0]
     if desc.get("mediaType") in (INDEX, DOCKER_LIST):
         nested = parse_json(_read_blob(store, desc, "a nested image index"), "a nested index")
-        return {**_pick(store, nested, None, where), "annotations": desc.get("annotations", {})}
+        picked = _pick(store, nested, None, where, depth + 1)
+        return {**picked, "annotations": desc.get("annotations", {})}
     return desc
 
 
@@ -161,11 +206,10 @@ def load_from_store(store: Store, tag: str | None, where: str) -> Image:
     if not isinstance(manifest, dict):
         raise LayerlabError("the image manifest is not a JSON object; the image is corrupt")
     config_bytes = _read_blob(store, manifest.get("config"), "the image config")
-    config = parse_json(config_bytes, "the image config")
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None
-    layers = manifest.get("layers")
-    if not isinstance(diff_ids, list) or not isinstance(layers, list):
-        raise LayerlabError("the image config or manifest has no layer list; the image is corrupt")
+    diff_ids = check_image_config(parse_json(config_bytes, "the image config"), "the image config")
+    layers = check_field(manifest, "layers", list, "the image manifest", required=True, items=dict)
+    for i, ldesc in enumerate(layers):
+        _check_descriptor(ldesc, f"the image manifest: layers[{i}]")
     if len(diff_ids) != len(layers):
         raise LayerlabError(
             f"the manifest lists {len(layers)} layers but the config has "
@@ -189,7 +233,12 @@ def load_from_store(store: Store, tag: str | None, where: str) -> Image:
         media = ldesc.get("mediaType", LAYER)
         refs.append(
             LayerRef(
-                read_changeset(blob.tar), blob.diff_id, digest, blob.size, media, open_blob=opener
+                read_layer(blob.tar, what, refs),
+                blob.diff_id,
+                digest,
+                blob.size,
+                media,
+                open_blob=opener,
             )
         )
     annotations = desc.get("annotations") or {}
@@ -198,6 +247,16 @@ def load_from_store(store: Store, tag: str | None, where: str) -> Image:
         return Image(config_bytes, refs, repo_tags=[name] if name else [])
     except ValueError as exc:
         raise LayerlabError(str(exc)) from None
+
+
+def read_layer(tar: BinaryIO, what: str, read_so_far: Sequence[LayerRef] = ()) -> Layer:
+    """`read_changeset`, with the layer named in its errors ("layer 3: tar entry ..."), and
+    with what the layers read before it left of the image's `MAX_ENTRIES`."""
+    left = MAX_ENTRIES - sum(len(ref.layer) for ref in read_so_far)
+    try:
+        return read_changeset(tar, max_entries=left)
+    except LayerlabError as exc:
+        raise LayerlabError(f"{what}: {exc}") from None
 
 
 def _opener(store: Store, path: str, what: str) -> Callable[[], BinaryIO]:

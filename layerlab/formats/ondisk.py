@@ -22,7 +22,6 @@ import enum
 import os
 import posixpath
 import stat
-from collections.abc import Callable
 from typing import BinaryIO
 
 from ..changeset import apply_markers, check_parents
@@ -56,6 +55,8 @@ __all__ = ["OnDiskFormat", "opaque_xattr", "read_layer_dir", "write_layer_dir", 
 
 #: Files up to this size are read when the directory is read; bigger ones when needed.
 EAGER_BYTES = 64 << 10
+#: ...but no more than this much in all, so a big tree's contents never fill the memory.
+EAGER_TOTAL = 64 << 20
 
 
 class OnDiskFormat(enum.Enum):
@@ -70,50 +71,94 @@ def opaque_xattr(userxattr: bool = False) -> str:
     return "user.overlay.opaque" if userxattr else "trusted.overlay.opaque"
 
 
-def _xattrs(path: str) -> dict[str, bytes]:
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Files are opened without following a symlink and without blocking on a FIFO.
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _xattrs(target: int | str) -> dict[str, bytes]:
+    """The xattrs of an open directory (`target` a descriptor), or of the name `target`
+    without following it (a /proc/self/fd/N/name path: resolved from a descriptor)."""
+    follow = isinstance(target, int)
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        names = os.listxattr(target, follow_symlinks=follow)
     except OSError:
         return {}
     values = {}
     for name in names:
         try:
-            values[name] = os.getxattr(path, name, follow_symlinks=False)
+            values[name] = os.getxattr(target, name, follow_symlinks=follow)
         except OSError:
             continue
     return values
 
 
-def _opener(path: str) -> Callable[[], BinaryIO]:
-    """Reopen a file for its contents later, refusing a symlink swapped in meanwhile."""
+def _open_pinned(dir_fd: int | None, name: str, st: os.stat_result, path: str) -> BinaryIO:
+    """Open a file we saw earlier, refusing it unless it is still the same inode.
 
-    def open_nofollow() -> BinaryIO:
-        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+    A tree that changes while we read it could swap a directory on the way for a
+    symlink; the inode check means we then refuse instead of reading a host file. The
+    type and ctime are compared too: a freed inode number is soon reused (a FIFO made
+    in place of the file), and any write to the file changes its ctime.
+    """
+    fd = os.open(name, _FILE, dir_fd=dir_fd)
+    try:
+        now = os.fstat(fd)
+        if (_identity(now), now.st_mode, now.st_ctime_ns) != (
+            _identity(st),
+            st.st_mode,
+            st.st_ctime_ns,
+        ):
+            raise LayerlabError(
+                f"{path} changed while layerlab was reading it; run again on a tree that "
+                "nothing else is changing"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
-    return open_nofollow
 
-
-def _content(path: str, size: int) -> Content:
-    if size <= EAGER_BYTES:
-        with _opener(path)() as stream:
+def _content(
+    dir_fd: int, name: str, full: str, st: os.stat_result, path: str, eager: bool
+) -> Content:
+    if eager:
+        with _open_pinned(dir_fd, name, st, path) as stream:
             return Content(stream.read())
-    return Content(size=size, opener=_opener(path))
+
+    def reopen() -> BinaryIO:
+        return _open_pinned(None, full, st, path)
+
+    return Content(size=st.st_size, opener=reopen)
 
 
 class _Reader:
-    """Walks a directory without following symlinks and builds the layer's entries."""
+    """Walks a directory without following symlinks and builds the layer's entries.
 
-    def __init__(self, fmt: OnDiskFormat | None, userxattr: bool) -> None:
+    The walk holds a descriptor of the directory it reads and opens every name relative
+    to it with O_NOFOLLOW, as `TreeWriter` writes, so a directory swapped for a symlink
+    while we read cannot lead outside the tree. It is iterative and goes back up through
+    "..", checked against the identity seen on the way down, so any depth works with a
+    single descriptor.
+    """
+
+    def __init__(self, src: str, fmt: OnDiskFormat | None, userxattr: bool) -> None:
+        self.src = src
         self.fmt = fmt
         self.marker = opaque_xattr(userxattr)
         self.entries: dict[str, Entry] = {}
         self.whiteouts: set[str] = set()
         self.opaque: set[str] = set()
         self.inodes: dict[tuple[int, int], str] = {}
+        self.eager_left = EAGER_TOTAL
 
-    def meta(self, full: str, st: os.stat_result, path: str) -> tuple[Meta, bool]:
+    def meta(self, xattrs: dict[str, bytes], st: os.stat_result, path: str) -> tuple[Meta, bool]:
         """Metadata with overlayfs' own xattrs removed; True if it is opaque-marked."""
-        xattrs = _xattrs(full)
         opaque = xattrs.get(self.marker) == b"y"
         for key in xattrs:
             if key.startswith(OVERLAY_XATTR_PREFIXES) and key.split(".")[-1] in (
@@ -152,39 +197,84 @@ class _Reader:
             self.whiteouts.add(posixpath.join(parent, deleted))
         return True
 
-    def walk(self, directory: str, prefix: str) -> None:
-        with os.scandir(directory) as it:
-            names = sorted(e.name for e in it)
-        for name in names:
-            full = os.path.join(directory, name)
-            path = f"{prefix}/{name}"
-            st = os.lstat(full)
-            if self.marker_name(path, name, st):
-                continue
-            if self.fmt is None:
-                check_no_whiteout_name(path)
-            if self.fmt is OnDiskFormat.OVERLAY and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                self.entries[path] = Whiteout()
-                continue
-            meta, opaque = self.meta(full, st, path)
-            if stat.S_ISDIR(st.st_mode):
-                marked = opaque and self.fmt is OnDiskFormat.OVERLAY
-                self.entries[path] = OpaqueDir(meta) if marked else Dir(meta)
-                self.walk(full, path)
-                continue
-            if st.st_nlink > 1:
-                first = self.inodes.setdefault((st.st_dev, st.st_ino), path)
-                if first != path:
-                    self.entries[path] = Hardlink(meta, target=first)
+    def walk(self, top: int) -> None:
+        """Read everything below the open directory `top`, parents before children."""
+        fd = os.dup(top)
+        # Per level: the directory's identity, its path, its sorted names, the next index.
+        levels: list[list] = [[_identity(os.fstat(fd)), "", sorted(os.listdir(fd)), 0]]
+        try:
+            while levels:
+                level = levels[-1]
+                if level[3] == len(level[2]):
+                    levels.pop()
+                    if levels:
+                        fd = self._up(fd, levels[-1][0], level[1])
                     continue
-            self.entries[path] = self.leaf(full, path, st, meta)
+                name = level[2][level[3]]
+                level[3] += 1
+                path = f"{level[1]}/{name}"
+                child = self.visit(fd, name, path)
+                if child is not None:
+                    os.close(fd)
+                    fd = child
+                    levels.append([_identity(os.fstat(fd)), path, sorted(os.listdir(fd)), 0])
+        finally:
+            os.close(fd)
 
-    def leaf(self, full: str, path: str, st: os.stat_result, meta: Meta) -> Entry:
+    def _up(self, fd: int, expected: tuple[int, int], path: str) -> int:
+        parent = os.open("..", _DIR, dir_fd=fd)
+        os.close(fd)
+        if _identity(os.fstat(parent)) != expected:
+            os.close(parent)
+            raise LayerlabError(
+                f"{path} was moved while layerlab was reading it; run again on a tree that "
+                "nothing else is changing"
+            )
+        return parent
+
+    def visit(self, fd: int, name: str, path: str) -> int | None:
+        """Record one name of the directory `fd`; for a directory, return it opened."""
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if self.marker_name(path, name, st):
+            return None
+        if self.fmt is None:
+            check_no_whiteout_name(path)
+        if self.fmt is OnDiskFormat.OVERLAY and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            self.entries[path] = Whiteout()
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            child = os.open(name, _DIR, dir_fd=fd)
+            try:
+                if _identity(os.fstat(child)) != _identity(st):
+                    raise LayerlabError(
+                        f"{path} changed while layerlab was reading it; run again on a tree "
+                        "that nothing else is changing"
+                    )
+                meta, opaque = self.meta(_xattrs(child), st, path)
+            except BaseException:
+                os.close(child)
+                raise
+            marked = opaque and self.fmt is OnDiskFormat.OVERLAY
+            self.entries[path] = OpaqueDir(meta) if marked else Dir(meta)
+            return child
+        meta, _ = self.meta(_xattrs(f"/proc/self/fd/{fd}/{name}"), st, path)
+        if st.st_nlink > 1:
+            first = self.inodes.setdefault((st.st_dev, st.st_ino), path)
+            if first != path:
+                self.entries[path] = Hardlink(meta, target=first)
+                return None
+        self.entries[path] = self.leaf(fd, name, path, st, meta)
+        return None
+
+    def leaf(self, fd: int, name: str, path: str, st: os.stat_result, meta: Meta) -> Entry:
         mode = st.st_mode
         if stat.S_ISREG(mode):
-            return File(meta, _content(full, st.st_size))
+            eager = st.st_size <= min(EAGER_BYTES, self.eager_left)
+            if eager:
+                self.eager_left -= st.st_size
+            return File(meta, _content(fd, name, self.src + path, st, path, eager))
         if stat.S_ISLNK(mode):
-            return Symlink(meta, os.readlink(full))
+            return Symlink(meta, os.readlink(name, dir_fd=fd))
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             kind = "c" if stat.S_ISCHR(mode) else "b"
             return Device(meta, kind, os.major(st.st_rdev), os.minor(st.st_rdev))
@@ -202,21 +292,27 @@ def read_layer_dir(
 ) -> Layer:
     """Read a layer directory (`fmt` AUFS or OVERLAY) or a plain tree (`fmt` None).
 
-    Symlinks are never followed. Hardlinked names become one file plus `Hardlink`s to the
-    first name in sorted order. `include_root` adds the directory's own metadata as "/".
+    Symlinks are never followed, not even one swapped in while we read. Hardlinked names
+    become one file plus `Hardlink`s to the first name in sorted order. `include_root`
+    adds the directory's own metadata as "/".
     """
-    src = os.fspath(src)
-    if not os.path.isdir(src) or os.path.islink(src):
-        raise LayerlabError(f"{src} is not a directory")
-    reader = _Reader(fmt, userxattr)
-    root_meta, root_opaque = reader.meta(src, os.lstat(src), "/")
-    if include_root:
-        marked = root_opaque and fmt is OnDiskFormat.OVERLAY
-        reader.entries["/"] = OpaqueDir(root_meta) if marked else Dir(root_meta)
+    src = os.path.abspath(os.fspath(src))
     try:
-        reader.walk(src, "")
+        top = os.open(src, _DIR)
+    except OSError:
+        raise LayerlabError(f"{src} is not a directory") from None
+    reader = _Reader(src.rstrip("/"), fmt, userxattr)
+    try:
+        root_meta, root_opaque = reader.meta(_xattrs(top), os.fstat(top), "/")
+        if include_root:
+            marked = root_opaque and fmt is OnDiskFormat.OVERLAY
+            reader.entries["/"] = OpaqueDir(root_meta) if marked else Dir(root_meta)
+        reader.walk(top)
     except OSError as exc:
-        raise LayerlabError(f"cannot read {exc.filename or src}: {exc.strerror}") from None
+        where = f"{src}: {exc.filename}" if exc.filename else src
+        raise LayerlabError(f"cannot read {where}: {exc.strerror}") from None
+    finally:
+        os.close(top)
     apply_markers(reader.entries, reader.whiteouts, reader.opaque)
     check_parents(reader.entries)
     return Layer(reader.entries)

@@ -19,6 +19,9 @@ With `workers`, regular files are written by a few threads, in batches per direc
 the kernel's side of creating and filling a file runs without the GIL, so on two cores the
 next files are created while this one is filled. A directory's descriptor stays open, and
 its metadata waits, until everything inside it is done (`_Dir.busy`).
+
+With `keep_root`, the root keeps its own mode, owner and times: a flattened image must
+not make the user's DEST world-writable or hand it to another uid.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class WriteStats:
     hardlinks: int = 0
     specials: int = 0
     bytes: int = 0
+    #: What was left out and why, e.g. "device /dev/null (needs root)".
     skipped: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -107,14 +111,20 @@ class TreeWriter:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str], stats: WriteStats | None = None, *, workers: int = 0
+        self,
+        root: str | os.PathLike[str],
+        stats: WriteStats | None = None,
+        *,
+        keep_root: bool = False,
+        workers: int = 0,
     ) -> None:
         self.stats = stats if stats is not None else WriteStats()
         self.as_root = os.geteuid() == 0
+        self._keep_root = keep_root
         self._root_fd = os.open(root, _DIR)
         self._stack: list[_Dir] = [_Dir("/", self._root_fd, None)]
         self._open: set[_Dir] = set(self._stack)
-        self._dir_meta: dict[str, Meta] = {"/": _IMPLIED}
+        self._dir_meta: dict[str, Meta | None] = {"/": None if keep_root else _IMPLIED}
         self._made: set[str] = set()
         self._fast_copy = True
         # What a new file gets by itself. A set-gid directory (ours never are while we
@@ -152,8 +162,8 @@ class TreeWriter:
             if directory.busy:
                 return
         try:
-            if not self._stopping:
-                meta = self._dir_meta[directory.path]
+            meta = self._dir_meta[directory.path]
+            if not self._stopping and meta is not None:
                 if meta.mode & stat.S_ISGID:
                     self._born = None  # a re-entered set-gid directory hands its group down
                 self._meta_fd(directory.fd, meta, directory.path)
@@ -203,7 +213,8 @@ class TreeWriter:
             parent = self._enter(parent_of(path))
             os.mkdir(posixpath.basename(path), 0o700, dir_fd=parent)
             self.stats.dirs += 1
-        self._dir_meta[path] = meta
+        if path != "/" or not self._keep_root:
+            self._dir_meta[path] = meta
         self._enter(path)
 
     # -- everything else --------------------------------------------------------------
@@ -298,7 +309,7 @@ class TreeWriter:
         """A device node or a fifo. Without root a device is skipped and reported, unless
         it is `required` (an overlay whiteout, which a user namespace may still create)."""
         if isinstance(entry, Device) and not self.as_root and not required:
-            self.stats.skipped.append(f"device {path}")
+            self.stats.skipped.append(f"device {path} (needs root)")
             return
         parent, name = self._new(path)
         if isinstance(entry, Device):
@@ -312,7 +323,7 @@ class TreeWriter:
                         f"cannot create {path} as a char device 0/0 (an overlay whiteout): "
                         "that needs root, or a user namespace on kernel >= 5.8"
                     ) from None
-                self.stats.skipped.append(f"device {path}")
+                self.stats.skipped.append(f"device {path} (needs root)")
                 return
         else:
             os.mkfifo(name, 0o600, dir_fd=parent)
@@ -402,7 +413,8 @@ class TreeWriter:
         except OSError as exc:
             if exc.errno not in (errno.EINVAL, errno.EPERM):
                 raise
-            self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path}")
+            reason = "not mapped in this user namespace" if exc.errno == errno.EINVAL else "refused"
+            self.stats.skipped.append(f"owner {meta.uid}:{meta.gid} of {path} ({reason})")
 
     def _meta_fd(self, fd: int, meta: Meta, path: str, *, mode_set: bool = False) -> None:
         """Owner, mode, xattrs and mtime of what `fd` names; `mode_set` when it was created
@@ -420,7 +432,7 @@ class TreeWriter:
                         f"cannot set {key} on {path} ({exc.strerror}); overlay markers need "
                         "root, or user.overlay.* inside a user namespace"
                     ) from None
-                self.stats.skipped.append(f"xattr {key} on {path}")
+                self.stats.skipped.append(f"xattr {key} on {path} ({exc.strerror})")
         ns = meta.mtime * 10**9
         os.utime(fd, ns=(ns, ns))
 

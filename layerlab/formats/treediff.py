@@ -56,33 +56,38 @@ def diff_trees(old: Layer, new: Layer) -> Layer:
     a, b = _Tree(old), _Tree(new)
     out: dict[str, Entry] = {}
 
+    # Work items instead of recursion: a tree may be thousands of levels deep.
+    todo: list[tuple[str, str]] = [("merge", "/")]
+
     def add_subtree(path: str) -> None:
-        out[path] = b.entries[path]
-        for name in b.children.get(path, ()):
-            add_subtree(posixpath.join(path, name))
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            out[current] = b.entries[current]
+            stack.extend(posixpath.join(current, n) for n in b.children.get(current, ()))
 
     def merge_dir(path: str) -> None:
         old_names, new_names = set(a.children.get(path, ())), set(b.children.get(path, ()))
         if path != "/" and len(old_names) >= 2 and old_names.isdisjoint(new_names):
             out[path] = OpaqueDir(b.entries[path].meta)
-            for name in sorted(new_names):
+            for name in new_names:
                 add_subtree(posixpath.join(path, name))
             return
         for name in sorted(old_names - new_names):
             out[posixpath.join(path, name)] = Whiteout()
-        for name in sorted(new_names):
+        for name in sorted(new_names, reverse=True):
             child = posixpath.join(path, name)
             if name not in old_names:
                 add_subtree(child)
             else:
-                compare(child)
+                todo.append(("compare", child))
 
     def compare(path: str) -> None:
         before, after = a.entries[path], b.entries[path]
         if isinstance(before, Dir) and isinstance(after, Dir):
             if before.meta != after.meta:
                 out[path] = after
-            merge_dir(path)
+            todo.append(("merge", path))
         elif isinstance(before, Dir) or isinstance(after, Dir):
             add_subtree(path)
         elif a.resolved(path) != b.resolved(path) or a.group.get(path) != b.group.get(path):
@@ -90,7 +95,12 @@ def diff_trees(old: Layer, new: Layer) -> Layer:
 
     if "/" in a.entries and "/" in b.entries and a.entries["/"].meta != b.entries["/"].meta:
         out["/"] = b.entries["/"]
-    merge_dir("/")
+    while todo:
+        step, path = todo.pop()
+        if step == "merge":
+            merge_dir(path)
+        else:
+            compare(path)
     # A hardlink group is emitted whole, so the applied tree links the same names.
     for path in [p for p in out if p in b.group]:
         for member in b.group[path]:

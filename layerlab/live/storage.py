@@ -129,9 +129,9 @@ def layer_dirs(container: Container) -> list[LayerDir]:
         name = _stable_id("cache-id", chain)
         dirs.append(LayerDir(name, short_name(name), f"image layer L{number}", layer, chain))
     mount = mount_id(container)
-    dirs.append(
-        LayerDir(f"{mount}-init", short_name(f"{mount}-init"), "init layer", container.init)
-    )
+    if container.init is not None:
+        init = f"{mount}-init"
+        dirs.append(LayerDir(init, short_name(init), "init layer", container.init))
     dirs.append(LayerDir(mount, short_name(mount), "container layer (rw)", container.rw))
     return dirs
 

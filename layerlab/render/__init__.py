@@ -86,12 +86,15 @@ def cli_render(image: Stackable, out: str | os.PathLike[str] | None, text: bool)
     """What `layerlab render IMAGE` does: print the text tree and/or write .svg/.png/.dot.
 
     Raises `RenderError` with a one-line message (print it after "layerlab: error: ");
-    a file is written completely or not at all.
+    a file is written completely or not at all, and an existing one is never replaced
+    (as `layerlab diff -o` never replaces one).
     """
     if out is None and not text:
         raise RenderError("nothing to do: give -o FILE (.svg, .png or .dot) or --text")
+    if out is not None and os.path.lexists(out):
+        raise RenderError(f"{out} already exists; remove it or choose another name")
     figure = overview(image)
     if out is not None:
-        figure.save(out)
+        figure.save(out, replace=False)
     if text:
         print(figure.text)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from ..container import Container
 from ..entries import Dir, Entry, OpaqueDir, Whiteout, is_under, normpath, parent_of
 from ..image import Image
-from ..initlayer import BIND_MOUNTED
 from ..layer import Layer
 from ..union import UnionView
 from .style import short_id
@@ -75,7 +74,7 @@ class LayerRow:
         if self.role == "init":
             return "Docker's -init layer: never committed"
         if self.role == "rw":
-            return "read-write: what docker commit captures"
+            return f"read-write: what {self.created_by or 'docker commit'} captures"
         return self.created_by
 
 
@@ -98,7 +97,7 @@ class Column:
     cells: tuple[Cell, ...]
     visible: Entry | None
     provider: int | None
-    #: "bind mount" when Docker mounts the container's own file over this path.
+    #: "bind mount" when the engine mounts the container's own file over this path.
     mount: str | None = None
 
     def cell(self, layer: int) -> Cell | None:
@@ -154,7 +153,9 @@ def layer_rows(source: Stackable) -> tuple[list[Layer], list[LayerRow]]:
             for i, layer in enumerate(source.image_layers)
         ]
         n = len(rows)
-        rows += [LayerRow(n, "init", source.init.name), LayerRow(n + 1, "rw", "rw")]
+        if source.init is not None:
+            rows.append(LayerRow(n, "init", source.init.name))
+        rows.append(LayerRow(len(rows), "rw", "rw", f"{source.engine} commit"))
         return source.layers, rows
     if isinstance(source, Image):
         rows = [
@@ -224,9 +225,9 @@ def _marks(
         marks.append("implied parent")
     if row.role == "rw" and path in copied:
         marks.append("copy-up")
+    if row.role in ("init", "rw") and path in bound:
+        marks.append("bind-mounted")  # Podman's placeholders sit in the rw layer
     if row.role == "init":
-        if path in bound:
-            marks.append("bind-mounted")
         marks.append("never committed")
     return tuple(marks)
 
@@ -302,7 +303,7 @@ def stack_facts(
             layers,
             rows,
             copied=copied_up(source),
-            mounts=BIND_MOUNTED,
+            mounts=tuple(source.mounts),
             paths=paths,
             under=under,
             max_paths=max_paths,
@@ -325,13 +326,13 @@ def step_facts(
         )
     layers, rows = layer_rows(container)
     step = container.log[number - 1] if number else None
-    rw = step.rw if step is not None else Layer(name="rw")
+    rw = step.rw if step is not None else container.fresh_rw
     title = f"step {number}: {step.command}" if step is not None else "step 0: fresh container"
     return build_facts(
         [*layers[:-1], rw],
         rows,
         copied=set(step.copied_up) if step else set(),
-        mounts=BIND_MOUNTED,
+        mounts=tuple(container.mounts),
         paths=paths,
         max_paths=max_paths,
         step=title,

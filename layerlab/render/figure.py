@@ -128,8 +128,12 @@ class Figure:
             return {"text/plain": repr(self), "text/html": self.fallback_html}
         return {"text/plain": repr(self), "image/svg+xml": svg}
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write `.svg`, `.png` or `.dot`; all or nothing, never a half-written file."""
+    def save(self, path: str | os.PathLike[str], *, replace: bool = True) -> Path:
+        """Write `.svg`, `.png` or `.dot`; all or nothing, never a half-written file.
+
+        `replace=False` refuses an existing file (or symlink) of that name, also one that
+        appears while drawing: what `layerlab render -o` does, like `diff -o`.
+        """
         target = Path(path)
         fmt = target.suffix.lstrip(".").lower()
         if fmt not in FORMATS:
@@ -146,7 +150,7 @@ class Figure:
                     "Or write a .dot file, or use --text."
                 )
             data = piped
-        _write_atomically(target, data)
+        _write_atomically(target, data, replace)
         return target
 
     def __repr__(self) -> str:
@@ -156,17 +160,29 @@ class Figure:
         return self.text
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write beside the target and rename, so a crash leaves the old file or nothing."""
+def _write_atomically(target: Path, data: bytes, replace: bool = True) -> None:
+    """Write beside the target and rename (or link, which never replaces), so a crash
+    leaves the old file or nothing."""
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise RenderError(f"cannot write {target}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    if len(os.fsencode(target.name)) > 255:
+        raise RenderError(f"cannot write {target.name[:40]}...: a file name has at most 255 bytes")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        os.replace(tmp, target)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise RenderError(
+                    f"{target} already exists; remove it or choose another name"
+                ) from None
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -139,13 +139,16 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
     for n, (thing, label, top) in enumerate(zip(things, labels, tops, strict=True)):
         if isinstance(thing, Container):
             init, rw = f"ctr{n}_init", f"ctr{n}_rw"
-            g.node(
-                init,
-                label=dot_table(
-                    [[box(f"init {thing.init.name}", "never committed", fill=COLOURS["init"])]]
-                ),
-                shape="plaintext",
-            )
+            if thing.init is not None:
+                g.node(
+                    init,
+                    label=dot_table(
+                        [[box(f"init {thing.init.name}", "never committed", fill=COLOURS["init"])]]
+                    ),
+                    shape="plaintext",
+                )
+            else:
+                init = top  # no init layer: the rw layer sits right on the image
             g.node(
                 rw,
                 label=dot_table(
@@ -160,9 +163,10 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
                 style="filled",
                 fillcolor=COLOURS["copy-up"],
             )
-            if top:
+            if top and thing.init is not None:
                 g.edge(top, init, arrowhead="none")
-            g.edge(init, rw, arrowhead="none")
+            if init:
+                g.edge(init, rw, arrowhead="none")
             g.edge(f"item{n}", rw, style="dashed", label="runs on")
         else:
             g.node(

@@ -234,7 +234,7 @@ class CowPlayer(widgets.VBox):
         )
         notes = step.notes if step else ()
         self.notes.value = "".join(f"<p>{esc(note)}</p>" for note in notes)
-        rw = step.rw if step else Layer(name="rw")
+        rw = step.rw if step else self._container.fresh_rw
         rows = [[p, entry_label(e)] for p, e in rw.items() if p != "/"]
         self.rw.value = (
             _table(["path", "entry"], rows, "layerlab-rw-table")

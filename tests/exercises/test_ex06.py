@@ -31,6 +31,32 @@ WRONG = {
         # returns the file itself, not where it is served from
         "not-a-place": lambda container, path: container.view().lookup(path),
     },
+    "06.3": {
+        "not-a-collection": "/etc/mtab /run /run/.containerenv",  # one string, not a set
+        # thinks Podman creates every mount point, whatever the image has
+        "image-has-it": {
+            "/dev",
+            "/etc/hostname",
+            "/etc/hosts",
+            "/etc/mtab",
+            "/proc",
+            "/run",
+            "/run/.containerenv",
+            "/sys",
+        },
+        # thinks Podman makes Docker's init files
+        "docker-init": {"/.dockerenv", "/etc/mtab", "/run", "/run/.containerenv"},
+        # forgets that these containers have no network
+        "resolv-conf": {"/etc/mtab", "/etc/resolv.conf", "/run", "/run/.containerenv"},
+        # counts the container's own changes, which Docker commits too
+        "in-both": {"/etc", "/etc/motd", "/etc/mtab", "/run", "/run/.containerenv"},
+        # forgets the copied-up parent of a new file
+        "parent": {"/etc/mtab", "/run/.containerenv"},
+        # forgets libpod's own symlink
+        "mtab": {"/run", "/run/.containerenv"},
+        # forgets the mount point of Podman's marker file
+        "containerenv": {"/etc/mtab", "/run"},
+    },
 }
 
 
@@ -47,6 +73,11 @@ def serves_by_index(container, path):
 RIGHT = {
     "06.1": [["/.dockerenv"], ("/.dockerenv",)],
     "06.2": [serves_by_index, lambda c, p: serves(c, p)],
+    "06.3": [
+        ["/run/.containerenv", "/etc/mtab", "/run"],
+        ("etc/mtab", "run/", "run/.containerenv"),
+        (p for p in ("./etc/mtab", "/run/", "./run/.containerenv")),
+    ],
 }
 
 

@@ -75,8 +75,11 @@ def is_static_elf(path: str) -> bool:
     )
 
 
-def base_rootfs_tar(busybox: str) -> bytes:
-    """A rootfs tar: a static busybox, its applet links and BASE_FILES, all owned by root."""
+def base_rootfs_tar(
+    busybox: str, files: list[tuple[str, str, int, int, str]] | None = None
+) -> bytes:
+    """A rootfs tar: a static busybox, its applet links and `files` (BASE_FILES unless
+    given), all owned by root."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
 
@@ -99,7 +102,7 @@ def base_rootfs_tar(busybox: str) -> bytes:
         add("bin/busybox", "file", 0o755, data=Path(busybox).read_bytes())
         for applet in APPLETS:
             add(f"bin/{applet}", "symlink", 0o777, data="busybox")
-        for path, kind, mode, uid, data in BASE_FILES:
+        for path, kind, mode, uid, data in BASE_FILES if files is None else files:
             add(path, kind, mode, uid, data)
     return out.getvalue()
 
