@@ -29,6 +29,11 @@ WORLD = world()
 IN_CI = os.environ.get("CI") == "true"
 
 
+def cgroups_live() -> bool:
+    """Do the cgroup labs run live here? As root, or as a user owning a delegated v2 subtree."""
+    return WORLD != "simulated" and probe.probe()["cgroups"].available
+
+
 def need(condition: bool, why: str) -> None:
     """Skip on a laptop that cannot do something; under CI=true that is a failure instead."""
     if condition:
