@@ -25,7 +25,7 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim notebooks
+	test-notebooks-rootless test-notebooks-sim test-purev2 notebooks
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -35,6 +35,7 @@ help:
 	@echo "make test-notebooks           strict nbval over notebooks/, live as this user"
 	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
 	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
+	@echo "make test-purev2              live tests + strict nbval on Debian 12's kernel 6.1, pure cgroup v2 (VM)"
 	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
@@ -89,7 +90,7 @@ lab: setup-lab
 # with-dockerd starts a private Docker engine only if none answers, and always stops it.
 test: setup-test
 	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k test-lint test-unit \
-	  test-notebooks test-notebooks-rootless test-notebooks-sim
+	  test-notebooks test-notebooks-rootless test-notebooks-sim test-purev2
 
 test-lint: setup-test
 	time $(VENV)/bin/ruff check .
@@ -106,6 +107,11 @@ test-notebooks-rootless: setup-test
 
 test-notebooks-sim: setup-test
 	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
+
+# The fourth world: the kernel most learners have (Debian 12's 6.1, pure cgroup v2) in qemu,
+# as root and as a user with a delegated cgroup subtree. Needs root; see kernel-vm.
+test-purev2: setup-test
+	time $(IN_VENV) $(SUPPORT)/kernel-vm $(SUPPORT)/purev2-world $(PYTEST_ARGS)
 
 # Maintainers: refresh the committed outputs after changing layerlab or a notebook,
 # then check all three worlds with the test-notebooks* targets before committing.
