@@ -284,7 +284,9 @@ def _probe_overlay(rootless: bool) -> Capability:
     why = _refusal(outcome.error, tmp)
     if rootless:
         return Capability(
-            False, f"overlayfs inside a user namespace failed (needs Linux 5.11+): {why}"
+            False,
+            "overlayfs inside a user namespace failed (it needs Linux 5.11+, and user.* "
+            f"xattrs in the temp dir, which tmpfs lacks on older kernels such as 6.1): {why}",
         )
     return Capability(False, f"mounting overlayfs directly failed: {why}; see overlayfs_rootless")
 
