@@ -109,9 +109,14 @@ test-notebooks-sim: setup-test
 	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
 
 # The fourth world: the kernel most learners have (Debian 12's 6.1, pure cgroup v2) in qemu,
-# as root and as a user with a delegated cgroup subtree. Needs root; see kernel-vm.
+# as root and as a user with a delegated cgroup subtree. Needs root (see kernel-vm): on a
+# laptop without it the world is skipped with the reason; under CI=true that is a failure.
 test-purev2: setup-test
-	time $(IN_VENV) $(SUPPORT)/kernel-vm $(SUPPORT)/purev2-world $(PYTEST_ARGS)
+	@if [ "$$(id -u)" != 0 ] && [ "$${CI:-}" != true ]; then \
+	  echo "layerlab: skipping the pure v2 world: tests/support/kernel-vm needs root"; \
+	else \
+	  time $(IN_VENV) $(SUPPORT)/kernel-vm $(SUPPORT)/purev2-world $(PYTEST_ARGS); \
+	fi
 
 # Maintainers: refresh the committed outputs after changing layerlab or a notebook,
 # then check all three worlds with the test-notebooks* targets before committing.
