@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from livetools import WORLD, Interrupter, cgroups_live, need_feature
+from livetools import WORLD, Interrupter, cgroups_live, need_feature, need_live_cgroups
 
 from layerlab.live import cgroup_labs as labs
 from layerlab.live import cgroup_observed, probe
@@ -95,8 +95,8 @@ def test_removal_refuses_a_directory_it_did_not_make(tmp_path) -> None:
         group.remove()
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="needs root or a delegated cgroup v2 subtree")
 def test_cgroup_holds_the_limits_written_and_is_removed_even_on_error() -> None:
+    need_live_cgroups()
     need_feature("cgroups")
     with pytest.raises(RuntimeError, match="boom"), Cgroup("limits") as group:
         group.create(memory=32 << 20, pids=5, cpu=0.25)
@@ -162,9 +162,9 @@ def test_cpu_quota_throttles() -> None:
 LABS = {"oom": labs.oom_kill, "pids": labs.fork_limit, "cpu": labs.cpu_throttle}
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="compares live with simulated")
 @pytest.mark.parametrize("name", LABS)
 def test_simulation_shows_what_the_kernel_shows(name: str, monkeypatch) -> None:
+    need_live_cgroups()
     live = LABS[name]()
     monkeypatch.setenv("LAYERLAB_LIVE", "0")
     simulated = LABS[name]()
@@ -184,17 +184,17 @@ INTERRUPTS = [
 ]
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="needs root or a delegated cgroup v2 subtree")
 @pytest.mark.parametrize(("name", "stage"), INTERRUPTS)
 def test_ctrl_c_midway_removes_the_cgroup_and_its_processes(name: str, stage: str) -> None:
     """Ctrl-C while the workload runs inside the cgroup: processes killed, cgroup rmdir'ed."""
+    need_live_cgroups()
     with Interrupter(stage) as press, pytest.raises(KeyboardInterrupt):
         LABS[name]()
     assert press.reached
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="needs root or a delegated cgroup v2 subtree")
 def test_timeout_removes_the_cgroup() -> None:
+    need_live_cgroups()
     with pytest.raises(LiveTimeout):
         labs.cpu_throttle(fraction=0.05, seconds=30, timeout=0.5)
 
@@ -267,7 +267,6 @@ def test_comparison_prints_both_recordings() -> None:
     assert "memory.oom_control: oom_kill = 1" in text and "memory.events: oom_kill = 1" in text
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="needs root or a delegated cgroup v2 subtree")
 def test_the_recording_of_this_kind_of_machine_holds_here() -> None:
     """Re-run the labs: a machine of a recorded layout must write and read what was recorded.
 
@@ -275,6 +274,7 @@ def test_the_recording_of_this_kind_of_machine_holds_here() -> None:
     on the host, the v2 side in tests/support/kernel-vm (Debian 12's kernel), as root and
     as a learner with a delegated subtree.
     """
+    need_live_cgroups()
     kind = detect_layout().kind
     if kind not in cgroup_observed.LAYOUTS:
         pytest.skip(f"no recording for a {kind} machine")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import elsewhere
 import pytest
-from livetools import WORLD, Interrupter, cgroups_live, need
+from livetools import WORLD, Interrupter, cgroups_live, need, need_live_cgroups
 
 import layerlab
 from layerlab.container import Container
@@ -157,9 +157,9 @@ def test_exit_codes_come_back(image: Image) -> None:
     assert runtime.run(image, ["false"]).exit_code == 1
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="needs root or a delegated cgroup v2 subtree")
 def test_the_memory_limit_kills_a_hog(image: Image) -> None:
     """docker run --memory 32m: a shell holding 200 MB is killed by the OOM killer: 137."""
+    need_live_cgroups()
     hog = "x=$(head -c 200m /dev/zero | tr '\\0' a); echo survived"
     result = runtime.run(image, ["sh", "-c", hog], memory="32m")
     assert result.exit_code == 137
@@ -168,9 +168,9 @@ def test_the_memory_limit_kills_a_hog(image: Image) -> None:
     assert result.limits == "memory 32 MiB"
 
 
-@pytest.mark.skipif(not cgroups_live(), reason="needs root or a delegated cgroup v2 subtree")
 def test_the_pids_limit_refuses_forks(image: Image) -> None:
     """docker run --pids-limit 4: the shell cannot start its 8 background sleeps."""
+    need_live_cgroups()
     script = "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"
     result = runtime.run(image, ["sh", "-c", script], pids=4)
     assert "can't fork" in result.stderr
