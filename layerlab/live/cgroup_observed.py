@@ -34,7 +34,10 @@ LAYOUTS = {"hybrid": "v1 (hybrid)", "v2": "v2 (pure)"}
 def observe() -> dict[str, Any]:
     """Run the three labs live here; what they wrote and what the kernel counted."""
     layout = detect_layout()
-    oom, forks, cpu = oom_kill(limit_mib=64), fork_limit(pids_max=8, attempts=20), cpu_throttle()
+    # Generous timeouts: recordings and their re-checks also run in an emulated VM.
+    oom = oom_kill(limit_mib=64, timeout=180)
+    forks = fork_limit(pids_max=8, attempts=20, timeout=120)
+    cpu = cpu_throttle(timeout=120)
     for result in (oom, forks, cpu):
         if not result.live:
             raise LiveError(f"the cgroup labs do not run live here: {result.reason}")
