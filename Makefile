@@ -25,7 +25,7 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim notebooks hub test-image
+	test-notebooks-rootless test-notebooks-sim test-purev2 notebooks hub test-image
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -35,6 +35,7 @@ help:
 	@echo "make test-notebooks           strict nbval over notebooks/, live as this user"
 	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
 	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
+	@echo "make test-purev2              live tests + strict nbval on Debian 12's kernel 6.1, pure cgroup v2 (VM)"
 	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
 	@echo "make test-image               build the Kubernetes singleuser image and run it (minutes)"
 	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
@@ -108,6 +109,17 @@ test-notebooks-rootless: setup-test
 
 test-notebooks-sim: setup-test
 	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
+
+# The fourth world: the kernel most learners have (Debian 12's 6.1, pure cgroup v2) in qemu,
+# as root and as a user with a delegated cgroup subtree. Needs root (see kernel-vm): on a
+# laptop without it the world is skipped with the reason; under CI=true that is a failure.
+# Not yet part of `make test`: it has not yet passed a whole run within CI's time here.
+test-purev2: setup-test
+	@if [ "$$(id -u)" != 0 ] && [ "$${CI:-}" != true ]; then \
+	  echo "layerlab: skipping the pure v2 world: tests/support/kernel-vm needs root"; \
+	else \
+	  time $(IN_VENV) $(SUPPORT)/kernel-vm $(SUPPORT)/purev2-world $(PYTEST_ARGS); \
+	fi
 
 # Maintainers: refresh the committed outputs after changing layerlab or a notebook,
 # then check all three worlds with the test-notebooks* targets before committing.
