@@ -28,8 +28,8 @@ REVEAL_JS := build/npm/node_modules/reveal.js
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
-	test-notebooks-rootless test-notebooks-sim test-course notebooks solutions slides \
-	hub test-image
+	test-notebooks-rootless test-notebooks-sim test-course test-purev2 notebooks solutions \
+	slides hub test-image
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -40,6 +40,7 @@ help:
 	@echo "make test-notebooks-rootless  strict nbval + tests marked live, as an unprivileged user"
 	@echo "make test-notebooks-sim       strict nbval + tests marked live, with LAYERLAB_LIVE=0"
 	@echo "make test-course              build the solutions (strict nbval) and the slides"
+	@echo "make test-purev2              live tests + strict nbval on Debian 12's kernel 6.1, pure cgroup v2 (VM)"
 	@echo "make notebooks                re-execute notebooks/ in place (as root) to refresh outputs"
 	@echo "make solutions                instructors: build/solutions/NN-*.ipynb, every exercise solved"
 	@echo "make slides                   instructors: build/slides/NN-*.slides.html, one deck per notebook"
@@ -131,6 +132,17 @@ slides: setup-test $(REVEAL_JS)
 test-course: solutions slides
 	time $(IN_VENV) python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=120 \
 	  -p no:cacheprovider --nbval-sanitize-with notebooks/nbval-sanitize.cfg $(PYTEST_ARGS) build/solutions/
+
+# The fourth world: the kernel most learners have (Debian 12's 6.1, pure cgroup v2) in qemu,
+# as root and as a user with a delegated cgroup subtree. Needs root (see kernel-vm): on a
+# laptop without it the world is skipped with the reason; under CI=true that is a failure.
+# Not yet part of `make test`: it has not yet passed a whole run within CI's time here.
+test-purev2: setup-test
+	@if [ "$$(id -u)" != 0 ] && [ "$${CI:-}" != true ]; then \
+	  echo "layerlab: skipping the pure v2 world: tests/support/kernel-vm needs root"; \
+	else \
+	  time $(IN_VENV) $(SUPPORT)/kernel-vm $(SUPPORT)/purev2-world $(PYTEST_ARGS); \
+	fi
 
 # Maintainers: refresh the committed outputs after changing layerlab or a notebook,
 # then check all three worlds with the test-notebooks* targets before committing.

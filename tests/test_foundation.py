@@ -368,6 +368,56 @@ def test_private_dockerd_is_stopped_and_removed_even_when_the_command_fails():
     assert not Path(data_root).exists()
 
 
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below `pid`, with its command line."""
+    parents, lines = {}, {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text().rpartition(")")[2].split()
+            lines[int(name)] = Path(f"/proc/{name}/cmdline").read_text().replace("\0", " ")
+        except OSError:
+            continue
+        parents[int(name)] = int(stat[1])
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
+                found[child] = lines[child]
+                todo.append(child)
+    return found
+
+
+@pytest.mark.reference
+@pytest.mark.slow
+def test_kernel_vm_stops_the_vm_and_removes_its_files_on_ctrl_c():
+    """kernel-vm: Ctrl-C while the command runs inside the VM; qemu is gone, so is its job dir."""
+    if os.geteuid() != 0:
+        unavailable("kernel-vm shares the host's files with the VM as root")
+    need_tool("qemu-system-x86_64")
+    vm = subprocess.Popen(
+        [SUPPORT / "kernel-vm", "sh", "-c", "echo layerlab-vm-ready; sleep 600"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        for line in vm.stdout:  # the first boot also fetches the kernel: minutes, not hours
+            if "layerlab-vm-ready" in line:
+                break
+        qemu = {p: c for p, c in _descendants(vm.pid).items() if "qemu-system" in c}
+        assert qemu, "no qemu below kernel-vm"
+        job = re.search(r"path=(/var/tmp/layerlab-vm\.\w+)", next(iter(qemu.values()))).group(1)
+        assert Path(job).is_dir()
+        vm.send_signal(signal.SIGINT)
+        assert vm.wait(timeout=60) == 130
+    finally:
+        vm.kill()
+        vm.wait()
+    assert not Path(job).exists()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in qemu), "qemu outlived kernel-vm"
+
+
 # --- the README tells the truth about the commands -----------------------------------------
 
 

@@ -14,6 +14,12 @@ A hybrid machine mounts both, but a controller can be bound to only one of them;
 v2 tree exists yet has no controllers. So we look up each controller on its own: v2 if the
 v2 tree offers it, else the v1 tree that has it. Course code written for v1 alone breaks on
 today's machines; code written for v2 alone breaks on hybrid ones.
+
+Where in a tree our cgroups go: root makes them at the top of each tree. An ordinary user
+may make them only inside a v2 subtree *delegated* to them: one whose directory and
+`cgroup.procs`, `cgroup.threads` and `cgroup.subtree_control` they own, as systemd does for
+`user@UID.service` and for `systemd-run --user --scope -p Delegate=yes`. `lab_parent` finds
+it above our own cgroup (from /proc/self/cgroup).
 """
 
 from __future__ import annotations
@@ -122,6 +128,41 @@ def detect_layout(
     return CgroupLayout(found, v2_mount, missing)
 
 
+def _may_manage(directory: str) -> bool:
+    """Can we make child cgroups here, hand them controllers and move processes in?"""
+    files = ("cgroup.procs", "cgroup.subtree_control")
+    return os.access(directory, os.W_OK | os.X_OK) and all(
+        os.access(os.path.join(directory, name), os.W_OK) for name in files
+    )
+
+
+def delegated_subtree(mount: str, current: str) -> str | None:
+    """The nearest cgroup at or above `current` that is delegated to us and holds no process.
+
+    v2 lets a cgroup hand controllers to its children only while it holds no process
+    itself (the root excepted), so our own cgroup, where we run, rarely qualifies: in a
+    systemd scope or session leaf the answer is the process-free parent that we own.
+    """
+    path = current.rstrip("/")
+    while path:
+        directory = mount + path
+        if _may_manage(directory) and not _read_or(os.path.join(directory, "cgroup.procs"), "x"):
+            return directory
+        path = path.rpartition("/")[0]
+    return None
+
+
+def lab_parent(hierarchy: Hierarchy) -> str:
+    """Where our cgroups go in this hierarchy: its top (root), else the delegated subtree.
+
+    With neither, the top is returned: making a cgroup there then fails with EACCES, which
+    is the honest answer the probe reports.
+    """
+    if hierarchy.version == 1 or _may_manage(hierarchy.mount):
+        return hierarchy.mount
+    return delegated_subtree(hierarchy.mount, hierarchy.current) or hierarchy.mount
+
+
 @dataclass(frozen=True)
 class CgroupSnapshot:
     """Usage and limits of one cgroup at one moment: the numbers a cgroup-tree figure draws.
@@ -133,6 +174,7 @@ class CgroupSnapshot:
     name: str
     versions: dict[str, int]
     paths: dict[str, str] = field(default_factory=dict, repr=False)
+    written: dict[str, str] = field(default_factory=dict, repr=False)  # file name -> text
     processes: int = 0
     memory_current: int | None = None
     memory_max: int | None = None
@@ -164,7 +206,9 @@ class Cgroup:
                 errno.ENOENT, f"no cgroup controller for {', '.join(self.layout.missing)}"
             )
         suffix = f"layerlab-{name}-{secrets.token_hex(3)}"
-        self.dirs = {c: os.path.join(h.mount, suffix) for c, h in self.layout.hierarchies.items()}
+        self.parents = {c: lab_parent(h) for c, h in self.layout.hierarchies.items()}
+        self.dirs = {c: os.path.join(self.parents[c], suffix) for c in self.parents}
+        self.written: dict[str, str] = {}  # each limit file, as written: the v1/v2 comparison
 
     def create(
         self, memory: int | None = None, pids: int | None = None, cpu: float | None = None
@@ -178,14 +222,14 @@ class Cgroup:
         if memory is not None:
             self._set_memory(int(memory), version["memory"])
         if pids is not None:
-            _write(os.path.join(self.dirs["pids"], "pids.max"), str(int(pids)))
+            self._limit("pids", "pids.max", str(int(pids)))
         if cpu is not None:
             quota = max(1000, int(cpu * PERIOD_US))
             if version["cpu"] == 2:
-                _write(os.path.join(self.dirs["cpu"], "cpu.max"), f"{quota} {PERIOD_US}")
+                self._limit("cpu", "cpu.max", f"{quota} {PERIOD_US}")
             else:
-                _write(os.path.join(self.dirs["cpu"], "cpu.cfs_period_us"), str(PERIOD_US))
-                _write(os.path.join(self.dirs["cpu"], "cpu.cfs_quota_us"), str(quota))
+                self._limit("cpu", "cpu.cfs_period_us", str(PERIOD_US))
+                self._limit("cpu", "cpu.cfs_quota_us", str(quota))
 
     def join(self, pid: int = 0) -> None:
         """Move `pid` (0: the calling process) into this cgroup, in every hierarchy."""
@@ -249,6 +293,7 @@ class Cgroup:
             name=self.name,
             versions=versions,
             paths=dict(self.dirs),
+            written=dict(self.written),
             processes=len(self.pids()),
             **values,
         )
@@ -283,12 +328,16 @@ class Cgroup:
         with shield_interrupts():
             self.remove()
 
+    def _limit(self, controller: str, name: str, text: str) -> None:
+        _write(os.path.join(self.dirs[controller], name), text)
+        self.written[name] = text
+
     def _unique_dirs(self) -> list[str]:
         return sorted(set(self.dirs.values()))
 
     def _enable_v2_controllers(self) -> None:
         """v2 hands a controller to children only if the parent lists it in subtree_control."""
-        parent = self.layout.hierarchies["memory"].mount
+        parent = self.parents["memory"]
         wanted = [c for c, h in self.layout.hierarchies.items() if h.version == 2]
         enabled = set(_read(os.path.join(parent, "cgroup.subtree_control")).split())
         if not set(wanted) <= enabled:
@@ -304,10 +353,9 @@ class Cgroup:
             if version == 2
             else ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
         )
-        _write(os.path.join(directory, names[0]), str(limit))
-        swap = os.path.join(directory, names[1])
-        if os.path.exists(swap):
-            _write(swap, "0" if version == 2 else str(limit))  # v1 memsw counts memory + swap
+        self._limit("memory", names[0], str(limit))
+        if os.path.exists(os.path.join(directory, names[1])):
+            self._limit("memory", names[1], "0" if version == 2 else str(limit))  # v1: mem + swap
 
 
 def _read(path: str) -> str:

@@ -284,7 +284,9 @@ def _probe_overlay(rootless: bool) -> Capability:
     why = _refusal(outcome.error, tmp)
     if rootless:
         return Capability(
-            False, f"overlayfs inside a user namespace failed (needs Linux 5.11+): {why}"
+            False,
+            "overlayfs inside a user namespace failed (it needs Linux 5.11+, and user.* "
+            f"xattrs in the temp dir, which tmpfs lacks on older kernels such as 6.1): {why}",
         )
     return Capability(False, f"mounting overlayfs directly failed: {why}; see overlayfs_rootless")
 
@@ -301,9 +303,13 @@ def _probe_cgroups() -> Capability:
         return Capability(
             False,
             f"cannot create a cgroup in {where}: {syscalls.errno_text(exc)}; "
-            "needs root or a delegated cgroup v2 subtree",
+            "needs root or a cgroup v2 subtree delegated to you "
+            "(systemd-run --user --scope -p Delegate=yes)",
         )
-    return Capability(True, f"created and removed a test cgroup with limits; {layout.describe()}")
+    mounts = {h.mount for h in layout.hierarchies.values()}
+    delegated = sorted(set(group.parents.values()) - mounts)
+    how = f"in the subtree delegated to you, {delegated[0]}" if delegated else "with limits"
+    return Capability(True, f"created and removed a test cgroup {how}; {layout.describe()}")
 
 
 def _pivot(new_root: str) -> None:

@@ -7,8 +7,8 @@
 1. A container is the image's layers + an init layer + an empty rw layer (`Container`).
    The init layer holds what every container needs and no image should carry: mount
    points, /.dockerenv, and placeholders for /etc/hosts, /etc/hostname, /etc/resolv.conf.
-2. A cgroup with the limits. Only root may write to the cgroup tree, so a rootless run has
-   none, and its result says so.
+2. A cgroup with the limits. Only root, or a user owning a delegated cgroup v2 subtree,
+   may make one; a rootless run without such a subtree has none, and its result says so.
 3. fork the "shim": it stays outside the container, waits for it and reports how it ended
    (containerd-shim's job). It unshares new uts, pid, mnt, net and ipc namespaces, and,
    rootless, a user namespace in which it is uid 0.
@@ -66,7 +66,7 @@ from .simshell import simulate
 __all__ = ["run", "RunResult"]
 
 NAMESPACES = {"uts", "pid", "mnt", "net", "ipc"}
-NO_CGROUP = "only root may write to the cgroup tree, so a rootless run has no cgroup"
+NO_CGROUP = "a cgroup needs root or a cgroup v2 subtree delegated to you, so this run has none"
 
 
 def run(

@@ -29,6 +29,21 @@ WORLD = world()
 IN_CI = os.environ.get("CI") == "true"
 
 
+def cgroups_live() -> bool:
+    """Do the cgroup labs run live here? As root, or as a user owning a delegated v2 subtree."""
+    return WORLD != "simulated" and probe.probe()["cgroups"].available
+
+
+def need_live_cgroups() -> None:
+    """Skip unless the cgroup labs run live here; as root they must, so root never skips.
+
+    A call inside the test, not a skipif at import: the probe then runs once per session,
+    after collection, and a slow probe is a failing test, not a collection error.
+    """
+    if WORLD != "root" and not cgroups_live():
+        pytest.skip("the cgroup labs need root or a delegated cgroup v2 subtree")
+
+
 def need(condition: bool, why: str) -> None:
     """Skip on a laptop that cannot do something; under CI=true that is a failure instead."""
     if condition:

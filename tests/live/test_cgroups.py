@@ -7,11 +7,11 @@ import os
 import subprocess
 
 import pytest
-from livetools import WORLD, Interrupter, need_feature
+from livetools import WORLD, Interrupter, cgroups_live, need_feature, need_live_cgroups
 
 from layerlab.live import cgroup_labs as labs
-from layerlab.live import probe
-from layerlab.live.cgroups import Cgroup, detect_layout
+from layerlab.live import cgroup_observed, probe
+from layerlab.live.cgroups import Cgroup, delegated_subtree, detect_layout
 from layerlab.live.child import LiveTimeout
 from layerlab.live.result import SIMULATED_BANNER, LiveResult
 
@@ -95,8 +95,8 @@ def test_removal_refuses_a_directory_it_did_not_make(tmp_path) -> None:
         group.remove()
 
 
-@pytest.mark.skipif(WORLD != "root", reason="cgroups are writable only as root here")
 def test_cgroup_holds_the_limits_written_and_is_removed_even_on_error() -> None:
+    need_live_cgroups()
     need_feature("cgroups")
     with pytest.raises(RuntimeError, match="boom"), Cgroup("limits") as group:
         group.create(memory=32 << 20, pids=5, cpu=0.25)
@@ -107,9 +107,13 @@ def test_cgroup_holds_the_limits_written_and_is_removed_even_on_error() -> None:
     assert not any(os.path.exists(p) for p in snap.paths.values())
 
 
+# Set by tests/support/kernel-vm --as-learner: root delegated this subtree to us.
+DELEGATED = os.environ.get("LAYERLAB_DELEGATED_CGROUP")
+
+
 def check_world(result: LiveResult) -> None:
-    """Live only where cgroups are writable (root); labelled SIMULATED everywhere else."""
-    writable = WORLD != "simulated" and probe.probe()["cgroups"].available
+    """Live where cgroups are writable (root, delegation); labelled SIMULATED elsewhere."""
+    writable = cgroups_live()
     assert result.live is writable
     if writable:
         assert result.world == WORLD
@@ -117,6 +121,9 @@ def check_world(result: LiveResult) -> None:
         assert result.world == "simulated"
         assert str(result).startswith(SIMULATED_BANNER)
         assert "cgroups is not available" in result.reason or "LAYERLAB_LIVE=0" in result.reason
+    if DELEGATED:
+        assert result.live, "a delegated subtree must make the labs live without root"
+        assert all(p.startswith(DELEGATED + "/layerlab-") for p in result.snapshot.paths.values())
     if WORLD == "root":
         assert result.live, "as root (CI) the cgroup labs must run live"
 
@@ -155,9 +162,9 @@ def test_cpu_quota_throttles() -> None:
 LABS = {"oom": labs.oom_kill, "pids": labs.fork_limit, "cpu": labs.cpu_throttle}
 
 
-@pytest.mark.skipif(WORLD != "root", reason="compares live (root) with simulated")
 @pytest.mark.parametrize("name", LABS)
 def test_simulation_shows_what_the_kernel_shows(name: str, monkeypatch) -> None:
+    need_live_cgroups()
     live = LABS[name]()
     monkeypatch.setenv("LAYERLAB_LIVE", "0")
     simulated = LABS[name]()
@@ -177,19 +184,46 @@ INTERRUPTS = [
 ]
 
 
-@pytest.mark.skipif(WORLD != "root", reason="the cgroup labs run live only as root")
 @pytest.mark.parametrize(("name", "stage"), INTERRUPTS)
 def test_ctrl_c_midway_removes_the_cgroup_and_its_processes(name: str, stage: str) -> None:
     """Ctrl-C while the workload runs inside the cgroup: processes killed, cgroup rmdir'ed."""
+    need_live_cgroups()
     with Interrupter(stage) as press, pytest.raises(KeyboardInterrupt):
         LABS[name]()
     assert press.reached
 
 
-@pytest.mark.skipif(WORLD != "root", reason="the cgroup labs run live only as root")
 def test_timeout_removes_the_cgroup() -> None:
+    need_live_cgroups()
     with pytest.raises(LiveTimeout):
         labs.cpu_throttle(fraction=0.05, seconds=30, timeout=0.5)
+
+
+def test_delegated_subtree_is_the_nearest_process_free_one_we_own(tmp_path) -> None:
+    """Our own cgroup holds us, so it cannot hand controllers down: its owned parent can."""
+    leaf = tmp_path / "user.slice" / "app.slice" / "app-lab.scope"
+    leaf.mkdir(parents=True)
+    for directory, procs in ((leaf, "4242\n"), (leaf.parent, ""), (leaf.parent.parent, "")):
+        (directory / "cgroup.procs").write_text(procs)
+        (directory / "cgroup.subtree_control").write_text("")
+    found = delegated_subtree(str(tmp_path), "/user.slice/app.slice/app-lab.scope")
+    assert found == str(leaf.parent)
+    (leaf.parent / "cgroup.procs").write_text("4243\n")  # a process there: one more step up
+    assert delegated_subtree(str(tmp_path), "/user.slice/app.slice/app-lab.scope") == str(
+        leaf.parent.parent
+    )
+    assert delegated_subtree(str(tmp_path), "/elsewhere") is None
+
+
+@pytest.mark.skipif(not DELEGATED, reason="only where root delegated a subtree to us")
+def test_delegation_is_detected_and_used() -> None:
+    """kernel-vm --as-learner: root chowned a subtree to us, as systemd does; labs run in it."""
+    assert WORLD == "rootless"
+    cap = probe.probe()["cgroups"]
+    assert cap.available, cap.reason
+    assert f"in the subtree delegated to you, {DELEGATED}" in cap.reason
+    assert os.stat(DELEGATED).st_uid == os.geteuid()
+    assert os.stat(os.path.join(DELEGATED, "memory.max")).st_uid == 0  # its own limit stays root's
 
 
 def test_v2_files_written_and_read_as_the_kernel_documents(tmp_path) -> None:
@@ -222,3 +256,29 @@ def test_v2_files_written_and_read_as_the_kernel_documents(tmp_path) -> None:
     assert (snap.cpu_quota_us, snap.cpu_period_us, snap.cpu_usage_us) == (50_000, 100_000, 51_000)
     assert snap.throttled_us == 420_000
     assert snap.versions == {"memory": 2, "pids": 2, "cpu": 2}
+
+
+def test_comparison_prints_both_recordings() -> None:
+    """The notebook's v1/v2 table: both sides, each named by layout and kernel."""
+    text = cgroup_observed.comparison()
+    header = " ".join(text.splitlines()[0].split())
+    assert header == "v1 (hybrid), Linux 6.18 v2 (pure), Linux 6.1"
+    assert "memory.limit_in_bytes = 67108864" in text and "memory.max = 67108864" in text
+    assert "memory.oom_control: oom_kill = 1" in text and "memory.events: oom_kill = 1" in text
+
+
+def test_the_recording_of_this_kind_of_machine_holds_here() -> None:
+    """Re-run the labs: a machine of a recorded layout must write and read what was recorded.
+
+    This is what keeps the notebook's v1/v2 comparison honest: the hybrid side is re-checked
+    on the host, the v2 side in tests/support/kernel-vm (Debian 12's kernel), as root and
+    as a learner with a delegated subtree.
+    """
+    need_live_cgroups()
+    kind = detect_layout().kind
+    if kind not in cgroup_observed.LAYOUTS:
+        pytest.skip(f"no recording for a {kind} machine")
+    seen, recorded = cgroup_observed.observe(), cgroup_observed.recorded(kind)
+    assert seen["labs"] == recorded["labs"]
+    if kind == "v2":  # the VM boots the recorded kernel series
+        assert seen["kernel"] == recorded["kernel"]
