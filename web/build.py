@@ -73,7 +73,7 @@ def npm_packages() -> Path:
     if not (where / "node_modules" / ".complete").exists():
         npm = shutil.which("npm")
         if npm is None:
-            raise BuildError("npm is missing: install Node.js and npm (Debian: apt-get install npm)")
+            raise BuildError("npm is missing: install Node.js and npm (apt-get install npm)")
         shutil.rmtree(where, ignore_errors=True)
         where.mkdir(parents=True)
         for name in ("package.json", "package-lock.json"):
@@ -141,9 +141,10 @@ def kernel_wheels() -> list[Path]:
     import jupyterlite_pyodide_kernel  # noqa: F401  # the `site` extra must be installed
 
     static = Path(sys.prefix) / "share/jupyter/labextensions/@jupyterlite/pyodide-kernel-extension"
-    wheels = [w for w in (static / "static" / "pypi").glob("*.whl") if w.name.startswith(KERNEL_WHEELS)]
+    shipped = (static / "static" / "pypi").glob("*.whl")
+    wheels = [wheel for wheel in shipped if wheel.name.startswith(KERNEL_WHEELS)]
     if len(wheels) != len(KERNEL_WHEELS):
-        raise BuildError(f"the kernel's wheels are missing under {static}; reinstall the site extra")
+        raise BuildError(f"the kernel's wheels are missing under {static}; reinstall `site`")
     return wheels
 
 
@@ -160,9 +161,7 @@ def lock_entry(wheel: Path) -> tuple[str, dict]:
         imports = sorted(
             t for t in tops if not t.endswith((".dist-info", ".data")) and t.isidentifier()
         )
-        imports += sorted(
-            n[:-3] for n in archive.namelist() if "/" not in n and n.endswith(".py")
-        )
+        imports += sorted(n[:-3] for n in archive.namelist() if "/" not in n and n.endswith(".py"))
     name = _normal(fields["Name"])
     return name, {
         "name": fields["Name"],
@@ -198,7 +197,8 @@ def pyodide_dir(target: Path, node_modules: Path, wheels: list[Path]) -> list[st
         packages[name] = entry
     lock["packages"] = dict(sorted(packages.items()))
     (target / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
-    shutil.copy2(node_modules / "@hpcc-js" / "wasm-graphviz" / "dist" / "index.js", target / GRAPHVIZ_BUNDLE)
+    graphviz = node_modules / "@hpcc-js" / "wasm-graphviz" / "dist" / "index.js"
+    shutil.copy2(graphviz, target / GRAPHVIZ_BUNDLE)
     return sorted(packages)
 
 

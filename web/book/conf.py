@@ -37,3 +37,6 @@ html_theme_options = {
     },
     "show_navbar_depth": 1,
 }
+# A first visit has no stored light/dark choice; say which, so the theme need not guess
+# (it logs a console error when it has to).
+html_context = {"default_mode": "light"}
