@@ -136,10 +136,12 @@ def test_book_search_finds_the_whiteout_notebook(site, watched_page, screenshots
     assert not failures, "search:\n  " + "\n  ".join(failures)
 
 
-def open_in_lite(watched, site, notebook: str) -> None:
-    """Open `notebook` in JupyterLite and wait until its Pyodide kernel is idle."""
+def open_in_lite(watched, site, notebook: str, navigate: bool = True) -> None:
+    """Open `notebook` in JupyterLite (unless the page is already on its way there) and
+    wait until its Pyodide kernel is idle."""
     page = watched.page
-    page.goto(site.lab_url(notebook), wait_until="domcontentloaded")
+    if navigate:
+        page.goto(site.lab_url(notebook), wait_until="domcontentloaded")
     page.locator(f".lm-TabBar-tab[data-type='document-title'] >> text='{notebook}'").first.wait_for(
         timeout=KERNEL_START_MS
     )
@@ -162,10 +164,15 @@ def run_all_in_lite(watched, site) -> dict:
 def test_notebook_runs_in_jupyterlite(notebook, site, watched_page, screenshots):
     stored = read_notebook(notebook)
     # The way a reader gets there: the book page's JupyterLite button.
-    watched_page.page.goto(site.url(f"{notebook.stem}.html"))
-    watched_page.page.locator(f"a[href$='?path={notebook.name}']").first.click()
-    watched_page.page.wait_for_url(re.compile(r"/lite/lab/index\.html\?path="))
-    open_in_lite(watched_page, site, notebook.name)
+    book = watched_page.page
+    book.goto(site.url(f"{notebook.stem}.html"))
+    book.locator(".dropdown-launch-buttons button").click()
+    with book.context.expect_page() as opened:  # the button opens JupyterLite in a new tab
+        book.locator(f"a[href$='?path={notebook.name}']").click()
+    lite = opened.value
+    watched_page.page, watched_page.log = lite, watch(lite)
+    lite.wait_for_url(re.compile(r"/lite/lab/index\.html\?path="))
+    open_in_lite(watched_page, site, notebook.name, navigate=False)
     snap = run_all_in_lite(watched_page, site)
     screenshot_notebook(watched_page.page, screenshots / f"site-lite-{notebook.stem}.png")
     assert len(snap["dom"]) == len(snap["model"]), "page and notebook model disagree on cells"
