@@ -12,7 +12,15 @@ Each notebook NN has a module `exNN.py` here holding its exercises. An exercise 
   It returns a sentence on success, raises `Wrong(reason, hint)` for a recognised
   misconception (the hint speaks to that misconception), or `NotSolved` when the answer
   did nothing yet. Call the learner's function through `attempt(...)`, which turns a stub
-  into `NotSolved` and any crash into a readable ✗.
+  into `NotSolved` and any crash into a readable ✗ naming the exception and its line
+  (`returns=True` when a value is wanted: printing it instead gets its own hint).
+
+The checker contract (tests/exercises/test_contract.py holds every registered exercise to
+it): a check never crashes, whatever the answer is or raises; it accepts every correct form
+(read answers through `judging.as_items`, `as_int`, `as_text`: lists, tuples, sets and
+generators read once, str or PurePosixPath, any integral type, stray whitespace); it judges
+the whole outcome, not only the asked path (`judging.require_no_collateral`); and it runs
+hand-picked adversarial cases plus seeded generated ones, compared with a model.
 
 How to add one (say 02.3):
 
@@ -21,12 +29,15 @@ How to add one (say 02.3):
 2. In the notebook, add a markdown heading `### Exercise 02.3: <title>` and, right
    after it, a code cell whose source is exactly the stub, with cell metadata
    `{"tags": ["exercise"], "layerlab": {"exercise": "02.3"}}`.
-3. In `tests/exercises/test_ex02.py`, list at least two realistic wrong answers per
-   exercise, each with the `reason` its hint must carry, and use the `contract` fixture
-   (see test_ex05.py): it checks that the stub is "not solved yet", that each wrong answer
-   gets its own hint, and that the reference solution passes. `test_notebooks.py` then
-   checks that the cell matches the stub, sits under its heading, and that the solutions
-   notebook (`python -m layerlab.exercises.solutions NB -o OUT`) passes every check.
+3. In `tests/exercises/test_ex02.py`, list at least five mutants of the reference
+   solution per exercise in `WRONG`, each a plausible misconception with one line saying
+   why, keyed by the `reason` of the hint it must get (one hint per mutant), and at least
+   two differently written right answers in `RIGHT`; bind the tests of
+   `exercise_contract.contract_tests("02", WRONG, RIGHT)` (see test_ex05.py): stub "not
+   solved yet", each mutant its own hint, every right answer and the reference accepted.
+   `test_notebooks.py` then checks that the cell matches the stub, sits under its
+   heading, and that the solutions notebook
+   (`python -m layerlab.exercises.solutions NB -o OUT`) passes every check.
 
 Number exercises in the order the notebook asks them. Ask the checker's questions
 of fresh objects (`images.ubuntu_image()` builds a new image per call), so a learner's
@@ -43,6 +54,7 @@ from .framework import (
     Wrong,
     attempt,
     check,
+    every_exercise,
     exercises_of,
     get,
     register,
@@ -56,6 +68,7 @@ __all__ = [
     "Wrong",
     "attempt",
     "check",
+    "every_exercise",
     "exercises_of",
     "get",
     "register",

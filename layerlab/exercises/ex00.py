@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
+
 from ..container import Container
+from ..entries import Symlink
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .images import ubuntu_image
-from .judging import require_image_untouched, snapshot
+from .judging import require_image_untouched, require_no_collateral, snapshot, visible_state
 
 __all__ = ["GREETING"]
 
@@ -13,9 +16,29 @@ __all__ = ["GREETING"]
 GREETING = b"Hello from layerlab!\n"
 
 
+def _cat(container: Container, path: str) -> bytes | None:
+    """What `cat path` prints in the container, None when there is no such path, or a ✗
+    saying why cat would fail (a dangling symlink, a directory)."""
+    if not container.exists(path):
+        return None
+    try:
+        return container.read(path)
+    except OSError as exc:
+        node = container.view().lookup(path)
+        if isinstance(node.entry, Symlink):
+            raise Wrong(
+                "dangling-symlink",
+                f"/etc/motd is a symlink to {node.entry.target}, which does not exist, so "
+                "`cat /etc/motd` fails (No such file or directory). Ubuntu ships exactly such "
+                "a link (to /run/motd.dynamic); write the greeting where cat will find it.",
+            ) from None
+        raise Wrong("unreadable", f"`cat /etc/motd` would fail: {exc}") from None
+
+
 def check_greeting(solve: object) -> str:
     container = Container(ubuntu_image(), name="warm-up")
     before = snapshot(container.image_layers)
+    state = visible_state(container)
     welcome = container.read("/etc/motd")
     answer = attempt(solve, container)
     require_image_untouched(before, container)
@@ -25,10 +48,14 @@ def check_greeting(solve: object) -> str:
             "you changed a container of your own and returned it. Change the container "
             "solve() is given: that is the one the checker runs `cat /etc/motd` in.",
         )
-    shown = container.read("/etc/motd") if container.exists("/etc/motd") else None
+    shown = _cat(container, "/etc/motd")
     if shown == welcome and not len(container.rw):
         raise NotSolved()
     if shown == GREETING:
+        node = container.view().lookup("/etc/motd")
+        target = {node.entry.target} if isinstance(node.entry, Symlink) else set()
+        target = {posixpath.join("/etc", t) for t in target}
+        require_no_collateral(state, container, {"/etc/motd", *target})
         return (
             "cat /etc/motd prints your greeting. The write copied /etc up into the rw layer "
             f"and put the new /etc/motd there ({', '.join(container.rw.paths())}); the "
@@ -52,11 +79,23 @@ def check_greeting(solve: object) -> str:
             "almost: a text file's lines end with a newline, as `echo` writes them. "
             "Write 'Hello from layerlab!\\n'.",
         )
-    if shown is not None and shown.startswith(welcome) and shown.endswith(GREETING):
+    if shown.startswith(welcome) and shown.endswith(GREETING):
         raise Wrong(
             "appended",
             "you added your line after the old welcome text. Replace the file's "
             "content: container.write, not container.append.",
+        )
+    if shown.replace(b"\r\n", b"\n") == GREETING:
+        raise Wrong(
+            "crlf",
+            "the file ends its line with \\r\\n (Windows); `cat` shows a stray carriage "
+            "return. End the line with \\n only.",
+        )
+    if shown.strip() == GREETING.strip():
+        raise Wrong(
+            "whitespace",
+            f"cat prints {shown!r}: extra spaces or blank lines. In a file every byte "
+            "counts; write exactly 'Hello from layerlab!\\n'.",
         )
     raise Wrong("text", f"cat /etc/motd prints {shown!r}; expected {GREETING!r}.")
 

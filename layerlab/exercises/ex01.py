@@ -8,10 +8,12 @@ to "which namespaces keep a hostname change inside?" would, run as root, rename 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .framework import Exercise, NotSolved, Wrong, attempt, register
+from .judging import as_int, as_items
 
 __all__ = ["KINDS", "HOST_LINKS", "CONTAINERS", "HostnameChange", "hostname_change"]
 
@@ -76,19 +78,44 @@ def _shared(a: Mapping[str, str], b: Mapping[str, str]) -> set[str]:
     return {kind for kind in KINDS if a[kind] == b[kind]}
 
 
+def link_cases(count: int = 24, seed: str = "01.1") -> list[tuple[dict[str, str], dict[str, str]]]:
+    """The three example containers, then generated pairs (seeded, so reproducible): hosts
+    that are themselves in non-initial namespaces, and containers sharing any subset."""
+    rng = random.Random(seed)
+    cases = [(dict(HOST_LINKS), dict(links)) for links in CONTAINERS.values()]
+    for _ in range(count):
+        host = {kind: rng.randrange(4026531835, 4026539999) for kind in KINDS}
+        shared = {kind for kind in KINDS if rng.random() < 0.5}
+        other = {k: (n if k in shared else n + rng.randrange(1, 900)) for k, n in host.items()}
+        cases.append((_links(host), _links(other)))
+    return cases
+
+
+def _initial_numbers(host: Mapping[str, str], container: Mapping[str, str]) -> set[str]:
+    return {k for k in KINDS if container[k] == HOST_LINKS[k]}
+
+
 def check_shared(solve: object) -> str:
-    answers = {}
-    for how, links in CONTAINERS.items():
-        answer = attempt(solve, dict(HOST_LINKS), dict(links))
+    cases = link_cases()
+    answers = []
+    for host, links in cases:
+        answer = attempt(solve, dict(host), dict(links), returns=True)
         if answer is None or answer is Ellipsis:
             raise NotSolved()
-        if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-            raise Wrong("not-a-set", "return a set of kinds, like {'net', 'user'}")
-        answers[how] = {str(kind) for kind in answer}  # type: ignore[attr-defined]
-    for how, links in CONTAINERS.items():
-        truth, got = _shared(HOST_LINKS, links), answers[how]
+        items = as_items(answer, what="a set of kinds", example="{'net', 'user'}")
+        answers.append({str(kind) for kind in items})
+    hows = list(CONTAINERS)
+    first_truth = _shared(*cases[0])
+    for index, ((host, links), got) in enumerate(zip(cases, answers, strict=True)):
+        truth = _shared(host, links)
         if got == truth:
             continue
+        how = hows[index] if index < len(hows) else "a generated pair"
+        if got and got <= {host[k] for k in KINDS} | {links[k] for k in KINDS}:
+            raise Wrong(
+                "links-not-kinds",
+                "you returned the links themselves; return the kinds, like {'net', 'user'}.",
+            )
         if got == set(KINDS) - truth:
             raise Wrong(
                 "differs",
@@ -102,8 +129,14 @@ def check_shared(solve: object) -> str:
                 "the number in brackets names the namespace itself (its inode), and that is "
                 "what two processes share or not.",
             )
-        first = next(iter(CONTAINERS))
-        if how != first and answers[first] == _shared(HOST_LINKS, CONTAINERS[first]):
+        if all(a == _initial_numbers(*c) for a, c in zip(answers, cases, strict=True)):
+            raise Wrong(
+                "initial-numbers",
+                "you compared the container's numbers with the initial namespaces' numbers "
+                "(4026531835 and friends). Those are only this host's; compare the two "
+                "links you are given: the host may itself live in a container.",
+            )
+        if index > 0 and answers[0] == first_truth and len({frozenset(a) for a in answers}) == 1:
             raise Wrong(
                 "one-case",
                 f"right for the first container, wrong for `{how}`: compute the answer "
@@ -111,8 +144,8 @@ def check_shared(solve: object) -> str:
             )
         raise Wrong(
             "mismatch",
-            f"for `{how}` the shared kinds are not {sorted(got)}. Compare the two links of "
-            "each kind.",
+            f"for `{how}` ({', '.join(f'{k}: {host[k]} vs {links[k]}' for k in KINDS)}) "
+            f"the shared kinds are {sorted(truth)}, not {sorted(got)}.",
         )
     return (
         "--network host keeps the host's net (and Docker creates no user namespace, nor a "
@@ -185,9 +218,8 @@ def hostname_change(namespaces: set[str], as_root: bool) -> HostnameChange:
 def check_hostname(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        raise Wrong("not-a-set", "give a set of namespace kinds, like {'pid', 'net'}")
-    chosen = {str(kind) for kind in answer}  # type: ignore[attr-defined]
+    items = as_items(answer, what="a set of namespace kinds", example="{'pid', 'net'}")
+    chosen = {str(kind) for kind in items}
     unknown = sorted(chosen - set(KINDS))
     if unknown:
         raise Wrong(
@@ -242,6 +274,13 @@ check("01.2", needed)
 
 
 # -- 01.3 where a user namespace's uids land on the host -----------------------------------
+def _kernel_format(*lines: tuple[int, int, int]) -> str:
+    """uid_map as the kernel prints it: three right-aligned columns of width 10."""
+    return "".join(f"{a:>10} {b:>10} {c:>10}\n" for a, b, c in lines)
+
+
+_ROOTLESS = _kernel_format((0, 1000, 1), (1, 100000, 65536))
+
 #: (uid_map, uid inside) -> uid on the host, or None when the uid is not mapped.
 UID_CASES: tuple[tuple[str, int, int | None], ...] = (
     ("0 1000 1", 0, 1000),
@@ -252,11 +291,40 @@ UID_CASES: tuple[tuple[str, int, int | None], ...] = (
     ("0 1000 1\n1 100000 65536", 65536, 165535),
     ("0 1000 1\n1 100000 65536", 65537, None),
     ("0 0 4294967295", 33, 33),
+    (_ROOTLESS, 33, 100032),  # what `cat /proc/self/uid_map` really shows
+    (_kernel_format((1000, 5000, 10)), 5, None),  # below the map's range
+    (_kernel_format((1000, 5000, 10), (0, 7000, 1)), 0, 7000),  # lines in any order
+    ("", 0, None),  # an empty map: nothing is mapped (a fresh user namespace)
 )
+
+
+def uid_cases(count: int = 40, seed: str = "01.3") -> list[tuple[str, int, int | None]]:
+    """The hand-picked cases, then generated ones (seeded): maps of up to five
+    non-overlapping lines, in any order, and uids in, below, between and above them."""
+    rng = random.Random(seed)
+    cases = list(UID_CASES)
+    for _ in range(count):
+        lines, inside = [], rng.randrange(0, 50)
+        for _ in range(rng.randint(1, 5)):
+            size = rng.randint(1, 70000)
+            lines.append((inside, rng.randrange(1, 1 << 31), size))
+            inside += size + rng.randrange(0, 100)
+        rng.shuffle(lines)
+        text = (
+            _kernel_format(*lines)
+            if rng.random() < 0.5
+            else "\n".join(" ".join(map(str, line)) for line in lines)
+        )
+        a, _, n = rng.choice(lines)
+        uid = rng.choice([a, a + n - 1, a + n, max(a - 1, 0), rng.randrange(0, inside + 10)])
+        cases.append((text, uid, _reference(text, uid)))
+    return cases
 
 
 def _reference(uid_map: str, uid: int) -> int | None:
     for line in uid_map.splitlines():
+        if not line.strip():
+            continue
         inside, outside, count = (int(n) for n in line.split())
         if inside <= uid < inside + count:
             return outside + uid - inside
@@ -284,7 +352,23 @@ def _inclusive(uid_map: str, uid: int) -> int | None:
 
 
 def _first_line(uid_map: str, uid: int) -> int | None:
-    return _reference(uid_map.splitlines()[0], uid)
+    return _reference(uid_map.splitlines()[0], uid) if uid_map else None
+
+
+def _no_offset(uid_map: str, uid: int) -> int | None:
+    for line in uid_map.splitlines():
+        inside, outside, count = (int(n) for n in line.split())
+        if inside <= uid < inside + count:
+            return outside
+    return None
+
+
+def _no_lower_bound(uid_map: str, uid: int) -> int | None:
+    for line in uid_map.splitlines():
+        inside, outside, count = (int(n) for n in line.split())
+        if uid < inside + count:
+            return outside + uid - inside
+    return None
 
 
 def _overflow(uid_map: str, uid: int) -> int | None:
@@ -318,6 +402,18 @@ MISTAKES: tuple[tuple[Callable[[str, int], int | None], str, str], ...] = (
         "no host uid owns it: return None for an unmapped uid.",
     ),
     (
+        _no_offset,
+        "no-offset",
+        "you returned the first host uid of the range for every uid in it. The range maps "
+        "one to one: uid inside+k lands on outside+k.",
+    ),
+    (
+        _no_lower_bound,
+        "below-range",
+        "a uid *below* a line's first inside uid is not in that range either: check "
+        "inside <= uid as well as uid < inside + count.",
+    ),
+    (
         _first_line,
         "first-line-only",
         "a uid_map may have several lines (rootless runtimes add a range from "
@@ -326,16 +422,38 @@ MISTAKES: tuple[tuple[Callable[[str, int], int | None], str, str], ...] = (
 )
 
 
+def _run_model(model: Callable[[str, int], int | None], cases: list) -> list[object]:
+    out: list[object] = []
+    for uid_map, uid, _ in cases:
+        try:
+            out.append(model(uid_map, uid))
+        except (ValueError, IndexError):
+            out.append("error")
+    return out
+
+
 def check_uid_map(solve: object) -> str:
+    cases = uid_cases()
+
+    def explain(exc: BaseException) -> Wrong | None:
+        if isinstance(exc, ValueError) and "''" in str(exc):
+            return Wrong(
+                "padded-columns",
+                "int('') failed: the kernel pads uid_map's columns with several spaces "
+                "('         0       1000          1'), so split(' ') yields empty strings. "
+                "split() without an argument splits on any run of whitespace.",
+            )
+        return None
+
     got = []
-    for uid_map, uid, _ in UID_CASES:
-        answer = attempt(solve, uid_map, uid)
+    for uid_map, uid, _ in cases:
+        answer = attempt(solve, uid_map, uid, explain=explain)
         if answer is Ellipsis:
             raise NotSolved()
-        got.append(answer)
+        got.append(None if answer is None else as_int(answer, what="the host uid"))
     if all(g is None for g in got):
         raise NotSolved()
-    truth = [expected for _, _, expected in UID_CASES]
+    truth = [expected for _, _, expected in cases]
     if got == truth:
         return (
             "uid 0 inside is your own uid outside, a /etc/subuid range covers the rest, "
@@ -343,10 +461,10 @@ def check_uid_map(solve: object) -> str:
             "the host but your own files."
         )
     for model, reason, hint in MISTAKES:
-        if got == [model(uid_map, uid) for uid_map, uid, _ in UID_CASES]:
+        if got == _run_model(model, cases):
             raise Wrong(reason, hint)
     index = next(i for i, (g, t) in enumerate(zip(got, truth, strict=True)) if g != t)
-    uid_map, uid, expected = UID_CASES[index]
+    uid_map, uid, expected = cases[index]
     raise Wrong(
         "mismatch",
         f"with uid_map {uid_map!r}, uid {uid} inside is {expected} on the host; you "
@@ -368,6 +486,8 @@ def solve(uid_map, uid):
     """uid_map is the text of /proc/<pid>/uid_map, one 'inside outside count' per line.
     Return the host uid that `uid` inside maps to, or None if it is not mapped."""
     for line in uid_map.splitlines():
+        if not line.strip():
+            continue                              # no line, no mapping
         inside, outside, count = (int(n) for n in line.split())
         if inside <= uid < inside + count:
             return outside + (uid - inside)

@@ -8,10 +8,11 @@ written into memory.max, cpu.max and pids.max (or refuses it, EINVAL).
 
 from __future__ import annotations
 
-import re
+import random
 from collections.abc import Mapping
 
 from .framework import Exercise, NotSolved, Wrong, attempt, register
+from .judging import as_int
 
 __all__ = ["V2_MACHINE", "HYBRID_MACHINE", "forks_allowed", "parse_v2_limits"]
 
@@ -48,29 +49,52 @@ def _forks(count: int) -> str:
     return f"{count} fork{'' if count == 1 else 's'}"
 
 
+def pids_cases(count: int = 12, seed: str = "02.1") -> list[int]:
+    """The notebook's numbers, a service that forks nothing, then generated ones (seeded)."""
+    rng = random.Random(seed)
+    return [3, 7, 20, 0, 1, *(rng.randrange(2, 5000) for _ in range(count))]
+
+
+def _pids_value(answer: object) -> int | None:
+    """The learner's pids.max as a number: an integral type, or text parsed as the kernel
+    parses pids.max. None means 'max'."""
+    if isinstance(answer, str):
+        try:
+            return _pids(answer.strip())
+        except Invalid:
+            raise Wrong(
+                "not-an-int", f"the kernel would refuse pids.max = {answer!r} (EINVAL)"
+            ) from None
+    return as_int(answer, what="pids.max")
+
+
 def check_pids_max(solve: object) -> str:
     answers = {}
-    for n in (3, 7, 20):
-        answer = attempt(solve, n)
+    for n in pids_cases():
+        answer = attempt(solve, n, returns=True)
         if answer is None or answer is Ellipsis:
             raise NotSolved()
-        if answer == "max":
+        value = _pids_value(answer)
+        if value is None:
             raise Wrong(
                 "unlimited",
                 "'max' is no limit at all: a fork bomb would get every process the machine "
                 "has. Give a number.",
             )
-        if isinstance(answer, bool) or not isinstance(answer, int):
-            raise Wrong("not-a-number", f"return a whole number for pids.max, not {answer!r}")
-        answers[n] = answer
+        answers[n] = value
+    if len(set(answers.values())) == 1:
+        raise Wrong(
+            "one-case",
+            f"you return {next(iter(answers.values()))} whatever n is: compute pids.max from n.",
+        )
     for n, answer in answers.items():
         if forks_allowed(answer) == n:
             continue
         if answer == n:
             raise Wrong(
                 "forgot-self",
-                f"with pids.max = {n} only {_forks(n - 1)} succeed: pids.max counts every "
-                "process in the cgroup, and the process that forks is one of them.",
+                f"with pids.max = {n} only {_forks(max(n - 1, 0))} succeed: pids.max counts "
+                "every process in the cgroup, and the process that forks is one of them.",
             )
         if forks_allowed(answer) > n:
             raise Wrong(
@@ -111,52 +135,126 @@ check("02.1", solve)
 # -- 02.2 docker run's limits as cgroup v2 files -------------------------------------------
 V2_FILES = ("memory.max", "cpu.max", "pids.max")
 V1_FILES = ("memory.limit_in_bytes", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares")
-_SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+PAGE_SIZE = 4096
+#: pids.max must stay below PIDS_MAX = PID_MAX_LIMIT + 1 (4 Mi pids on 64-bit kernels).
+PIDS_MAX = (4 << 20) + 1
+#: cpu.max bounds (kernel/sched/core.c): period 1 ms .. 1 s, quota at least 1 ms.
+MIN_PERIOD_US, MAX_PERIOD_US, MIN_QUOTA_US = 1000, 1_000_000, 1000
+MAX_QUOTA_US = (1 << 44) - 1
 
 
 class Invalid(ValueError):
     """The kernel would refuse this write with EINVAL."""
 
 
+def _radix(text: str) -> tuple[int, str]:
+    """lib/kstrtox.c `_parse_integer_fixup_radix` for base 0: 0x.. is hex, 0.. octal."""
+    if text[:2].lower() == "0x" and text[2:3] and text[2] in "0123456789abcdefABCDEF":
+        return 16, text[2:]
+    if text.startswith("0"):
+        return 8, text
+    return 10, text
+
+
+def _leading_number(text: str, base: int) -> tuple[int, str]:
+    """The longest run of digits of `base` at the start of text, and what follows."""
+    digits = "0123456789abcdef"[:base]
+    end = 0
+    while end < len(text) and text[end].lower() in digits:
+        end += 1
+    return (int(text[:end], base) if end else 0), text[end:]
+
+
+def kstrtoll(text: str) -> int:
+    """lib/kstrtox.c kstrtoll(s, 0): an optional sign, hex/octal/decimal, the whole string
+    (one trailing newline allowed), else EINVAL."""
+    sign, rest = 1, text
+    if rest.startswith("-"):
+        sign, rest = -1, rest[1:]
+    elif rest.startswith("+"):
+        rest = rest[1:]
+    base, digits = _radix(rest)
+    value, tail = _leading_number(digits, base)
+    if len(tail) == len(digits) or tail.removesuffix("\n"):
+        raise Invalid(text)  # no digit at all, or something after the number
+    return sign * value
+
+
 def _memory(text: str) -> int | None:
-    """memory.max as the kernel parses it: 'max', or bytes with an optional K/M/G/T suffix."""
+    """memory.max as mm/page_counter.c parses it: strstrip, then "max", or memparse
+    (simple_strtoull base 0, an optional K/M/G/T/P/E suffix) with nothing left over.
+    The kernel keeps whole pages; the result is bytes rounded down to a page."""
+    text = text.strip()
     if text == "max":
         return None
-    match = re.fullmatch(r"(\d+)([kmgt]?)", text.lower())
-    if not match:
+    base, digits = _radix(text)
+    value, tail = _leading_number(digits, base)
+    shift = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}.get(tail[:1].lower())
+    if shift is not None:
+        value, tail = value << shift, tail[1:]
+    if tail:
         raise Invalid(text)
-    return int(match[1]) * _SUFFIX[match[2]]
+    return value // PAGE_SIZE * PAGE_SIZE
 
 
-def _cpu(text: str) -> float | None:
-    """cpu.max: '$QUOTA $PERIOD' in microseconds (or 'max'); CPUs = quota / period."""
-    parts = text.split()
-    if not parts or len(parts) > 2 or not all(p.isdigit() or p == "max" for p in parts):
-        raise Invalid(text)
-    if len(parts) == 2 and parts[1] == "max":
-        raise Invalid(text)
-    period = int(parts[1]) if len(parts) == 2 else 100_000
-    if parts[0] == "max":
+def _scan_u64(text: str) -> int | None:
+    """The kernel's sscanf "%llu": a decimal number at the start (no sign), or None."""
+    if not text[:1].isdigit():
         return None
-    quota = int(parts[0])
-    if not (1000 <= period <= 1_000_000) or quota < 1000:
+    return _leading_number(text, 10)[0]
+
+
+def _cpu(text: str, current_period: int = 100_000) -> float | None:
+    """cpu.max as kernel/sched/core.c parses it: sscanf(buf, "%20s %llu", tok, &period),
+    then tok is sscanf'd as "%llu" or must be "max"; the period keeps its current value
+    when none is given. Then the bounds of tg_set_cfs_bandwidth. CPUs = quota / period."""
+    words = text.split()
+    if not words:
+        raise Invalid(text)
+    token = words[0][:20]
+    period = current_period
+    rest = text.split(None, 1)[1] if len(words) > 1 and len(words[0]) <= 20 else ""
+    if rest:
+        scanned = _scan_u64(rest)
+        if scanned is not None:
+            period = scanned
+    quota = _scan_u64(token)
+    if quota is None and token != "max":
+        raise Invalid(text)
+    if not (MIN_PERIOD_US <= period <= MAX_PERIOD_US):
+        raise Invalid(text)
+    if quota is None:
+        return None
+    if not (MIN_QUOTA_US <= quota <= MAX_QUOTA_US):
         raise Invalid(text)
     return quota / period
 
 
 def _pids(text: str) -> int | None:
+    """pids.max as kernel/cgroup/pids.c parses it: strstrip, "max", or kstrtoll base 0
+    within 0 .. PIDS_MAX - 1."""
+    text = text.strip()
     if text == "max":
         return None
-    if not text.isdigit():
+    limit = kstrtoll(text)
+    if not 0 <= limit < PIDS_MAX:
         raise Invalid(text)
-    return int(text)
+    return limit
 
 
 def parse_v2_limits(files: Mapping[str, object]) -> dict[str, object]:
     """What the kernel makes of each file's text: memory bytes, CPUs, pids (None = max).
     Raises Invalid for text the kernel would refuse."""
     parse = {"memory.max": _memory, "cpu.max": _cpu, "pids.max": _pids}
-    return {name: parse[name](str(files[name]).strip()) for name in V2_FILES}
+    return {name: parse[name](_text(files[name])) for name in V2_FILES}
+
+
+def _text(value: object) -> str:
+    """What lands in the file: text as is, bytes decoded, a number in decimal; the kernel
+    strips surrounding whitespace (echo's newline included)."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace").strip()
+    return str(value).strip()
 
 
 def _judge_cpu(text: str, cpus: float) -> None:
@@ -196,9 +294,20 @@ def _judge_cpu(text: str, cpus: float) -> None:
 CASES = ((256, 1.5, 100), (64, 0.5, 20))
 
 
+def flag_cases(count: int = 12, seed: str = "02.2") -> list[tuple[int, float, int]]:
+    """The notebook's two runs, then generated ones (seeded): from 4 MiB and a hundredth of
+    a CPU (the smallest quota the kernel takes) up to 64 GiB and 64 CPUs."""
+    rng = random.Random(seed)
+    generated = [
+        (rng.randrange(4, 65536), rng.randrange(1, 6400) / 100, rng.randrange(1, 10000))
+        for _ in range(count)
+    ]
+    return [*CASES, (4, 0.01, 1), (65536, 64.0, 4194304), *generated]
+
+
 def check_docker_flags(solve: object) -> str:
-    for memory_mib, cpus, pids in CASES:
-        files = attempt(solve, memory_mib, cpus, pids)
+    for memory_mib, cpus, pids in flag_cases():
+        files = attempt(solve, memory_mib, cpus, pids, returns=True)
         if files is None or files is Ellipsis:
             raise NotSolved()
         if not isinstance(files, Mapping):
@@ -215,17 +324,23 @@ def check_docker_flags(solve: object) -> str:
             raise Wrong("missing-file", f"there is no {missing[0]} in your dict")
         command = f"docker run --memory {memory_mib}m --cpus {cpus} --pids-limit {pids}"
         try:
-            memory = parse_v2_limits(files)["memory.max"]
+            memory = _memory(_text(files["memory.max"]))
         except Invalid:
             memory = "invalid"
-        if memory == memory_mib:
+        if _text(files["memory.max"]) == str(memory_mib):
             raise Wrong(
                 "mib-not-bytes",
                 f"memory.max = {memory_mib} means {memory_mib} *bytes*. Write bytes "
                 f"({memory_mib * (1 << 20)}), or use the suffix the kernel accepts: "
                 f"'{memory_mib}M'.",
             )
-        cpu_text = str(files["cpu.max"]).strip()
+        if memory == memory_mib * 10**6 // PAGE_SIZE * PAGE_SIZE:
+            raise Wrong(
+                "decimal-megabytes",
+                f"{_text(files['memory.max'])} bytes is {memory_mib} decimal megabytes, but "
+                f"docker's {memory_mib}m means mebibytes: {memory_mib} x 1024 x 1024 bytes.",
+            )
+        cpu_text = _text(files["cpu.max"])
         _judge_cpu(cpu_text, cpus)
         try:
             limits = parse_v2_limits(files)
@@ -240,7 +355,7 @@ def check_docker_flags(solve: object) -> str:
             if not same:
                 raise Wrong(
                     "mismatch",
-                    f"for {command}, {name} = {str(files[name])!r} sets "
+                    f"for {command}, {name} = {_text(files[name])!r} sets "
                     f"{'no limit' if got is None else got}; it should set {wanted[name]}.",
                 )
     return (

@@ -9,10 +9,12 @@ cases, and what a sequence of steps would do to a model of the mount table
 from __future__ import annotations
 
 import posixpath
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .framework import Exercise, NotSolved, Wrong, attempt, register
+from .judging import as_items, as_text
 
 __all__ = ["PATH_CASES", "STEPS", "Confinement", "confinement", "resolve"]
 
@@ -42,58 +44,126 @@ PATH_CASES: tuple[tuple[str, str, str], ...] = (
     ("/srv/box/hatch", "/srv/box/hatch", "/bin/sh"),
     ("/srv/box/hatch", "/srv/box", "../../etc/shadow"),
     ("/", "/home/me", "../../../etc"),
+    ("/srv/box", "/srv/box/tmp", "/etc/passwd"),  # absolute, from a cwd below the root
+    ("/srv/box", "/srv/box/var/log", "/../etc//hosts"),  # '..' at the root, doubled '/'
+    ("/srv/box", "/srv/box/tmp", "."),  # the cwd itself
 )
-_ABSOLUTE = {0, 4}  # cases whose path starts with "/"
-_RELATIVE = {1, 2}  # relative paths that stay inside the root
-_AT_ROOT = {3}  # '..' reaches the process's root and must stop there
-_ESCAPE = {5}  # the working directory is outside the root: nothing stops '..'
+
+
+def path_cases(count: int = 60, seed: str = "03.1") -> list[tuple[str, str, str]]:
+    """The hand-picked cases, then generated ones (seeded): roots at any depth, working
+    directories inside, at, above and beside the root, and paths of names, '.', '..' and
+    doubled slashes."""
+    rng = random.Random(seed)
+    cases = list(PATH_CASES)
+    names = ["a", "b", "etc", "..", "..", ".", ""]
+    for _ in range(count):
+        root = "/" + "/".join(rng.choice("xyz") for _ in range(rng.randint(0, 3)))
+        where = rng.choice(["at", "below", "above", "beside"])
+        if where == "at":
+            cwd = root
+        elif where == "below":
+            cwd = posixpath.join(root, *(rng.choice("pq") for _ in range(rng.randint(1, 3))))
+        elif where == "above":
+            cwd = posixpath.dirname(root)
+        else:
+            cwd = posixpath.join(posixpath.dirname(root), "w")
+        path = "/".join(rng.choice(names) for _ in range(rng.randint(1, 6))) or "."
+        if rng.random() < 0.4:
+            path = "/" + path
+        cases.append((root, cwd, path))
+    return cases
+
+
+def _answer_path(answer: object) -> str:
+    """The learner's path as text (str or PurePosixPath; stray whitespace, doubled or
+    trailing slashes are harmless), refused if '.' or '..' is left in it."""
+    text = as_text(answer)
+    if not isinstance(text, str) or not text.startswith("/"):
+        raise Wrong(
+            "not-a-path",
+            f"return the host path as an absolute path like '/srv/box/etc', not {answer!r}",
+        )
+    names = [name for name in text.split("/") if name]
+    if "." in names or ".." in names:
+        raise Wrong(
+            "unresolved",
+            f"{text} still holds '.' or '..': resolve them, one name at a time, as the "
+            "kernel's walk does (that is where the root stops '..').",
+        )
+    return "/" + "/".join(names)
 
 
 def check_resolve(solve: object) -> str:
+    cases = path_cases()
     got = []
-    for case in PATH_CASES:
-        answer = attempt(solve, *case)
+    for case in cases:
+        answer = attempt(solve, *case, returns=True)
         if answer is None or answer is Ellipsis:
             raise NotSolved()
-        got.append(answer)
-    wrong = {i for i, case in enumerate(PATH_CASES) if got[i] != resolve(*case)}
+        got.append(_answer_path(answer))
+    wrong = [i for i, case in enumerate(cases) if got[i] != resolve(*case)]
     if not wrong:
         return (
             "'..' stops only when the walk stands on the process's root. After a second "
             "chroot into a subdirectory, the working directory is outside the new root, so "
             "no walk from it ever stands on the root: that is the whole escape."
         )
-    root, cwd, path = PATH_CASES[min(wrong)]
-    if wrong & _ABSOLUTE:
-        raise Wrong(
-            "absolute-from-host",
-            f"{path} with root {root} is {resolve(root, cwd, path)}: in a chroot, an "
-            "absolute path starts at the process's root, not at the host's '/'.",
-        )
-    if wrong & _RELATIVE:
+    root, cwd, path = cases[wrong[0]]
+    expected = resolve(root, cwd, path)
+    from_root = [
+        i
+        for i in wrong
+        if not cases[i][2].startswith("/")
+        and cases[i][0] != cases[i][1]
+        and _inside(cases[i][1], cases[i][0])
+        and got[i] == resolve(cases[i][0], cases[i][0], cases[i][2])
+    ]
+    if from_root:
+        root, cwd, path = cases[from_root[0]]
         raise Wrong(
             "relative-from-root",
             f"{path} from {cwd} is {resolve(root, cwd, path)}: a relative path starts at "
             "the working directory.",
         )
-    if wrong & _AT_ROOT:
-        raise Wrong(
-            "no-stop",
-            f"with root {root}, {path} from {cwd} is {resolve(root, cwd, path)}: '..' at the "
-            "root stays at the root. That is what chroot promises a process that stays inside.",
-        )
-    if wrong <= _ESCAPE:
+    escapes = [i for i in wrong if not _inside(cases[i][1], cases[i][0])]
+    if escapes and all(_inside(got[i], cases[i][0]) for i in escapes):
+        root, cwd, path = cases[escapes[0]]
         raise Wrong(
             "clamped",
             f"with root {root} and cwd {cwd}, {path} is {resolve(root, cwd, path)}. The "
             "kernel does not keep a path below the root by its text: it stops '..' only when "
             "the walk stands on the root directory, and a walk that starts outside never does.",
         )
+    if path.startswith("/") and root != cwd and got[wrong[0]] == resolve(cwd, cwd, path):
+        raise Wrong(
+            "absolute-from-cwd",
+            f"{path} with root {root} and cwd {cwd} is {expected}: an absolute path starts "
+            "at the process's root, whatever the working directory is.",
+        )
+    if path.startswith("/") and root != "/" and got[wrong[0]] == resolve("/", "/", path):
+        raise Wrong(
+            "absolute-from-host",
+            f"{path} with root {root} is {expected}: in a chroot, an "
+            "absolute path starts at the process's root, not at the host's '/'.",
+        )
+    inside = [i for i in wrong if _inside(cases[i][1], cases[i][0])]
+    if inside:
+        root, cwd, path = cases[inside[0]]
+        raise Wrong(
+            "no-stop",
+            f"with root {root}, {path} from {cwd} is {resolve(root, cwd, path)}: '..' at the "
+            "root stays at the root. That is what chroot promises a process that stays inside.",
+        )
     raise Wrong(
         "mismatch",
-        f"root {root}, cwd {cwd}, path {path}: expected {resolve(root, cwd, path)}, you "
-        f"returned {got[min(wrong)]!r}.",
+        f"root {root}, cwd {cwd}, path {path}: expected {expected}, you "
+        f"returned {got[wrong[0]]!r}.",
     )
+
+
+def _inside(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root + "/")
 
 
 RESOLVE_STUB = '''
@@ -128,14 +198,19 @@ check("03.1", solve)
 
 # -- 03.2 the steps that close the escape ---------------------------------------------------
 #: What a runtime may do, as shell commands, before it starts the container's program.
-STEPS = (
-    "unshare --mount",
-    "mount --make-rprivate /",
-    "mount --bind rootfs rootfs",
-    "mkdir rootfs/.oldroot",
-    "pivot_root rootfs rootfs/.oldroot",
-    "umount -l /.oldroot",
-    "chroot rootfs",
+#: In alphabetical order: putting them in the right one is the exercise.
+STEPS = tuple(
+    sorted(
+        (
+            "unshare --mount",
+            "mount --make-rprivate /",
+            "mount --bind rootfs rootfs",
+            "mkdir rootfs/.oldroot",
+            "pivot_root rootfs rootfs/.oldroot",
+            "umount -l /.oldroot",
+            "chroot rootfs",
+        )
+    )
 )
 
 
@@ -210,9 +285,10 @@ def confinement(steps: Sequence[str]) -> Confinement:
 def check_steps(answer: object) -> str:
     if answer is None or answer is Ellipsis:
         raise NotSolved()
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        raise Wrong("not-a-list", "give a list of steps from STEPS, in the order to run them")
-    steps = [str(step) for step in answer]  # type: ignore[attr-defined]
+    steps = [
+        str(step)
+        for step in as_items(answer, what="a list of steps from STEPS", example="[STEPS[0], ...]")
+    ]
     unknown = [step for step in steps if step not in STEPS]
     if unknown:
         raise Wrong("unknown-step", f"{unknown[0]!r} is not one of STEPS; copy the steps exactly")

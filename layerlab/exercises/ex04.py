@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
+import posixpath
+import random
 from collections.abc import Callable, Sequence
 
-from ..entries import File, Whiteout
+from ..entries import File, OpaqueDir, Whiteout
 from ..image import chain_ids
 from ..layer import Layer
 from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .images import ubuntu_image
+from .judging import as_int, as_text
 
 __all__ = ["lookup_stack", "LOOKUP_QUESTIONS"]
 
@@ -24,22 +28,36 @@ def _bare(digest: str) -> str:
     return digest.split(":", 1)[-1]
 
 
+def diff_id_lists(count: int = 6, seed: str = "04.1") -> list[list[str]]:
+    """ubuntu's DiffIDs, then generated stacks (seeded) of three to seven layers."""
+    rng = random.Random(seed)
+    lists = [list(ubuntu_image().diff_ids)]
+    for _ in range(count):
+        lists.append([_sha(f"layer {rng.random()}") for _ in range(rng.randint(3, 7))])
+    return lists
+
+
 def check_chain_id(solve: object) -> str:
-    diff_ids = ubuntu_image().diff_ids
-    answer = attempt(solve, list(diff_ids))
-    if answer is None or answer is Ellipsis:
-        raise NotSolved()
+    for diff_ids in diff_id_lists():
+        answer = attempt(solve, list(diff_ids), returns=True)
+        if answer is None or answer is Ellipsis:
+            raise NotSolved()
+        answer = as_text(answer)
+        if not isinstance(answer, str):
+            raise Wrong(
+                "not-a-string",
+                f"return the chain ID as a string like 'sha256:...', not a {type(answer).__name__}",
+            )
+        if answer != chain_ids(diff_ids)[2]:
+            _diagnose_chain(answer, diff_ids)
+    return (
+        "ChainID(L0..L2) = sha256(ChainID(L0..L1) + ' ' + DiffID(L2)): it names the "
+        "third layer together with the two below it."
+    )
+
+
+def _diagnose_chain(answer: str, diff_ids: list[str]) -> None:
     chain = chain_ids(diff_ids)
-    if not isinstance(answer, str):
-        raise Wrong(
-            "not-a-string",
-            f"return the chain ID as a string like 'sha256:...', not a {type(answer).__name__}",
-        )
-    if answer == chain[2]:
-        return (
-            "ChainID(L0..L2) = sha256(ChainID(L0..L1) + ' ' + DiffID(L2)): it names the "
-            "third layer together with the two below it."
-        )
     d0, d1, d2 = diff_ids[:3]
     if answer == d2:
         raise Wrong(
@@ -47,7 +65,13 @@ def check_chain_id(solve: object) -> str:
             "that is the third layer's DiffID, which names the layer on "
             "its own. A chain ID names the layer *and everything below it*.",
         )
-    if answer in (chain[1], chain[3]):
+    if answer == chain[-1] and len(chain) > 3:
+        raise Wrong(
+            "top-layer",
+            "that is the chain ID of the top layer. The question is about the third one "
+            "from the bottom, diff_ids[2], whatever the image's height.",
+        )
+    if answer in (chain[1], chain[3:4] and chain[3]):
         which = "second" if answer == chain[1] else "fourth"
         raise Wrong(
             "off-by-one",
@@ -127,6 +151,9 @@ def sharing_cases() -> list[tuple[list[str], list[str]]]:
         (base, _variant(base, 0, "debian instead")),  # same DiffIDs above, new base
         (base[:3], base),  # a prefix
         (base, [*base[:2], base[3], base[2], base[4]]),  # two steps swapped
+        (base, base[:3]),  # a shorter second image
+        ([], base),  # an empty image (FROM scratch, no layer yet)
+        (base[:1], [base[1], base[0]]),  # the same layers in another order
     ]
 
 
@@ -138,15 +165,10 @@ def check_sharing(solve: object) -> str:
     cases = sharing_cases()
     answers = []
     for a, b in cases:
-        answer = attempt(solve, list(a), list(b))
+        answer = attempt(solve, list(a), list(b), returns=True)
         if answer is None or answer is Ellipsis:
             raise NotSolved()
-        if not isinstance(answer, int):
-            raise Wrong(
-                "not-int",
-                f"return how many layers are shared, as an int, not a {type(answer).__name__}",
-            )
-        answers.append(answer)
+        answers.append(as_int(answer, what="how many layers are shared"))
 
     def matches(model: Callable[[list[str], list[str]], int]) -> bool:
         return all(answer == model(a, b) for answer, (a, b) in zip(answers, cases, strict=True))
@@ -162,6 +184,24 @@ def check_sharing(solve: object) -> str:
             "you counted equal DiffIDs. A layer is stored (and shared) "
             "by its chain ID: the same DiffID on top of different layers is a different "
             "filesystem, so once two stacks differ nothing above is shared.",
+        )
+    if matches(lambda a, b: len(a) if list(a) == list(b) else 0):
+        raise Wrong(
+            "all-or-nothing",
+            "two images need not be equal to share layers: a common bottom (the same base "
+            "image, the same first build steps) is shared, layer by layer.",
+        )
+    if matches(lambda a, b: max(_shared_by_chain(a, b) - 1, 0)):
+        raise Wrong(
+            "off-by-one",
+            "you return the index of the last shared layer; the question is how many "
+            "layers are shared (one more).",
+        )
+    if matches(lambda a, b: min(len(a), len(b))):
+        raise Wrong(
+            "min-length",
+            "the shorter image's height is only an upper bound: two images share layers "
+            "only up to the first one that differs.",
         )
     if matches(lambda a, b: sum(1 for x, y in zip(a, b, strict=False) if x == y)):
         raise Wrong(
@@ -205,7 +245,8 @@ check("04.2", solve)
 
 # -- 04.3 a top-down lookup ---------------------------------------------------------------
 def lookup_stack() -> list[Layer]:
-    """Four layers, bottom first, with versions, a whiteout and a resurrection."""
+    """Four layers, bottom first, with versions, a whiteout and a resurrection, a whited-out
+    directory and an opaque one."""
     return [
         Layer(
             {
@@ -213,17 +254,40 @@ def lookup_stack() -> list[Layer]:
                 "/bin/sh": File.of("sh\n"),
                 "/tmp/cache": File.of("old\n"),
                 "/etc/issue": File.of("v0\n"),
+                "/var/lib/old.db": File.of("old\n"),
+                "/srv/site/index.html": File.of("v0\n"),
             },
             name="L0",
         ),
-        Layer({"/etc/motd": File.of("v1\n"), "/tmp/cache": File.of("newer\n")}, name="L1"),
-        Layer({"/tmp/cache": Whiteout(), "/etc/issue": Whiteout()}, name="L2"),
+        Layer(
+            {
+                "/etc/motd": File.of("v1\n"),
+                "/tmp/cache": File.of("newer\n"),
+                "/var/lib": OpaqueDir(),
+                "/var/lib/new.db": File.of("new\n"),
+            },
+            name="L1",
+        ),
+        Layer(
+            {"/tmp/cache": Whiteout(), "/etc/issue": Whiteout(), "/srv/site": Whiteout()}, name="L2"
+        ),
         Layer({"/etc/issue": File.of("back\n"), "/opt/tool": File.of("t\n")}, name="L3"),
     ]
 
 
 #: The paths the checker asks about, each with what it shows.
-LOOKUP_QUESTIONS = ("/etc/motd", "/bin/sh", "/tmp/cache", "/etc/issue", "/opt/tool", "/nope")
+LOOKUP_QUESTIONS = (
+    "/etc/motd",
+    "/bin/sh",
+    "/tmp/cache",
+    "/etc/issue",
+    "/opt/tool",
+    "/nope",
+    "/srv/site/index.html",  # its directory is whited out above it
+    "/var/lib/old.db",  # an opaque directory above hides it
+    "/var/lib/new.db",  # the opaque directory's own child
+    "/var/lib",
+)
 
 
 def check_lookup(solve: object) -> str:
@@ -232,6 +296,8 @@ def check_lookup(solve: object) -> str:
     answers = {}
     for path in LOOKUP_QUESTIONS:
         answer = attempt(solve, lookup_stack(), path)
+        if isinstance(answer, numbers.Integral) and not isinstance(answer, bool):
+            answer = int(answer)
         if answer is Ellipsis:
             raise NotSolved()
         answers[path] = answer
@@ -263,6 +329,26 @@ def check_lookup(solve: object) -> str:
                 f"layer {max(below_whiteout)} whites out {path}, so "
                 "no layer below it may answer: stop at the whiteout.",
             )
+        hidden_by = [
+            (i, parent)
+            for i, layer in enumerate(layers)
+            for parent in _parents(path)
+            if isinstance(layer.get(parent), (Whiteout, OpaqueDir))
+        ]
+        if truth is None and isinstance(answer, int) and hidden_by:
+            i, parent = hidden_by[-1]
+            if isinstance(layers[i].get(parent), Whiteout):
+                raise Wrong(
+                    "whited-out-parent",
+                    f"layer {i} whites out {parent}, and a whiteout deletes the whole "
+                    f"subtree: {path} is gone too, though no layer whites it out by name. "
+                    "Look at the path's parents as well.",
+                )
+            raise Wrong(
+                "opaque",
+                f"{parent} is an opaque directory in layer {i}: it hides every lower child, "
+                f"so {path} from layer {answer} is not visible. Look at the path's parents too.",
+            )
         holders = [i for i, layer in enumerate(layers) if isinstance(layer.get(path), File)]
         if isinstance(answer, int) and holders and answer == holders[0] != holders[-1]:
             raise Wrong(
@@ -282,6 +368,15 @@ def check_lookup(solve: object) -> str:
     )
 
 
+def _parents(path: str) -> list[str]:
+    parents = []
+    while path != "/":
+        path = posixpath.dirname(path)
+        if path != "/":
+            parents.append(path)
+    return parents
+
+
 LOOKUP_STUB = '''
 def solve(layers, path):
     """Return the index of the layer that provides `path` (0 = bottom), or None."""
@@ -291,7 +386,8 @@ check("04.3", solve)
 '''
 
 LOOKUP_SOLUTION = '''
-from layerlab import Whiteout
+import posixpath
+from layerlab import Dir, OpaqueDir, Whiteout
 
 def solve(layers, path):
     """Return the index of the layer that provides `path` (0 = bottom), or None."""
@@ -301,6 +397,12 @@ def solve(layers, path):
             return None                          # deleted here: stop looking
         if entry is not None:
             return index                         # the first layer that has it wins
+        parent = posixpath.dirname(path)         # may this layer hide the lower ones?
+        while parent != "/":
+            above = layers[index].get(parent)
+            if isinstance(above, OpaqueDir) or (above is not None and not isinstance(above, Dir)):
+                return None                      # an opaque dir, a whiteout or a file above
+            parent = posixpath.dirname(parent)
     return None
 
 check("04.3", solve)

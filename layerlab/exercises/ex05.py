@@ -4,77 +4,196 @@ from __future__ import annotations
 
 import errno
 import posixpath
+import random
 
+from ..commit import build_image
 from ..container import Container
-from ..entries import Dir, File, OpaqueDir, Whiteout
+from ..entries import Dir, File, Meta, OpaqueDir, Symlink, Whiteout
+from ..image import Image
 from ..layer import Layer
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import app_image, ubuntu_image
-from .judging import layer_names, require_image_untouched, snapshot, visible_paths
+from .images import app_image, ubuntu_image, ubuntu_layers
+from .judging import (
+    as_items,
+    layer_names,
+    require_image_untouched,
+    require_no_collateral,
+    snapshot,
+    visible_state,
+)
 
 __all__ = ["COPY_UP_CANDIDATES", "tar_layer", "does_copy_up"]
 
 
-# -- 05.1 delete a file of the image ------------------------------------------------------
-def check_delete(solve: object) -> str:
-    container = Container(ubuntu_image())
-    before = snapshot(container.image_layers)
-    visible_before = visible_paths(container)
-    attempt(solve, container, name="solve")
-    require_image_untouched(before, container)
-    rw = container.rw
+# -- 05.1 delete a file as overlayfs does --------------------------------------------------
+def _with_sticky_tmp() -> Image:
+    """ubuntu plus a layer with a file in a world-writable, sticky directory."""
+    extra = Layer(
+        {"/var/tmp": Dir(Meta(mode=0o1777)), "/var/tmp/session.db": File.of("old\n")},
+        name="sticky",
+    )
+    return build_image([*ubuntu_layers(), extra])
+
+
+#: (what the container did first, the path to delete, how to describe it)
+DELETE_CASES: tuple[tuple[str, str, str], ...] = (
+    ("", "/etc/motd", "a file only the image has"),
+    ("write /srv/notes.txt", "/srv/notes.txt", "a file the container made itself"),
+    ("write /etc/passwd", "/etc/passwd", "an image file the container changed before"),
+    ("", "/var/lib/dpkg/diversions", "an image file three directories deep"),
+    ("sticky", "/var/tmp/session.db", "an image file in a sticky 1777 directory"),
+)
+
+
+def _delete_case(setup: str) -> Container:
+    if setup == "sticky":
+        return Container(_with_sticky_tmp(), name="delete")
+    container = Container(ubuntu_image(), name="delete")
+    if setup:
+        container.write(setup.split()[1], "changed in the container\n")
+    return container
+
+
+def _upper(layer: Layer) -> dict[str, tuple[object, ...]]:
+    """The upper dir as `ls -l` shows it (mtimes aside): a whiteout is a whiteout."""
+    out: dict[str, tuple[object, ...]] = {}
+    for path, entry in layer.items():
+        if isinstance(entry, Whiteout):
+            out[path] = ("whiteout",)
+            continue
+        what: object = entry.kind
+        if isinstance(entry, File):
+            what = entry.content.digest
+        out[path] = (what, entry.meta.mode, entry.meta.uid, entry.meta.gid)
+    return out
+
+
+def _diagnose_delete(container: Container, model: Container, path: str, how: str) -> None:
+    rw, want = container.rw, model.rw
     fake = [p for p in rw if posixpath.basename(p).startswith(".wh.")]
     if fake:
-        also = " and /etc/motd is still there" if container.exists("/etc/motd") else ""
         raise Wrong(
             "literal-wh",
-            f"the rw layer holds a real file {fake[0]}{also}. '.wh.' is "
-            "only how a tar spells a deletion; in the model (and in overlayfs) a "
-            "deletion is a Whiteout entry, and unlink/rm makes one for you.",
+            f"the upper layer holds a real file {fake[0]}. '.wh.' is only how a tar spells "
+            "a deletion; in an upper dir (and in the model) a deletion is a Whiteout entry: "
+            "container.rw[path] = Whiteout().",
         )
-    if container.exists("/etc/motd"):
-        entry = rw.get("/etc/motd")
+    entry = rw.get(path)
+    if container.exists(path):
         if isinstance(entry, File) and entry.size == 0:
             raise Wrong(
                 "empty-file",
-                "you emptied /etc/motd, but an empty file is still a file: "
-                "`ls /etc` shows it and the commit ships it. Deleting needs a whiteout.",
+                f"you emptied {path}, but an empty file is still a file: `ls` shows it and "
+                "the commit ships it. Deleting needs a whiteout.",
             )
-        if len(rw) == 0:
-            raise NotSolved()
+        if isinstance(want.get(path), Whiteout) and path not in rw:
+            raise Wrong(
+                "lower-shows-through",
+                f"for {how}, the image's {path} still shows: only a whiteout in the upper "
+                "layer hides it (removing an upper copy just uncovers the lower one).",
+            )
+        raise Wrong("still-there", f"{path} is still visible for {how}.")
+    if isinstance(entry, Whiteout) and path not in want:
         raise Wrong(
-            "still-there",
-            "/etc/motd is still visible in the container. Delete it "
-            "through the container, so its rw layer records the deletion.",
+            "needless-whiteout",
+            f"{path} ({how}) exists in no image layer, so overlayfs simply removes it from "
+            "the upper dir: a whiteout would make the commit record a deletion of a file "
+            "no layer below has.",
         )
-    if not isinstance(rw.get("/etc/motd"), Whiteout):
+    opaque = [p for p in rw.opaque_dirs if p not in want.opaque_dirs]
+    if opaque:
         raise Wrong(
-            "no-whiteout",
-            "/etc/motd is hidden, but not by a whiteout for it in the rw "
-            "layer, so a commit would not record its deletion. Unlink just that file.",
+            "opaque",
+            f"you made {opaque[0]} opaque, which hides every file the image has in it, not "
+            "only the one to delete. A single whiteout hides a single name.",
         )
-    collateral = sorted(visible_before - visible_paths(container) - {"/etc/motd"})
-    if collateral:
-        raise Wrong("collateral", f"you also deleted {collateral[0]}; delete only /etc/motd.")
-    names = layer_names(container.commit().layer)
-    return (
-        "/etc/motd is gone from the merged view, the image is untouched, and the commit "
-        f"records the deletion: {', '.join(n for n in names if '.wh.' in n)}."
+    for parent in sorted(set(want) - {path}):
+        if parent not in rw:
+            raise Wrong(
+                "no-parent",
+                f"the whiteout for {path} needs its directory {parent} in the upper layer: "
+                "overlayfs copies each parent up (with its mode and owner) before it can "
+                "put anything inside.",
+            )
+        if _upper(rw).get(parent) != _upper(want)[parent]:
+            raise Wrong(
+                "parent-mode",
+                f"{parent} in the upper layer has mode {oct(rw[parent].meta.mode)[2:]} and "
+                f"owner {rw[parent].meta.uid}, but the image's is "
+                f"{oct(want[parent].meta.mode)[2:]}, owner {want[parent].meta.uid}: a copy-up "
+                "keeps the directory's metadata (a re-made /var/tmp without 1777 breaks every "
+                "program that writes there).",
+            )
+
+
+def check_delete(solve: object) -> str:
+    failures = []
+    for setup, path, how in DELETE_CASES:
+        container, model = _delete_case(setup), _delete_case(setup)
+        before = snapshot(container.image_layers)
+        state = visible_state(container)
+        steps = len(container.log)
+        attempt(solve, container, path, name="solve")
+        require_image_untouched(before, container)
+        used = [step for step in container.log[steps:] if step.op in _DELETING_OPS]
+        if used:
+            raise Wrong(
+                "used-unlink",
+                f"you called container.{used[0].op}(), which does the work for you. Do what "
+                "overlayfs does, by hand, on the upper layer container.rw.",
+            )
+        model.unlink(path)
+        if _upper(container.rw) != _upper(model.rw):
+            untouched = _upper(container.rw) == _upper(_delete_case(setup).rw)
+            failures.append((untouched, container, model, path, how, state))
+    if not failures:
+        return (
+            "a whiteout for a name a lower layer has, its parents copied up with their "
+            "metadata, and nothing at all for a file only the upper layer had: what "
+            "overlayfs's unlink does, and why a commit records a deletion as .wh. + name."
+        )
+    if len(failures) == len(DELETE_CASES) and all(f[0] for f in failures):
+        raise NotSolved()
+    # the most telling case: one where the answer did something
+    _, container, model, path, how, state = sorted(failures, key=lambda f: f[0])[0]
+    _diagnose_delete(container, model, path, how)
+    require_no_collateral(state, container, {path})
+    raise Wrong(
+        "mismatch",
+        f"for {how} ({path}) the upper layer should hold exactly "
+        f"{', '.join(f'{p} ({v[0]})' for p, v in _upper(model.rw).items()) or 'nothing'}.",
     )
 
 
+_DELETING_OPS = {"unlink", "remove", "rmdir", "rename", "move"}
+
 DELETE_STUB = '''
-def solve(container):
-    """Delete /etc/motd inside `container` (a fresh ubuntu container)."""
+def solve(container, path):
+    """Delete `path` in `container` as overlayfs does, by editing the upper layer
+    container.rw yourself (rw[p] = entry, del rw[p]), not with container.unlink.
+    The lower layers are container.layers[:-1]; UnionView(layers) merges them."""
     ...  # YOUR CODE HERE
 
 check("05.1", solve)
 '''
 
 DELETE_SOLUTION = '''
-def solve(container):
-    """Delete /etc/motd inside `container` (a fresh ubuntu container)."""
-    container.unlink("/etc/motd")     # rm /etc/motd: the rw layer gets a whiteout
+import posixpath
+from layerlab import UnionView, Whiteout
+
+def solve(container, path):
+    """Delete `path` in `container` as overlayfs does, by editing the upper layer
+    container.rw yourself (rw[p] = entry, del rw[p]), not with container.unlink.
+    The lower layers are container.layers[:-1]; UnionView(layers) merges them."""
+    rw, lower = container.rw, UnionView(container.layers[:-1])
+    parent = posixpath.dirname(path)
+    while parent != "/" and parent not in rw:   # copy the parents up, metadata and all
+        rw[parent] = lower.lookup(parent).entry
+        parent = posixpath.dirname(parent)
+    if path in rw:
+        del rw[path]                            # the upper copy goes ...
+    if lower.exists(path):
+        rw[path] = Whiteout()                   # ... and a whiteout hides the lower one
 
 check("05.1", solve)
 '''
@@ -96,48 +215,85 @@ def tar_layer() -> Layer:
     )
 
 
-def check_tar_names(solve: object) -> str:
-    answer = attempt(solve, tar_layer())
-    if answer is None or answer is Ellipsis:
-        raise NotSolved()
-    if (
-        isinstance(answer, str)
-        or not hasattr(answer, "__iter__")
-        or not all(isinstance(n, str) for n in answer)
-    ):
+def tar_layers(count: int = 8, seed: str = "05.2") -> list[Layer]:
+    """The notebook's layer, an empty one, then generated layers (seeded) with files,
+    whiteouts (of files and of whole directories) and opaque directories."""
+    rng = random.Random(seed)
+    layers = [tar_layer(), Layer(name="empty")]
+    for _ in range(count):
+        layer = Layer(name="generated")
+        for _ in range(rng.randint(1, 6)):
+            top = "/" + rng.choice(["etc", "var", "opt", "srv"])
+            layer[top] = layer.get(top) or Dir()
+            name = f"{top}/{rng.choice(['a', 'b', 'c', 'd'])}"
+            kind = rng.choice(["file", "whiteout", "opaque", "dir"])
+            if kind == "file":
+                layer[name] = File.of("x\n")
+            elif kind == "whiteout":
+                layer[name] = Whiteout()
+            else:
+                layer[name] = OpaqueDir() if kind == "opaque" else Dir()
+                if rng.random() < 0.5:
+                    layer[name + "/inner"] = File.of("y\n")
+        layers.append(layer)
+    return layers
+
+
+def _member_names(answer: object) -> list[str]:
+    items = as_items(answer, what="a list of member names", example="['etc', 'etc/hosts']")
+    if not all(isinstance(n, str) for n in items):
         raise Wrong("not-names", "return a list of member names (strings) like 'etc/hosts'")
-    names = sorted(n.rstrip("/") for n in answer)  # "etc/" and "etc" are one member
-    truth = list(layer_names(tar_layer()))
+    # "etc/" and "etc" are one member; "./etc" is how some tools spell "etc"
+    return sorted(n.removeprefix("./").rstrip("/") for n in items)
+
+
+def check_tar_names(solve: object) -> str:
+    for layer in tar_layers():
+        answer = attempt(solve, layer.copy(), returns=True)
+        if answer is None or answer is Ellipsis:
+            raise NotSolved()
+        names = _member_names(answer)
+        truth = list(layer_names(layer))
+        if names != truth:
+            _diagnose_names(names, truth)
+    return (
+        "etc/.wh.motd deletes the lower motd; var/cache/.wh..wh..opq, inside the "
+        "directory, hides everything var/cache had below. The same names moby writes."
+    )
+
+
+def _diagnose_names(names: list[str], truth: list[str]) -> None:
     if any(n.startswith("/") for n in names):
         raise Wrong(
             "absolute", "member names are relative: 'etc/hosts.allow', not '/etc/hosts.allow'."
         )
-    if names == truth:
-        return (
-            "etc/.wh.motd deletes the lower motd; var/cache/.wh..wh..opq, inside the "
-            "directory, hides everything var/cache had below. The same names moby writes."
-        )
-    if "etc/motd" in names and "etc/.wh.motd" in names:
+    whiteouts = [n for n in truth if posixpath.basename(n).startswith(".wh.")]
+    kept = [n.replace(".wh.", "", 1) for n in whiteouts if not n.endswith(".wh..opq")]
+    if any(k in names for k in kept) and any(w in names for w in whiteouts):
         raise Wrong(
             "both",
             "the layer has .wh.motd but you also left motd in the same layer. "
             "A reader keeps the real file when a layer holds both (OCI), so nothing "
             "would be deleted: a whiteout replaces the name.",
         )
-    if "etc/motd" in names:
+    if any(k in names for k in kept):
         raise Wrong(
             "whiteout-as-file",
             "etc/motd in a tar is a file called motd; the whiteout "
             "is spelled etc/.wh.motd (an empty file with the prefix).",
         )
-    if "var/.wh.cache" in names:
+    opaque = [posixpath.dirname(n) for n in truth if n.endswith("/.wh..wh..opq")]
+    as_whiteout = [
+        posixpath.join(posixpath.dirname(o), ".wh." + posixpath.basename(o)) for o in opaque
+    ]
+    if any(w in names for w in as_whiteout):
         raise Wrong(
             "opaque-as-whiteout",
             "var/.wh.cache would delete the lower cache dir and "
             "everything under it. An opaque dir keeps its own entry and gets the marker "
             "inside it: var/cache/.wh..wh..opq.",
         )
-    if "var/cache/.wh..wh..opq" not in names:
+    if any(o + "/.wh..wh..opq" not in names for o in opaque):
         raise Wrong(
             "opaque-missing",
             "var/cache is opaque: without var/cache/.wh..wh..opq a "
@@ -262,11 +418,9 @@ _COPY_UP_HINTS = {
 def check_copy_up(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        raise Wrong(
-            "not-a-set", "give a set of names from COPY_UP_CANDIDATES, like {'append a byte'}"
-        )
-    chosen = set(answer)  # type: ignore[arg-type]
+    chosen = set(
+        as_items(answer, what="a set of names from COPY_UP_CANDIDATES", example="{'chmod'}")
+    )
     unknown = sorted(str(n) for n in chosen - set(COPY_UP_CANDIDATES))
     if unknown:
         raise Wrong(
@@ -310,81 +464,163 @@ check("05.3", copies_up)
 """
 
 
-# -- 05.4 move a directory of the image ---------------------------------------------------
-def _files_under(container: Container, top: str) -> dict[str, bytes]:
-    view = container.view()
+# -- 05.4 mv after EXDEV ------------------------------------------------------------------
+def _site_image() -> Image:
+    """ubuntu plus /srv/app with what a copy tends to lose: an executable, a private
+    directory and file, a symlink, a file owned by another user."""
+    app = Layer(
+        {
+            "/srv/app": Dir(),
+            "/srv/app/run.sh": File.of("#!/bin/sh\nexec ./server\n", 0o755),
+            "/srv/app/conf": Dir(Meta(mode=0o700, uid=33, gid=33)),
+            "/srv/app/conf/key.pem": File.of("secret\n", 0o600, uid=33, gid=33),
+            "/srv/app/current": Symlink(target="run.sh"),
+            "/srv/app/README": File.of("hello\n"),
+        },
+        name="app",
+    )
+    return build_image([*ubuntu_layers(), app])
+
+
+#: (the image, what to move, where to) the checker tries.
+MOVE_CASES: tuple[tuple[str, str, str], ...] = (
+    ("site", "/srv/app", "/srv/app2"),
+    ("site", "/srv/app", "/opt/app"),
+    ("app", "/srv/app", "/srv/www"),
+)
+
+
+def _move_case(image: str) -> Container:
+    return Container(_site_image() if image == "site" else app_image(1024), name="mover")
+
+
+def _tree(container: Container, top: str) -> dict[str, tuple[object, ...]]:
     return {
-        node.path[len(top) :]: view.read(node.path)
-        for node in view.walk(top)
-        if isinstance(node.entry, File)
+        path[len(top) :]: shown
+        for path, shown in visible_state(container).items()
+        if path == top or path.startswith(top + "/")
     }
 
 
 def check_move(solve: object) -> str:
-    container = Container(app_image(1024))
-    before = snapshot(container.image_layers)
-    files = _files_under(container, "/srv/app")
-
     def explain(exc: BaseException) -> Wrong | None:
         if isinstance(exc, OSError) and exc.errno == errno.EXDEV:
             return Wrong(
                 "exdev",
-                "rename(2) of a directory an image layer holds fails with "
-                "EXDEV: overlayfs (without redirect_dir) cannot move it. mv then copies "
-                "the tree and deletes the original; container.move does the same.",
+                "rename(2) of a directory an image layer holds fails with EXDEV: overlayfs "
+                "(without redirect_dir) cannot move it. That is the error to handle: copy "
+                "the tree, then delete the original, as mv does.",
             )
         return None
 
-    attempt(solve, container, explain=explain)
-    require_image_untouched(before, container)
-    moved = container.exists("/srv/app2")
-    still = container.exists("/srv/app")
-    if not moved and still:
-        if len(container.rw) == 0:
+    for image, old, new in MOVE_CASES:
+        container, model = _move_case(image), _move_case(image)
+        before = snapshot(container.image_layers)
+        steps = len(container.log)
+        attempt(solve, container, old, new, explain=explain)
+        require_image_untouched(before, container)
+        if any(step.op == "move" for step in container.log[steps:]):
+            raise Wrong(
+                "used-move",
+                "container.move is mv itself, the thing to write. Use rename's error, "
+                "mkdir, write, chmod, chown, symlink and remove.",
+            )
+        model.move(old, new)
+        if visible_state(container) == visible_state(model):
+            continue
+        if not len(container.rw):
             raise NotSolved()
-        raise Wrong("not-moved", "/srv/app2 does not exist: move the directory to /srv/app2.")
-    if moved and still:
-        raise Wrong(
-            "old-still-there",
-            "/srv/app2 is there, but so is /srv/app: a move also "
-            "removes the old name (in the rw layer that is a whiteout).",
-        )
-    if not moved:
-        raise Wrong(
-            "lost-files",
-            "/srv/app is gone but /srv/app2 was never made: the files "
-            "are lost. Copy first, then delete (or let container.move do both).",
-        )
-    if _files_under(container, "/srv/app2") != files:
-        raise Wrong(
-            "different-files",
-            "/srv/app2 does not hold the same files with the same contents as /srv/app did.",
-        )
-    if not isinstance(container.rw.get("/srv/app"), Whiteout):
-        raise Wrong(
-            "no-whiteout",
-            "/srv/app is hidden, but without a whiteout for it in the "
-            "rw layer; a commit would bring it back.",
-        )
-    copied = sum(len(v) for v in files.values())
+        moved, still = container.exists(new), container.exists(old)
+        if moved and still:
+            raise Wrong(
+                "old-still-there",
+                f"{new} is there, but so is {old}: a move also removes the old name (in the "
+                "rw layer that is a whiteout).",
+            )
+        if not moved and not still:
+            raise Wrong(
+                "lost-files",
+                f"{old} is gone but {new} was never made: the files are lost. Copy first, "
+                "then delete.",
+            )
+        if not moved:
+            raise Wrong("not-moved", f"{new} does not exist: move the directory to {new}.")
+        got, want = _tree(container, new), _tree(model, new)
+        for path in sorted(set(got) | set(want)):
+            mine, theirs = got.get(path), want.get(path)
+            if mine == theirs:
+                continue
+            if mine is None or theirs is None:
+                raise Wrong(
+                    "different-files",
+                    f"{new}{path} is {'missing' if mine is None else 'extra'}: the copy must "
+                    f"hold exactly what {old} held (subdirectories too).",
+                )
+            if str(theirs[0]).startswith("-> "):
+                raise Wrong(
+                    "symlink-followed",
+                    f"{new}{path} should be a symlink ({theirs[0]}), like the original; you "
+                    "copied what it points to. Copy the link itself (read its target).",
+                )
+            if mine[0] != theirs[0]:
+                raise Wrong("different-files", f"{new}{path} does not hold the original bytes.")
+            if mine[1] != theirs[1]:
+                raise Wrong(
+                    "lost-modes",
+                    f"{new}{path} has mode {oct(mine[1])[2:]}, the original "
+                    f"{oct(theirs[1])[2:]}: mv keeps modes (an executable that stops being "
+                    "executable, a key that becomes world-readable).",
+                )
+            raise Wrong(
+                "lost-owner",
+                f"{new}{path} is owned by {mine[2]}:{mine[3]}, the original by "
+                f"{theirs[2]}:{theirs[3]}: mv keeps the owner (chown the copy).",
+            )
+        require_no_collateral(visible_state(model), container, set())
+        raise Wrong("mismatch", f"after moving {old} to {new} the container differs from mv's.")
     return (
-        f"the rw layer now holds a whiteout for /srv/app and a full copy of its "
-        f"{len(files)} files ({copied} bytes) under /srv/app2: the price of EXDEV."
+        "rename(2) fails with EXDEV for a lower directory, so mv copies the tree (modes, "
+        "owners, symlinks and all) into the rw layer and whites out the old name: the price "
+        "of moving a directory in a container."
     )
 
 
 MOVE_STUB = '''
-def solve(container):
-    """Move the image's directory /srv/app to /srv/app2 inside `container`."""
+def solve(container, old, new):
+    """mv old new, for a directory an image layer holds: container.rename(old, new) fails
+    with EXDEV, so copy the tree as mv then does, and remove the original. Don't use
+    container.move: that is what you are writing."""
     ...  # YOUR CODE HERE
 
 check("05.4", solve)
 '''
 
 MOVE_SOLUTION = '''
-def solve(container):
-    """Move the image's directory /srv/app to /srv/app2 inside `container`."""
-    container.move("/srv/app", "/srv/app2")   # mv: rename, and on EXDEV copy + delete
+import errno
+from layerlab import Dir, File, Symlink
+
+def solve(container, old, new):
+    """mv old new, for a directory an image layer holds: container.rename(old, new) fails
+    with EXDEV, so copy the tree as mv then does, and remove the original. Don't use
+    container.move: that is what you are writing."""
+    try:
+        container.rename(old, new)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    for node in container.view().walk(old):         # parents before children
+        copy, entry = new + node.path[len(old):], node.entry
+        if isinstance(entry, Dir):
+            container.mkdir(copy, entry.meta.mode)
+        elif isinstance(entry, Symlink):
+            container.symlink(entry.target, copy)   # the link, not what it points to
+            continue
+        elif isinstance(entry, File):
+            container.write(copy, container.read(node.path))
+            container.chmod(copy, entry.meta.mode)
+        container.chown(copy, entry.meta.uid, entry.meta.gid)
+    container.remove(old)                           # whiteouts for the old tree
 
 check("05.4", solve)
 '''
@@ -392,12 +628,12 @@ check("05.4", solve)
 register(
     Exercise(
         "05.1",
-        "delete a file so that commit records a whiteout",
+        "delete a file as overlayfs does",
         DELETE_STUB,
         DELETE_SOLUTION,
         check_delete,
     ),
     Exercise("05.2", "spell a layer as a tar", TAR_STUB, TAR_SOLUTION, check_tar_names),
     Exercise("05.3", "which operations copy up", COPY_UP_STUB, COPY_UP_SOLUTION, check_copy_up),
-    Exercise("05.4", "move a directory of the image", MOVE_STUB, MOVE_SOLUTION, check_move),
+    Exercise("05.4", "mv after EXDEV", MOVE_STUB, MOVE_SOLUTION, check_move),
 )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..container import Container
+from ..entries import Whiteout
 from ..image import Image
 from ..initlayer import BIND_MOUNTED, INIT_PATHS
+from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .images import ubuntu_image
-from .judging import tar_paths
+from .judging import as_items, as_text, tar_paths
 
-__all__ = ["busy_container"]
+__all__ = ["busy_container", "serves", "PLACES"]
 
 
 # -- 06.1 which init-layer files end up in the commit ------------------------------------
@@ -27,9 +31,8 @@ def busy_container(image: Image | None = None) -> Container:
 def check_init_in_commit(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        raise Wrong("not-a-set", "give a set of paths, like {'/etc/hosts'}")
-    chosen = {str(p) for p in answer}  # type: ignore[attr-defined]
+    items = as_items(answer, what="a set of paths", example="{'/etc/hosts'}")
+    chosen = {str(p) for p in items}
     truth = {p for p in INIT_PATHS if p in tar_paths(busy_container().commit().tar)}
     if chosen == truth:
         return (
@@ -90,75 +93,188 @@ check("06.1", in_commit)
 """
 
 
-# -- 06.2 two containers with their own hostnames ----------------------------------------
-def check_hostnames(solve: object) -> str:
+# -- 06.2 where a read is served from -----------------------------------------------------
+PLACES = ("bind mount", "rw", "init", "image")
+
+
+def serves(container: Container, path: str) -> str | None:
+    """Where `cat path` in the container reads from: a bind mount over the union, else the
+    first union layer from the top that has the path (rw, init or an image layer), else
+    None (no such path, or a whiteout hides it)."""
+    if path in container.mounts:
+        return "bind mount"
+    node = container.view().lookup(path)
+    if node is None:
+        return None
+    if node.layer == len(container.layers) - 1:
+        return "rw"
+    return "init" if node.layer == len(container.image_layers) else "image"
+
+
+#: The paths the checker asks about, in each container.
+SERVE_PATHS = (
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/.dockerenv",
+    "/etc/motd",
+    "/bin/sh",
+    "/dev/console",
+    "/etc/mtab",
+    "/srv/report.txt",
+    "/nope",
+)
+
+
+def serve_containers() -> list[Container]:
+    """A fresh container, busy (it wrote, appended and deleted), and one that made a file."""
     image = ubuntu_image()
-    answer = attempt(solve, image)
-    if answer is None or answer is Ellipsis:
+    fresh = Container(image, name="web", hostname="web")
+    maker = Container(image, name="db", hostname="db")
+    maker.write("/srv/report.txt", "42\n")
+    maker.write("/etc/hosts", "127.0.0.1\tlocalhost db\n")
+    return [fresh, busy_container(image), maker]
+
+
+def _static(container: Container, path: str) -> str | None:
+    if path in BIND_MOUNTED:
+        return "bind mount"
+    if path in INIT_PATHS:
+        return "init"
+    return "image" if UnionView(container.image_layers).exists(path) else None
+
+
+def _layer_walk(
+    container: Container, path: str, order: list[str], *, whiteouts: bool
+) -> str | None:
+    layers = {"rw": [container.rw], "init": [container.init], "image": container.image_layers[::-1]}
+    for place in order:
+        for layer in layers[place]:
+            entry = layer.get(path)
+            if entry is None:
+                continue
+            if isinstance(entry, Whiteout) and whiteouts:
+                return None
+            return place
+    return None
+
+
+_SERVE_MISTAKES: tuple[tuple[Callable[[Container, str], str | None], str, str], ...] = (
+    (
+        lambda c, p: _layer_walk(c, p, ["rw", "init", "image"], whiteouts=True),
+        "bind-ignored",
+        "/etc/hostname, /etc/hosts and /etc/resolv.conf are bind-mounted over the union "
+        "(from the container's own directory on the host): a read of them never reaches "
+        "any layer.",
+    ),
+    (
+        lambda c, p: (
+            c.mounts
+            and p in c.mounts
+            and "bind mount"
+            or _layer_walk(c, p, ["image", "init", "rw"], whiteouts=False)
+        ),
+        "bottom-up",
+        "the lookup goes from the top down: the container's rw layer first, then init, "
+        "then the image, and the first layer that has the path wins.",
+    ),
+    (
+        lambda c, p: (
+            c.mounts
+            and p in c.mounts
+            and "bind mount"
+            or _layer_walk(c, p, ["init", "rw", "image"], whiteouts=True)
+        ),
+        "init-above-rw",
+        "the init layer sits *below* the rw layer (between it and the image): a deletion "
+        "or a write in the rw layer wins over the init layer's file.",
+    ),
+    (
+        lambda c, p: (
+            c.mounts
+            and p in c.mounts
+            and "bind mount"
+            or _layer_walk(c, p, ["rw", "init", "image"], whiteouts=False)
+        ),
+        "whiteout-as-file",
+        "a whiteout in the rw layer is not a file that is served: it hides the path, so "
+        "`cat` finds nothing (return None).",
+    ),
+    (
+        _static,
+        "static",
+        "that is where the files start out, but the containers changed things: a write "
+        "copies a file up into rw, a deletion leaves a whiteout. Look at the container's layers.",
+    ),
+)
+
+
+def check_serves(solve: object) -> str:
+    got: list[object] = []
+    truth: list[object] = []
+    models: list[list[object]] = [[] for _ in _SERVE_MISTAKES]
+    for container in serve_containers():
+        for path in SERVE_PATHS:
+            answer = as_text(attempt(solve, container, path))
+            if answer is Ellipsis:
+                raise NotSolved()
+            if answer is not None and answer not in PLACES:
+                raise Wrong(
+                    "not-a-place",
+                    f"for {path} you returned {answer!r}; return one of {', '.join(PLACES)}, "
+                    "or None when cat would find nothing.",
+                )
+            got.append(answer)
+            truth.append(serves(container, path))
+            for model, (mistake, _, _) in zip(models, _SERVE_MISTAKES, strict=True):
+                model.append(mistake(container, path))
+    if all(g is None for g in got):
         raise NotSolved()
-    if not (
-        isinstance(answer, tuple)
-        and len(answer) == 2
-        and all(isinstance(c, Container) for c in answer)
-    ):
-        raise Wrong("shape", "return a pair of containers: (web, db)")
-    web, db = answer
-    if web is db:
-        raise Wrong(
-            "same-container",
-            "that is one container twice; a hostname belongs to a container, so make two.",
+    if got == truth:
+        return (
+            "bind mounts first, then the union top-down: rw, init, image. The hostname "
+            "files come from the container's own directory, Docker's other own files from "
+            "the init layer, and a whiteout in rw hides whatever is below."
         )
-    for container in (web, db):
-        if container.image_layers != image.model_layers():
-            raise Wrong(
-                "own-image",
-                "a container must not change its image: both run the very "
-                "same read-only layers. The hostname is not part of the image; give it "
-                "when you create the container.",
-            )
-    names = (web.read("/etc/hostname"), db.read("/etc/hostname"))
-    if names != (b"web\n", b"db\n"):
-        in_rw = [c for c in (web, db) if "/etc/hostname" in c.rw]
-        if in_rw:
-            raise Wrong(
-                "into-rw",
-                "you put /etc/hostname into the rw layer, but Docker "
-                "bind-mounts the container's own hostname file over that path: the "
-                "container still reads that one. Pass hostname= to Container.",
-            )
-        raise Wrong(
-            "hostnames",
-            f"cat /etc/hostname prints {names[0]!r} and {names[1]!r}; "
-            "expected b'web\\n' and b'db\\n'.",
-        )
-    if len(web.rw) or len(db.rw):
-        raise Wrong(
-            "rw-changed",
-            "the hostnames are right, but a rw layer changed too; "
-            "a hostname needs no change in the rw layer.",
-        )
-    return (
-        "two containers, one set of image layers, two init layers, two bind-mounted "
-        "hostname files, and both rw layers still empty."
+    for model, (_, reason, hint) in zip(models, _SERVE_MISTAKES, strict=True):
+        if got == model:
+            raise Wrong(reason, hint)
+    index = next(i for i, (g, t) in enumerate(zip(got, truth, strict=True)) if g != t)
+    which, path = divmod(index, len(SERVE_PATHS))
+    name = serve_containers()[which].name
+    raise Wrong(
+        "mismatch",
+        f"in container {name}, {SERVE_PATHS[path]} is served by {truth[index]!r}, not "
+        f"{got[index]!r}.",
     )
 
 
-HOSTNAME_STUB = '''
-def solve(image):
-    """Return (web, db): two containers of `image` with hostnames 'web' and 'db'."""
+SERVES_STUB = '''
+def solve(container, path):
+    """Where does `cat path` in `container` read from? Return "bind mount", "rw",
+    "init" or "image", or None when it finds nothing."""
     ...  # YOUR CODE HERE
 
 check("06.2", solve)
 '''
 
-HOSTNAME_SOLUTION = '''
-from layerlab import Container
+SERVES_SOLUTION = '''
+from layerlab import Whiteout
 
-def solve(image):
-    """Return (web, db): two containers of `image` with hostnames 'web' and 'db'."""
-    web = Container(image, name="web", hostname="web")
-    db = Container(image, name="db", hostname="db")
-    return web, db
+def solve(container, path):
+    """Where does `cat path` in `container` read from? Return "bind mount", "rw",
+    "init" or "image", or None when it finds nothing."""
+    if path in container.mounts:                     # over the union, from the host
+        return "bind mount"
+    stack = [("rw", container.rw), ("init", container.init)]
+    stack += [("image", layer) for layer in reversed(container.image_layers)]
+    for place, layer in stack:                       # top-down
+        entry = layer.get(path)
+        if isinstance(entry, Whiteout):
+            return None                              # hidden from here down
+        if entry is not None:
+            return place
+    return None
 
 check("06.2", solve)
 '''
@@ -171,7 +287,5 @@ register(
         INIT_SOLUTION,
         check_init_in_commit,
     ),
-    Exercise(
-        "06.2", "two containers, two hostnames", HOSTNAME_STUB, HOSTNAME_SOLUTION, check_hostnames
-    ),
+    Exercise("06.2", "where a read is served from", SERVES_STUB, SERVES_SOLUTION, check_serves),
 )

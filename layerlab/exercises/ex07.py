@@ -13,6 +13,7 @@ from ..image import EMPTY_TAR_DIFF_ID, canonical_json, sha256_digest
 from ..layer import Layer
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .images import ubuntu_image
+from .judging import as_items, require_image_untouched, snapshot
 
 __all__ = ["MONDAY", "TUESDAY"]
 
@@ -25,13 +26,27 @@ def _changed(container: Container) -> bool:
 
 
 def check_capture(answer: object) -> str:
-    if not (isinstance(answer, tuple) and len(answer) == 2):
+    if callable(answer) or isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
         raise Wrong("shape", "pass both functions: check('07.1', (captured, not_captured))")
-    captured, not_captured = answer
+    pair = as_items(answer, what="both functions", example="(captured, not_captured)")
+    if len(pair) != 2:
+        raise Wrong("shape", "pass both functions: check('07.1', (captured, not_captured))")
+    captured, not_captured = pair
     image = ubuntu_image()
     first, second = Container(image, name="first"), Container(image, name="second")
+    before = snapshot(first.image_layers)
     attempt(captured, first, name="captured")
     attempt(not_captured, second, name="not_captured")
+    require_image_untouched(before, first)
+    require_image_untouched(before, second)
+    for container, name in ((first, "captured"), (second, "not_captured")):
+        if container.init != Container(image, name=container.name).init:
+            raise Wrong(
+                "edited-init",
+                f"{name}() edited the init layer object itself. Docker writes that layer "
+                "once, when it creates the container; a process in the container changes "
+                "files through the rw layer or Docker's bind mounts, never the init layer.",
+            )
     if not _changed(first) and not _changed(second):
         raise NotSolved()
     if not _changed(first):
@@ -157,7 +172,15 @@ def check_config(solve: object) -> str:
             raise Wrong(
                 "not-dict", f"return the new config as a dict, not a {type(answer).__name__}"
             )
-        if canonical_json(answer) == truth:
+        try:
+            mine = canonical_json(answer)
+        except (TypeError, ValueError) as exc:
+            raise Wrong(
+                "not-json",
+                f"your config cannot be written as JSON ({exc}): use dicts, "
+                "lists, strings and numbers only",
+            ) from None
+        if mine == truth:
             ids.append(sha256_digest(truth))
             continue
         _diagnose_config(answer, parent, diff_id)

@@ -14,7 +14,14 @@ from ..commit import CommitResult
 from ..container import Container
 from ..live.busybox import busybox_image
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .judging import require_image_untouched, snapshot, tar_paths
+from .judging import (
+    as_items,
+    require_image_untouched,
+    require_no_collateral,
+    snapshot,
+    tar_paths,
+    visible_state,
+)
 
 __all__ = ["RUNTIME_STEPS", "runtime_problem", "built_container", "SCRATCH"]
 
@@ -116,9 +123,8 @@ def runtime_problem(steps: Sequence[str]) -> tuple[str, str] | None:
 def check_order(answer: object) -> str:
     if answer is None or answer is Ellipsis:
         raise NotSolved()
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        raise Wrong("not-a-list", "give a list of the steps in RUNTIME_STEPS, in order")
-    steps = [str(step) for step in answer]  # type: ignore[attr-defined]
+    items = as_items(answer, what="a list of the steps in RUNTIME_STEPS", example="[...]")
+    steps = [str(step) for step in items]
     unknown = [step for step in steps if step not in RUNTIME_STEPS]
     if unknown:
         raise Wrong(
@@ -211,6 +217,10 @@ def check_clean_commit(solve: object) -> str:
             "site-lost",
             f"the new image must still hold the {SITE} the build made; remove only the leftovers.",
         )
+    expected = built_container()
+    for path in SCRATCH:
+        expected.unlink(path)
+    require_no_collateral(visible_state(expected.commit().image), answer.image, set())
     return (
         f"the new layer holds {', '.join(sorted(changed))}: the site, and the directories it "
         "lives in. Scratch files removed before the commit never reach the image, and, "

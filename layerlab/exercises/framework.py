@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
+import os
+import sys
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "register",
     "get",
     "exercises_of",
+    "every_exercise",
     "check",
     "reveal",
     "attempt",
@@ -101,18 +106,33 @@ class Exercise:
         object.__setattr__(self, "solution", textwrap.dedent(self.solution).strip("\n"))
 
     def judge(self, answer: Any) -> Result:
-        """Run the checker on `answer` and turn what it says into a `Result`."""
-        try:
-            message = self.checker(answer)
-        except NotSolved:
-            return Result(
-                self.id,
-                self.title,
-                "unsolved",
-                f"Fill in the code in this cell and run it again. Stuck? reveal({self.id!r})",
-            )
-        except Wrong as wrong:
-            return Result(self.id, self.title, "wrong", wrong.hint, wrong.reason)
+        """Run the checker on `answer` and turn what it says into a `Result`.
+
+        Never raises (Ctrl-C aside): whatever goes wrong while judging becomes a ✗ that
+        says what was raised and where, because a checker that crashes teaches nothing.
+        """
+        with _recording() as prints:
+            try:
+                message = self.checker(answer)
+            except NotSolved:
+                if prints.printed:
+                    wrong = _printed_instead(prints)
+                    return Result(self.id, self.title, "wrong", wrong.hint, wrong.reason)
+                return Result(
+                    self.id,
+                    self.title,
+                    "unsolved",
+                    f"Fill in the code in this cell and run it again. Stuck? reveal({self.id!r})",
+                )
+            except Wrong as wrong:
+                return Result(self.id, self.title, "wrong", wrong.hint, wrong.reason)
+            except Exception as exc:  # a checker bug must not look like the learner's crash
+                hint = (
+                    f"judging your answer raised {_raised(exc)}. Your answer has a shape "
+                    "the check did not expect: compare it with what the exercise asks for "
+                    "(and if it matches, this is a bug in the exercise; please report it)."
+                )
+                return Result(self.id, self.title, "wrong", hint, "check-raised")
         return Result(self.id, self.title, "solved", message)
 
 
@@ -155,6 +175,21 @@ def exercises_of(notebook: str) -> list[Exercise]:
     )
 
 
+def every_exercise() -> list[Exercise]:
+    """Every exercise of the course, in id order: imports each `exNN` module of this package,
+    so tests that must hold for all exercises also see ones added later."""
+    import pkgutil
+
+    package = importlib.import_module(__package__ or "layerlab.exercises")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("ex") and module.name[2:].isdigit():
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    return sorted(
+        (e for e in _REGISTRY.values() if e.checker.__module__.startswith(package.__name__)),
+        key=lambda e: [int(part) for part in e.id.split(".")],
+    )
+
+
 def check(exercise_id: str, answer: Any) -> Result:
     """Judge your answer to an exercise: ✓ solved, ✗ with a hint, or not solved yet."""
     return get(exercise_id).judge(answer)
@@ -185,12 +220,15 @@ def attempt(
     *args: Any,
     name: str = "solve",
     explain: Callable[[BaseException], Wrong | None] | None = None,
+    returns: bool = False,
 ) -> Any:
     """Call the learner's function the way a checker should.
 
     A stub (`...` or `raise NotImplementedError`) counts as not solved; any other
-    exception becomes a ✗ that names it, unless `explain` recognises it as a known
-    misconception and returns a more helpful `Wrong`.
+    exception becomes a ✗ that names it and the line it came from, unless `explain`
+    recognises it as a known misconception and returns a more helpful `Wrong`. What the
+    function prints still shows, and is remembered: with `returns=True` (the exercise wants
+    a value back), a function that printed and returned None is told to return instead.
     """
     if not callable(function):
         raise Wrong(
@@ -198,12 +236,95 @@ def attempt(
             f"pass the function itself: check(..., {name}), not {name}(...) "
             f"or another value (got a {type(function).__name__})",
         )
+    recorder = _CURRENT[-1] if _CURRENT else _Prints()
+    tee = _Tee(sys.stdout)
     try:
-        return function(*args)
+        with contextlib.redirect_stdout(tee):
+            result = function(*args)
     except NotImplementedError:
         raise NotSolved() from None
-    except Exception as exc:  # the learner's code may raise anything; judge, don't crash
-        known = explain(exc) if explain is not None else None
+    except (Exception, SystemExit) as exc:  # the learner's code may raise anything
+        known = explain(exc) if explain is not None and isinstance(exc, Exception) else None
         if known is not None:
             raise known from None
-        raise Wrong("raised", f"your {name}() raised {type(exc).__name__}: {exc}") from None
+        raise Wrong("raised", f"your {name}() raised {_raised(exc)}") from None
+    if tee.wrote:
+        recorder.printed_by.setdefault(name, "".join(tee.wrote))
+    if result is None and tee.wrote:
+        recorder.returned_none.add(name)
+        if returns:
+            raise _printed_instead(recorder)
+    return result
+
+
+@dataclass
+class _Prints:
+    """What the learner's functions printed during one judging."""
+
+    printed_by: dict[str, str] = field(default_factory=dict)
+    returned_none: set[str] = field(default_factory=set)
+
+    @property
+    def printed(self) -> bool:
+        return bool(self.returned_none)
+
+
+_CURRENT: list[_Prints] = []
+
+
+@contextlib.contextmanager
+def _recording() -> Iterator[_Prints]:
+    prints = _Prints()
+    _CURRENT.append(prints)
+    try:
+        yield prints
+    finally:
+        _CURRENT.pop()
+
+
+class _Tee(io.TextIOBase):
+    """Passes what the learner prints through to the cell, and keeps a copy."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.wrote: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.wrote.append(text)
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _printed_instead(prints: _Prints) -> Wrong:
+    name = sorted(prints.returned_none)[0]
+    shown = prints.printed_by.get(name, "").strip()
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return Wrong(
+        "printed",
+        f"your {name}() printed {shown!r} and returned None. The check reads what the "
+        "function returns (or changes), not what it prints: use `return` instead of print().",
+    )
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _raised(exc: BaseException) -> str:
+    """'ZeroDivisionError: division by zero (in solve, line 3)': the exception and the
+    innermost frame outside the library, or the library frame that raised when the call
+    came from there. File names are left out: a notebook's are temporary."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    outside = [f for f in frames if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+    frame = outside[-1] if outside else (frames[-1] if frames else None)
+    where = ""
+    if frame is not None:
+        module = os.path.basename(frame.filename)
+        inside = os.path.abspath(frame.filename).startswith(_PACKAGE)
+        where = f" (in {frame.name}, line {frame.lineno}" + (f" of {module})" if inside else ")")
+        if outside and frames[-1] is not outside[-1]:
+            where += f", inside {frames[-1].name}()"
+    text = str(exc)
+    return f"{type(exc).__name__}{': ' + text if text else ''}{where}"

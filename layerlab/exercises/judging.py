@@ -8,16 +8,73 @@ which names would the committed tar hold. These helpers answer with plain values
 from __future__ import annotations
 
 import io
+import numbers
 import posixpath
 import tarfile
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
 
 from ..changeset import write_changeset
 from ..container import Container
+from ..entries import Dir, File, Symlink
 from ..layer import Layer
 from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
 from .framework import Wrong
 
-__all__ = ["snapshot", "require_image_untouched", "visible_paths", "layer_names", "tar_paths"]
+__all__ = [
+    "snapshot",
+    "require_image_untouched",
+    "visible_paths",
+    "layer_names",
+    "tar_paths",
+    "as_items",
+    "as_int",
+    "as_text",
+    "visible_state",
+    "require_no_collateral",
+]
+
+
+# -- answers in any correct form ------------------------------------------------------------
+# A learner may return a list, a tuple, a set or a generator; a str or a PurePosixPath; an
+# int, a numpy integer or any other integral type; text with a stray newline. Checkers
+# read answers through these helpers, which accept every form that means the same, and
+# consume an iterable exactly once (a generator cannot be read twice).
+
+
+def as_text(value: Any) -> Any:
+    """A str or path-like answer as stripped text; anything else unchanged."""
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def as_items(answer: Any, *, what: str, example: str) -> list[Any]:
+    """An iterable answer as a list (read once), its strings and paths as stripped text.
+
+    Raises `Wrong("not-a-collection")` for a str, a number or anything not iterable."""
+    if isinstance(answer, (str, bytes, PurePath, Mapping)) or not hasattr(answer, "__iter__"):
+        raise Wrong(
+            "not-a-collection",
+            f"give {what}, like {example}; got a {type(answer).__name__}",
+        )
+    try:
+        items = list(answer)
+    except Exception as exc:
+        raise Wrong("raised", f"reading your answer raised {type(exc).__name__}: {exc}") from None
+    return [as_text(item) for item in items]
+
+
+def as_int(answer: Any, *, what: str) -> int:
+    """Any integral answer (int, numpy integer, ...) as an int; bool and float are refused."""
+    if isinstance(answer, numbers.Integral) and not isinstance(answer, bool):
+        return int(answer)
+    if isinstance(answer, float) and answer.is_integer():
+        raise Wrong("not-an-int", f"return {what} as a whole number (int), not the float {answer}")
+    raise Wrong("not-an-int", f"return {what} as a whole number, not {answer!r}")
 
 
 def snapshot(layers: list[Layer]) -> list[Layer]:
@@ -63,3 +120,52 @@ def tar_paths(tar: bytes | None) -> set[str]:
         if base != OPAQUE_MARKER:
             paths.add("/" + posixpath.join(parent, base.removeprefix(WHITEOUT_PREFIX)))
     return paths
+
+
+# -- the whole outcome, not only the asked path -----------------------------------------------
+def visible_state(source: Container | Any) -> dict[str, tuple[object, ...]]:
+    """What `ls -lR` and `cat` would show of every visible path of a container or an image:
+    kind, mode, owner, and a file's bytes or a symlink's target (mtimes aside: a model
+    clock is not a change)."""
+    state: dict[str, tuple[object, ...]] = {}
+    for node in source.view().walk():
+        entry, meta = node.entry, node.entry.meta
+        what: object = entry.kind if not isinstance(entry, Dir) else "dir"
+        if isinstance(entry, File):
+            what = entry.content.digest
+        elif isinstance(entry, Symlink):
+            what = f"-> {entry.target}"
+        state[node.path] = (what, meta.mode, meta.uid, meta.gid)
+    return state
+
+
+def require_no_collateral(
+    before: dict[str, tuple[object, ...]], container: Container | Any, allowed: set[str]
+) -> None:
+    """A ✗ naming the first path, other than `allowed` (and their subtrees), that the
+    answer made appear, vanish or change: deleting or re-creating image files, a lost
+    mode, a rename posing as a delete."""
+    after = visible_state(container)
+
+    def exempt(path: str) -> bool:
+        return any(path == a or path.startswith(a.rstrip("/") + "/") for a in allowed)
+
+    for path in sorted(set(before) | set(after)):
+        if exempt(path) or before.get(path) == after.get(path):
+            continue
+        if path not in after:
+            raise Wrong("collateral", f"{path} is gone too: change only what was asked.")
+        if path not in before:
+            raise Wrong(
+                "collateral",
+                f"{path} appeared, which nobody asked for (a rename is not a delete): "
+                "change only what was asked.",
+            )
+        old_mode, new_mode = before[path][1], after[path][1]
+        if before[path][0] == after[path][0] and old_mode != new_mode:
+            raise Wrong(
+                "collateral",
+                f"{path} lost its mode: {oct(old_mode)[2:]} became {oct(new_mode)[2:]} "
+                "(re-made instead of left alone?). Change only what was asked.",
+            )
+        raise Wrong("collateral", f"{path} changed too: change only what was asked.")

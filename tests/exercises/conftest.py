@@ -46,12 +46,16 @@ class Contract:
         assert str(verdict).startswith(f"✓ Exercise {exercise_id}")
 
     @staticmethod
-    def covers(notebook: str, wrong: dict[str, dict[str, object]]) -> None:
-        """Every exercise of the notebook has at least two realistic wrong answers under test."""
+    def covers(
+        notebook: str, wrong: dict[str, dict[str, object]], right: dict[str, list[object]]
+    ) -> None:
+        """Every exercise of the notebook has at least five mutants, each with its own
+        hint, and at least two differently written right answers under test."""
         ids = [exercise.id for exercise in exercises_of(notebook)]
-        assert len(ids) >= 2, f"notebook {notebook} needs at least two exercises"
-        assert sorted(wrong) == ids
-        assert all(len(answers) >= 2 for answers in wrong.values())
+        assert len(ids) >= (1 if notebook == "00" else 2), f"notebook {notebook} needs exercises"
+        assert sorted(wrong) == ids and sorted(right) == ids
+        assert all(len(answers) >= 5 for answers in wrong.values()), "five mutants each"
+        assert all(len(answers) >= 2 for answers in right.values()), "two right answers each"
 
 
 @pytest.fixture

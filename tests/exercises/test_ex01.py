@@ -16,33 +16,95 @@ from layerlab.exercises.ex01 import (
 
 
 def shared_by_kind_only(host, container):
+    """Reads 'uts:[...]' as just the kind."""
     return {k for k in host if host[k].split(":")[0] == container[k].split(":")[0]}
+
+
+def shared_if_initial(host, container):
+    """Believes the host's namespaces always have the boot-time numbers."""
+    return {k for k in container if container[k] == HOST_LINKS[k]}
+
+
+def uid_split_on_one_space(uid_map, uid):
+    """Splits the kernel's padded columns on single spaces."""
+    for line in uid_map.splitlines():
+        inside, outside, count = (int(n) for n in line.split(" "))
+        if inside <= uid < inside + count:
+            return outside + uid - inside
+    return None
 
 
 WRONG = {
     "01.1": {
+        # returns what differs instead of what is shared
         "differs": lambda host, container: {k for k in host if host[k] != container[k]},
         "kind-only": shared_by_kind_only,
+        # copies the first example's answer
         "one-case": lambda host, container: {"cgroup", "net", "user"},
-        "not-a-set": lambda host, container: "net",
+        # returns the links, not the kinds
+        "links-not-kinds": lambda h, c: {h[k] for k in h if h[k] == c[k]},
+        "initial-numbers": shared_if_initial,
+        # counts instead of naming
+        "not-a-collection": lambda h, c: sum(h[k] == c[k] for k in h),
     },
     "01.2": {
-        "no-uts": {"pid", "net"},
-        "user-without-uts": {"user"},
-        "needs-user": {"uts"},
-        "more-than-needed": {"user", "uts", "net"},
-        "unknown-kind": {"user", "hostname"},
+        "no-uts": {"pid", "net"},  # thinks the hostname is per PID namespace
+        "user-without-uts": {"user"},  # thinks root in a user ns may rename anything
+        "needs-user": {"uts"},  # forgets an ordinary user cannot unshare
+        "more-than-needed": {"user", "uts", "net"},  # thinks the hostname is network state
+        "unknown-kind": {"user", "hostname"},  # names the thing, not the namespace
+        "not-a-collection": "user,uts",  # one string for two kinds
     },
-    "01.3": {reason: model for model, reason, _ in MISTAKES},
+    "01.3": {
+        **{reason: model for model, reason, _ in MISTAKES},
+        "padded-columns": uid_split_on_one_space,
+    },
+}
+
+
+def shared_by_number(host, container):
+    return {k for k, link in host.items() if link.split("[")[1] == container[k].split("[")[1]}
+
+
+def uid_by_arithmetic(uid_map, uid):
+    for line in filter(str.strip, uid_map.split("\n")):
+        first, host_first, count = map(int, line.split())
+        if 0 <= uid - first < count:
+            return host_first + uid - first
+    return None
+
+
+RIGHT = {
+    "01.1": [
+        shared_by_number,
+        lambda host, container: [k for k in KINDS if host[k] == container[k]],
+        lambda host, container: (
+            set(host.items()) & set(container.items())
+            and {k for k, _ in set(host.items()) & set(container.items())}
+        ),
+    ],
+    "01.2": [["uts", "user"], ("user", "uts"), frozenset({"uts", "user"})],
+    "01.3": [
+        uid_by_arithmetic,
+        lambda m, u: next(
+            (
+                o + u - i
+                for i, o, n in (map(int, ln.split()) for ln in m.splitlines() if ln.strip())
+                if i <= u < i + n
+            ),
+            None,
+        ),
+    ],
 }
 
 
 (
-    test_every_exercise_has_wrong_answers_under_test,
+    test_every_exercise_has_mutants_and_right_answers_under_test,
+    test_a_differently_written_right_answer_is_accepted,
     test_the_stub_is_not_solved_yet,
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
-) = contract_tests("01", WRONG)
+) = contract_tests("01", WRONG, RIGHT)
 
 
 def test_the_example_containers_share_what_their_docker_options_say():

@@ -4,26 +4,49 @@ escape impossible, judged on a model of the mount table."""
 from __future__ import annotations
 
 import posixpath
+from pathlib import PurePosixPath
 
 import pytest
 from exercise_contract import contract_tests
 
 from layerlab.exercises.ex03 import PATH_CASES, STEPS, confinement, resolve
 
-PIVOT = list(STEPS[:6])  # the reference order: unshare ... umount
+assert sorted(STEPS) == list(STEPS)  # listed alphabetically, not in the answer's order
+
+PIVOT = [  # the reference order: unshare ... umount
+    "unshare --mount",
+    "mount --make-rprivate /",
+    "mount --bind rootfs rootfs",
+    "mkdir rootfs/.oldroot",
+    "pivot_root rootfs rootfs/.oldroot",
+    "umount -l /.oldroot",
+]
 
 
 def absolute_from_the_hosts_root(root, cwd, path):
+    """Forgets the chroot for absolute paths."""
     return posixpath.normpath(posixpath.join(cwd, path))
 
 
+def absolute_from_the_cwd(root, cwd, path):
+    """Walks every path from the working directory, '/' or not."""
+    return resolve(root, cwd, path.lstrip("/") or ".")
+
+
+def joined_not_resolved(root, cwd, path):
+    """Joins the text and leaves the '..' for the kernel."""
+    return posixpath.join(root if path.startswith("/") else cwd, path.lstrip("/"))
+
+
 def dotdot_never_stops(root, cwd, path):
+    """Thinks '..' always goes up, as on the host."""
     start = root if path.startswith("/") else cwd
     return posixpath.normpath(posixpath.join(start, path.lstrip("/")))
 
 
 def everything_from_the_root(root, cwd, path):
-    return posixpath.normpath(root + "/" + path)
+    """Ignores the working directory."""
+    return resolve(root, root, path)
 
 
 def clamped_below_root(root, cwd, path):
@@ -40,8 +63,12 @@ WRONG = {
         "no-stop": dotdot_never_stops,
         "relative-from-root": everything_from_the_root,
         "clamped": clamped_below_root,
+        "absolute-from-cwd": absolute_from_the_cwd,
+        "unresolved": joined_not_resolved,
+        "not-a-path": lambda root, cwd, path: path.split("/"),  # returns the names
     },
     "03.2": {
+        # chroot is enough
         "chroot-escape": ["unshare --mount", "mount --make-rprivate /", "chroot rootfs"],
         "old-root-mounted": PIVOT[:5],
         "host-namespace": PIVOT[2:],
@@ -54,12 +81,35 @@ WRONG = {
 }
 
 
+# 03.2's mutants, one misconception each: chroot is enough; the old root vanishes by itself;
+# the host's mount namespace will do; a new namespace is private already; any directory can
+# be the new root; chroot first, pivot after; pivot without a place for the old root; steps
+# invented from memory.
+
+
+def resolve_with_a_stack(root, cwd, path):
+    parts = [p for p in (root if path.startswith("/") else cwd).split("/") if p]
+    for name in path.split("/"):
+        if name == ".." and parts and "/" + "/".join(parts) != root:
+            parts.pop()
+        elif name not in ("", ".", ".."):
+            parts.append(name)
+    return PurePosixPath("/", *parts)
+
+
+RIGHT = {
+    "03.1": [resolve_with_a_stack, lambda r, c, p: resolve(r, c, p) + "/"],
+    "03.2": [tuple(PIVOT), [PIVOT[3], *PIVOT[:3], *PIVOT[4:]]],
+}
+
+
 (
-    test_every_exercise_has_wrong_answers_under_test,
+    test_every_exercise_has_mutants_and_right_answers_under_test,
+    test_a_differently_written_right_answer_is_accepted,
     test_the_stub_is_not_solved_yet,
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
-) = contract_tests("03", WRONG)
+) = contract_tests("03", WRONG, RIGHT)
 
 
 def test_any_order_the_kernel_allows_passes():
@@ -74,7 +124,7 @@ def test_the_escape_case_resolves_to_the_host_and_the_others_stay_inside():
     assert results[5] == "/etc/shadow"  # cwd outside the root: the escape
     assert results[3] == "/srv/box/etc/shadow"  # '..' at the root stays there
     inside = [r.startswith(root) for r, (root, _, _) in zip(results, PATH_CASES, strict=True)]
-    assert inside == [True] * 5 + [False, True]
+    assert inside == [True] * 5 + [False, True, True, True, True]
 
 
 @pytest.mark.parametrize(

@@ -4,74 +4,48 @@ from __future__ import annotations
 
 from exercise_contract import contract_tests
 
-from layerlab.commit import build_image
-from layerlab.container import Container
-from layerlab.entries import File
-from layerlab.exercises.ex06 import busy_container
+from layerlab.exercises.ex06 import _SERVE_MISTAKES, busy_container, serves
 from layerlab.exercises.judging import tar_paths
 from layerlab.initlayer import INIT_PATHS
-from layerlab.layer import Layer
-
-
-# -- 06.2 ---------------------------------------------------------------------------------
-def one_container_twice(image):
-    web = Container(image, name="web", hostname="web")
-    return web, web
-
-
-def hostnames_written_into_rw(image):
-    web, db = Container(image, name="web"), Container(image, name="db")
-    web.rw["/etc/hostname"] = File.of("web\n")
-    db.rw["/etc/hostname"] = File.of("db\n")
-    return web, db
-
-
-def hostname_baked_into_an_image(image):
-    def with_name(name):
-        layer = Layer({"/etc/hostname": File.of(f"{name}\n")})
-        return build_image([*image.model_layers(), layer])
-
-    return Container(with_name("web"), name="web"), Container(with_name("db"), name="db")
-
-
-def default_hostnames(image):
-    return Container(image, name="web"), Container(image, name="db")
-
-
-def hostname_plus_a_note(image):
-    web, db = (
-        Container(image, name="web", hostname="web"),
-        Container(image, name="db", hostname="db"),
-    )
-    web.write("/root/hostname.txt", "web\n")
-    return web, db
-
 
 WRONG = {
     "06.1": {
-        "dockerenv": set(),
+        "dockerenv": set(),  # thinks a deletion is no change
+        # thinks every write lands in the rw layer
         "bind-mounted": {"/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"},
-        "whole-init": set(INIT_PATHS),
-        "not-init": {"/.dockerenv", "/etc/motd"},
-        "untouched": {"/.dockerenv", "/proc"},
+        "whole-init": set(INIT_PATHS),  # thinks commit takes the init layer
+        "not-init": {"/.dockerenv", "/etc/motd"},  # answers a different question
+        "untouched": {"/.dockerenv", "/proc"},  # guesses a path busy never touched
+        "not-a-collection": "/.dockerenv",  # one string, not a set
     },
-    "06.2": {
-        "same-container": one_container_twice,
-        "into-rw": hostnames_written_into_rw,
-        "own-image": hostname_baked_into_an_image,
-        "hostnames": default_hostnames,
-        "rw-changed": hostname_plus_a_note,
-        "shape": lambda image: [Container(image, hostname="web"), Container(image, hostname="db")],
-    },
+    "06.2": {reason: model for model, reason, _ in _SERVE_MISTAKES},
+}
+WRONG["06.2"]["not-a-place"] = lambda container, path: container.view().lookup(path)
+
+
+def serves_by_index(container, path):
+    if path in container.mounts:
+        return "bind mount"
+    node = container.view().lookup(path)
+    if node is None:
+        return None
+    top, init = len(container.layers) - 1, container.layers.index(container.init)
+    return {top: "rw", init: "init"}.get(node.layer, "image")
+
+
+RIGHT = {
+    "06.1": [["/.dockerenv"], ("/.dockerenv",)],
+    "06.2": [serves_by_index, lambda c, p: serves(c, p)],
 }
 
 
 (
-    test_every_exercise_has_wrong_answers_under_test,
+    test_every_exercise_has_mutants_and_right_answers_under_test,
+    test_a_differently_written_right_answer_is_accepted,
     test_the_stub_is_not_solved_yet,
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
-) = contract_tests("06", WRONG)
+) = contract_tests("06", WRONG, RIGHT)
 
 
 def test_the_busy_container_commits_its_own_file_and_the_dockerenv_whiteout_only():

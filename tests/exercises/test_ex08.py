@@ -37,6 +37,14 @@ def edit_the_image(container):
     return container.commit()
 
 
+def remake_tmp(container):
+    """Empties /tmp by re-making it: its 1777 mode is lost."""
+    container.remove("/tmp")
+    container.mkdir("/tmp")
+    container.unlink("/root/.ash_history")
+    return container.commit()
+
+
 def remove_whole_dirs(container):
     container.remove("/tmp")
     container.unlink("/root/.ash_history")
@@ -66,16 +74,38 @@ WRONG = {
             [container.remove(p) for p in (*SCRATCH, "/srv/index.html")],
             container.commit(),
         )[-1],
+        "collateral": remake_tmp,
     },
+}
+# 08.1: exec is not last; mounts before unshare; fork before unshare; /proc before PID 1;
+# pivot before the rootfs exists; /proc after pivot; join after pivot; join before create;
+# a step left out; a step twice; a step invented.
+# 08.2: commit as is; rm -r the whole dirs; edit the image; forget to commit; remove the
+# site with the scratch; re-make /tmp instead of removing a file from it.
+
+
+def scratch_removed_from_the_upper_layer(container):
+    for path in SCRATCH:
+        del container.rw[path]  # made in the rw layer: no lower file, no whiteout needed
+    return container.commit()
+
+
+RIGHT = {
+    "08.1": [tuple(moved(JOIN, UNSHARE)), iter(ORDER)],
+    "08.2": [
+        scratch_removed_from_the_upper_layer,
+        lambda c: ([c.remove(p) for p in SCRATCH], c.commit(created_by="site"))[-1],
+    ],
 }
 
 
 (
-    test_every_exercise_has_wrong_answers_under_test,
+    test_every_exercise_has_mutants_and_right_answers_under_test,
+    test_a_differently_written_right_answer_is_accepted,
     test_the_stub_is_not_solved_yet,
     test_a_wrong_answer_gets_the_hint_for_its_misconception,
     test_the_reference_solution_is_accepted,
-) = contract_tests("08", WRONG)
+) = contract_tests("08", WRONG, RIGHT)
 
 
 def test_the_steps_are_offered_sorted_so_their_order_gives_nothing_away():
