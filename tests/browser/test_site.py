@@ -78,7 +78,7 @@ class Watched:
 def watched_page(browser):
     """A fresh context (own storage: a first visit) whose requests stay on 127.0.0.1."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(120_000)  # a loaded 2-CPU machine is slow to load pages
     requests: dict[str, list[str]] = {}
     keep_on_localhost(context, requests)
     page = context.new_page()
