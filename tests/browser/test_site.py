@@ -238,7 +238,7 @@ def test_jupyterlite_widget_click_exercise_check_and_saved_work(site, watched_pa
     assert not failures, "after the clicks:\n  " + "\n  ".join(failures)
 
     # Saved work stays in this browser's storage: a reload shows the solved cell.
-    click_menu(page, "File", "Save Notebook")
+    page.keyboard.press("Control+s")
     page.locator(".jp-mod-dirty").first.wait_for(state="detached", timeout=30_000)
     page.reload(wait_until="domcontentloaded")
     page.locator(f"{ACTIVE_PANEL} .jp-Notebook .jp-Cell").first.wait_for(timeout=KERNEL_START_MS)
