@@ -183,12 +183,6 @@ def test_notebook_runs_in_jupyterlite(notebook, site, watched_page, screenshots)
         assert "running in the browser" in shown
 
 
-_SET_CELL_JS = """([index, source]) => {
-  const notebook = window.jupyterapp.shell.currentWidget.content;
-  notebook.activeCellIndex = index;
-  notebook.activeCell.model.sharedModel.setSource(source);
-}"""
-
 _CELL_TEXT_JS = f"""(index) => {{
   const cell = document.querySelectorAll('{ACTIVE_PANEL} .jp-Notebook .jp-Cell')[index];
   return cell ? cell.textContent : '';
@@ -223,7 +217,11 @@ def test_jupyterlite_widget_click_exercise_check_and_saved_work(site, watched_pa
 
     # The exercise: the shipped stub is "not solved yet"; the reference solution is solved.
     assert "not solved yet" in page.evaluate(_CELL_TEXT_JS, exercise)
-    page.evaluate(_SET_CELL_JS, [exercise, framework.get("04.1").solution])
+    # Type the answer as a learner pastes it: select the cell's code, put the new code in.
+    editor = page.locator(f"{ACTIVE_PANEL} .jp-Notebook .jp-Cell").nth(exercise)
+    editor.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(framework.get("04.1").solution)
     click_menu(page, "Run", "Run Selected Cell")
     page.wait_for_function(
         f"(i) => ({_CELL_TEXT_JS})(i).includes('✓')", arg=exercise, timeout=60_000
