@@ -175,7 +175,9 @@ def test_notebook_runs_in_jupyterlite(notebook, site, watched_page, screenshots)
     open_in_lite(watched_page, site, notebook.name, navigate=False)
     snap = run_all_in_lite(watched_page, site)
     screenshot_notebook(watched_page.page, screenshots / f"site-lite-{notebook.stem}.png")
-    assert len(snap["dom"]) == len(snap["model"]), "page and notebook model disagree on cells"
+    # JupyterLite has no window.jupyterapp, so the checks read the page only (errors show
+    # there as tracebacks on stderr).
+    assert len(snap["dom"]) == len(stored["cells"]), "the page lacks cells of the notebook"
     failures = notebook_failures(snap, watched_page.log, watched_page.blocked, stored)
     assert not failures, f"{notebook.name} in JupyterLite:\n  " + "\n  ".join(failures)
     if notebook.name.startswith("05"):  # it has live cells: the probe explains the simulation
