@@ -26,10 +26,11 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 # a copy beside them, so they work offline.
 REVEAL_JS := build/npm/node_modules/reveal.js
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
+SITE_STAMP := $(VENV)/.layerlab-site.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
 	test-notebooks-rootless test-notebooks-sim test-course test-purev2 notebooks solutions \
-	slides hub test-image
+	slides hub test-image site
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -46,6 +47,7 @@ help:
 	@echo "make slides                   instructors: build/slides/NN-*.slides.html, one deck per notebook"
 	@echo "make test-image               build the Kubernetes singleuser image and run it (minutes)"
 	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
+	@echo "make site                     build/site: the course as a static book plus JupyterLite"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -81,6 +83,10 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@
 
+$(SITE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test,site]"
+	@touch $@
+
 setup-lab: $(LAB_STAMP)
 	@$(SUPPORT)/system-tools lab
 
@@ -97,8 +103,9 @@ lab: setup-lab
 
 # -k: every part runs even after one fails, so one run reports all failures.
 # with-dockerd starts a private Docker engine only if none answers, and always stops it.
+# `site` comes before test-unit, whose browser tests check the built site offline.
 test: setup-test
-	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k test-lint test-unit \
+	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k test-lint site test-unit \
 	  test-notebooks test-notebooks-rootless test-notebooks-sim test-course
 
 test-lint: setup-test
@@ -162,3 +169,9 @@ hub:
 	workshop/install
 	state="$${WORKSHOP_STATE:-/var/lib/layerlab-workshop}"; mkdir -p -m 700 "$$state" && cd "$$state" && \
 	  exec "$${WORKSHOP_PREFIX:-/opt/layerlab-workshop}/venv/bin/jupyterhub" -f "$(CURDIR)/workshop/jupyterhub_config.py"
+
+# The course as a static web site in build/site: the executed notebooks as a book, and
+# JupyterLite running them in the browser (web/build.py says where each piece comes from).
+# Downloads are cached in build/web-cache, so a rebuild takes a minute.
+site: $(SITE_STAMP)
+	time $(PY) web/build.py build/site

@@ -7,6 +7,7 @@ The names below are what the notebooks use. They load on first use, so that
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -49,3 +50,15 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+if sys.platform == "emscripten":  # JupyterLite: Python inside a web page (Pyodide)
+    import os
+
+    # Pyodide's os has no geteuid/getegid: a page has no users. The live modules ask only
+    # to choose between their root and rootless paths, and in a browser the probe turns
+    # every live path off, so "root" is as good an answer as any and keeps them uniform.
+    if not hasattr(os, "geteuid"):
+        os.geteuid = os.getegid = lambda: 0
+    # Start loading the WebAssembly Graphviz now, so the first picture finds it ready.
+    importlib.import_module(".render.browser", __name__).start_loading()

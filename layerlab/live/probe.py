@@ -53,6 +53,9 @@ _NAMESPACE_FEATURES = {
     "ipc_namespace": "ipc",
 }
 OFF_REASON = "LAYERLAB_LIVE=0: live kernel features are switched off; labs show simulated results"
+#: Pyodide (JupyterLite) runs Python inside a web page: no processes, mounts or kernel calls.
+IN_BROWSER = sys.platform == "emscripten"
+BROWSER_REASON = "running in the browser: no Linux kernel to ask; labs show simulated results"
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,16 @@ class ProbeReport(dict):
 
 
 def live_enabled() -> bool:
-    """False when LAYERLAB_LIVE is 0/false/no/off: the switch for a fully simulated course."""
+    """False when LAYERLAB_LIVE is 0/false/no/off, the switch for a fully simulated course,
+    and always in a browser."""
+    if IN_BROWSER:
+        return False
     return os.environ.get("LAYERLAB_LIVE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def off_reason() -> str:
+    """Why every live feature is off when `live_enabled()` is False."""
+    return BROWSER_REASON if IN_BROWSER else OFF_REASON
 
 
 _cache: dict[tuple[bool, int], ProbeReport] = {}
@@ -102,7 +113,7 @@ def probe(refresh: bool = False) -> ProbeReport:
         _cache[key] = (
             _probe_all()
             if key[0]
-            else ProbeReport((name, Capability(False, OFF_REASON)) for name in FEATURES)
+            else ProbeReport((name, Capability(False, off_reason())) for name in FEATURES)
         )
     return _cache[key]
 
@@ -116,7 +127,7 @@ def probe_json() -> str:
 def missing(*features: str) -> str | None:
     """None if all `features` are available, else the reason of the first that is not."""
     if not live_enabled():
-        return OFF_REASON
+        return off_reason()
     report = probe()
     for name in features:
         if not report[name].available:

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from ..image import Image
 from .cleanup import temp_dir
-from .probe import OFF_REASON, live_enabled
+from .probe import live_enabled, off_reason
 from .result import LiveResult, live_world
 
 __all__ = ["UmociRead", "umoci_read"]
@@ -81,7 +81,7 @@ def umoci_read(
     each of `paths` exists in the root filesystem it unpacks."""
     expected = _facts(image, tag, paths)
     if not live_enabled():
-        return UmociRead(live=False, world="simulated", reason=OFF_REASON, **expected)
+        return UmociRead(live=False, world="simulated", reason=off_reason(), **expected)
     if shutil.which("umoci") is None:
         return UmociRead(live=False, world="simulated", reason=INSTALL, **expected)
     try:

@@ -23,6 +23,7 @@ from typing import Any
 import graphviz
 
 from ..safety import LayerlabError
+from . import browser
 from .style import esc, one_line
 
 __all__ = ["Figure", "RenderError", "INSTALL_HINT", "dot_available", "new_graph"]
@@ -45,8 +46,9 @@ class RenderError(LayerlabError):
 
 
 def dot_available() -> bool:
-    """Is Graphviz's `dot` on PATH? Asked every time, so installing it mid-session works."""
-    return shutil.which("dot") is not None
+    """Is Graphviz's `dot` on PATH? Asked every time, so installing it mid-session works.
+    In a browser (Pyodide) the WebAssembly Graphviz stands in for it (see browser.py)."""
+    return browser.IN_BROWSER or shutil.which("dot") is not None
 
 
 def new_graph(name: str, **graph_attr: str) -> graphviz.Digraph:
@@ -79,11 +81,15 @@ class Figure:
         return self.graph.source
 
     def pipe(self, fmt: str = "svg") -> bytes | None:
-        """Run Graphviz; None (never an exception) when `dot` is missing or fails.
+        """Run Graphviz (`dot`, or its WebAssembly build in a browser); None (never an
+        exception) when it is missing or fails.
 
         `problem` then says why, in one line a learner can act on.
         """
         self.problem = None
+        if browser.IN_BROWSER:
+            data, self.problem = browser.pipe(self.dot, fmt)
+            return data
         if not dot_available():
             self.problem = INSTALL_HINT
             return None

@@ -1,0 +1,84 @@
+"""The browser (Pyodide) switches, tested on CPython by pretending to be in a browser.
+
+In JupyterLite layerlab must simulate every live feature, saying why, and draw pictures
+with the WebAssembly Graphviz instead of `dot`, from the very same DOT source. The real
+thing runs in tests/browser/test_site.py; here each switch is checked on its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from layerlab.entries import File
+from layerlab.layer import Layer
+from layerlab.live import probe
+from layerlab.render import browser, stack
+
+
+class FakeGraphviz:
+    """Stands in for @hpcc-js/wasm-graphviz's Graphviz object: records what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def layout(self, source: str, fmt: str, engine: str) -> str:
+        self.calls.append((source, fmt, engine))
+        return '<svg xmlns="http://www.w3.org/2000/svg"><g class="graph"/></svg>'
+
+
+@pytest.fixture
+def in_browser(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(browser, "IN_BROWSER", True)
+    monkeypatch.setattr(browser, "_engine", None)
+    monkeypatch.setattr(browser, "_failure", None)
+    monkeypatch.setattr(browser, "_loading", None)
+    monkeypatch.setattr(browser, "start_loading", lambda: None)  # no JS to load here
+    return browser
+
+
+def figure():
+    return stack([Layer({"/etc/motd": File(b"hi\n")}, name="base")])
+
+
+def test_the_probe_says_running_in_the_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe, "IN_BROWSER", True)
+    monkeypatch.setenv("LAYERLAB_LIVE", "1")
+    report = probe.probe(refresh=True)
+    try:
+        assert set(report) == set(probe.FEATURES)
+        assert not any(report.values())
+        assert all(cap.reason.startswith("running in the browser") for cap in report.values())
+        assert probe.missing("overlayfs").startswith("running in the browser")
+        assert not probe.live_enabled()
+    finally:
+        monkeypatch.undo()
+        probe.probe(refresh=True)
+
+
+def test_pictures_come_from_the_wasm_graphviz_with_the_same_dot(in_browser) -> None:
+    fake = FakeGraphviz()
+    in_browser._engine = fake
+    shown = figure()
+    bundle = shown._repr_mimebundle_()
+    assert '<g class="graph"/>' in bundle["image/svg+xml"]
+    assert fake.calls == [(figure().dot, "svg", "dot")]  # one DOT source in every world
+
+
+def test_still_loading_shows_the_table_and_says_run_again(in_browser) -> None:
+    class Pending:
+        def done(self) -> bool:
+            return False
+
+    in_browser._loading = Pending()
+    bundle = figure()._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert "still loading; run this cell again" in bundle["text/html"]
+
+
+def test_a_failed_load_and_png_are_one_line_problems(in_browser) -> None:
+    in_browser._failure = "the browser's Graphviz could not be loaded (TypeError: x)"
+    shown = figure()
+    assert shown.pipe("svg") is None and shown.problem == in_browser._failure
+    in_browser._engine = FakeGraphviz()
+    assert shown.pipe("png") is None
+    assert "draws SVG only" in shown.problem
