@@ -26,7 +26,8 @@ LAB_STAMP := $(VENV)/.layerlab-lab.stamp
 # a copy beside them, so they work offline.
 REVEAL_JS := build/npm/node_modules/reveal.js
 TEST_STAMP := $(VENV)/.layerlab-test.stamp
-SITE_STAMP := $(VENV)/.layerlab-site.stamp
+SITE_VENV := build/site-venv
+SITE_STAMP := $(SITE_VENV)/.layerlab-site.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
 	test-notebooks-rootless test-notebooks-sim test-course test-purev2 notebooks solutions \
@@ -83,8 +84,11 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@
 
+# The site's build tools get a venv of their own: JupyterLite's kernel extension, once
+# installed beside JupyterLab, loads into the course's own JupyterLab and breaks it there.
 $(SITE_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test,site]"
+	test -x $(SITE_VENV)/bin/python || $(PY) -c 'import sys, venv; venv.create(sys.argv[1], with_pip=True)' $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet -e ".[site]"
 	@touch $@
 
 setup-lab: $(LAB_STAMP)
@@ -174,4 +178,4 @@ hub:
 # JupyterLite running them in the browser (web/build.py says where each piece comes from).
 # Downloads are cached in build/web-cache, so a rebuild takes a minute.
 site: $(SITE_STAMP)
-	time $(PY) web/build.py build/site
+	time $(SITE_VENV)/bin/python web/build.py build/site
