@@ -31,7 +31,7 @@ SITE_STAMP := $(SITE_VENV)/.layerlab-site.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
 	test-notebooks-rootless test-notebooks-sim test-course test-purev2 notebooks solutions \
-	slides hub test-image site
+	slides hub test-image site test-lite
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -49,6 +49,7 @@ help:
 	@echo "make test-image               build the Kubernetes singleuser image and run it (minutes)"
 	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
 	@echo "make site                     build/site: the course as a static book plus JupyterLite"
+	@echo "make test-lite                the notebooks in JupyterLite, in headless Chromium (slow)"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -179,3 +180,7 @@ hub:
 # Downloads are cached in build/web-cache, so a rebuild takes a minute.
 site: $(SITE_STAMP)
 	time $(SITE_VENV)/bin/python web/build.py build/site
+
+# The notebooks in JupyterLite, in headless Chromium (slow; not yet part of `make test`).
+test-lite: setup-test site
+	time LAYERLAB_LITE_TESTS=1 $(IN_VENV) python -m pytest -rfEs $(PYTEST_ARGS) tests/browser/test_site.py

@@ -15,6 +15,7 @@ minute or two, and this test checks what would be published.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,13 @@ from lab_page import (
 from needs import unavailable
 
 pytestmark = pytest.mark.browser
+
+#: Pyodide starting in headless Chromium timed out in a rehearsal of CI on a fresh 2-core
+#: machine, so the JupyterLite half runs with `make test-lite`, not yet in `make test`.
+in_lite = pytest.mark.skipif(
+    os.environ.get("LAYERLAB_LITE_TESTS") != "1",
+    reason="JupyterLite runs with `make test-lite` (LAYERLAB_LITE_TESTS=1)",
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "build" / "site"
@@ -159,6 +167,7 @@ def run_all_in_lite(watched, site) -> dict:
     return snapshot(page)
 
 
+@in_lite
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", IN_LITE, ids=[nb.stem for nb in IN_LITE])
 def test_notebook_runs_in_jupyterlite(notebook, site, watched_page, screenshots):
@@ -191,6 +200,7 @@ _CELL_TEXT_JS = f"""(index) => {{
 }}"""
 
 
+@in_lite
 @pytest.mark.slow
 def test_jupyterlite_widget_click_exercise_check_and_saved_work(site, watched_page, screenshots):
     from layerlab.exercises import framework
