@@ -12,6 +12,7 @@ nothing of the class may be left: no process, mount, cgroup, temp dir or Unix ac
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import pwd
@@ -59,11 +60,15 @@ def learners(hub):
         await asyncio.gather(*(person.pull_course() for person in people))
         return dict(zip(NOTEBOOKS, people, strict=True))
 
-    return asyncio.run(class_of_three())
+    return run(class_of_three())
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """asyncio.run in a thread of its own: when the browser tests ran first in this
+    process, Playwright's event loop is still running in this thread, and asyncio.run
+    refuses to start a second one there."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_a_learner_needs_the_instructors_approval(hub):
