@@ -34,6 +34,7 @@ _EXPORTS = {
     "run": "live.runtime",
     "progress": "exercises.progress",
     "here": "live.machine",
+    "set_language": "i18n",
 }
 
 __all__ = sorted(_EXPORTS)
