@@ -47,7 +47,8 @@ def _live_features() -> list[str]:
     import os
 
     needs = ["uts_namespace", "pid_namespace"]
-    return needs + (["user_namespaces"] if os.geteuid() != 0 else [])
+    rootless = not hasattr(os, "geteuid") or os.geteuid() != 0
+    return needs + (["user_namespaces"] if rootless else [])
 
 
 def observe(answer: Callable[..., Any], case: Case, with_hostname: bool) -> Observed:

@@ -12,7 +12,9 @@ namespaces) to an inherited descriptor, then exits with the code it was given.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -90,6 +92,7 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
     except ChildProcessError:
         unreaped = False
     now_uts, _, children = _links()
+    _stop_the_rest(me)
     return {
         "outcome": outcome,
         "unreaped": unreaped,
@@ -97,6 +100,20 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
         "runtime_uts_moved": now_uts != uts,
         "runtime_pid_moved": children != pid_ns,
     }
+
+
+def _stop_the_rest(me: int) -> None:
+    """Kill what the answer left running and reap it: orphans come to us (a subreaper)."""
+    from ..live.cleanup import group_members
+
+    while True:
+        for pid in group_members(me) - {me}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def live_observe(

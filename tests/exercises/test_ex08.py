@@ -3,6 +3,8 @@ each step needs), and a commit that carries the build's result but not its lefto
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from exercise_contract import contract_tests
 from runtime_levels import RIGHT as LEVELS_RIGHT
@@ -159,3 +161,18 @@ def test_the_runtime_levels_accept_right_answers_on_the_simulated_kernel(monkeyp
     monkeypatch.setenv("LAYERLAB_LIVE", "0")
     for answer in LEVELS_RIGHT[exercise_id]:
         assert check(exercise_id, answer).ok, answer.__name__
+
+
+def test_the_levels_judge_in_the_browser_where_there_is_no_fork(monkeypatch, run_cell):
+    """Pyodide has no fork, exec or wait: the simulated kernel judges, with the same hints."""
+    from layerlab.exercises import get
+    from layerlab.live import probe
+
+    monkeypatch.setattr(probe, "IN_BROWSER", True)
+    for name in ("fork", "execvp", "execv", "waitpid", "waitstatus_to_exitcode", "_exit"):
+        monkeypatch.delattr(os, name, raising=False)
+    for exercise_id, mutants in LEVELS_WRONG.items():
+        assert run_cell(get(exercise_id).stub).status == "unsolved"
+        assert run_cell(get(exercise_id).solution).ok
+        for reason, answer in mutants.items():
+            assert check(exercise_id, answer).reason == reason
