@@ -13,6 +13,7 @@ namespaces) to an inherited descriptor, then exits with the code it was given.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import socket
@@ -81,7 +82,9 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
     socket.sethostname(HOST_NAME)
     me, (uts, pid_ns, _) = os.getpid(), _links()
     os.write(report, f"runtime {me} {uts} {pid_ns}\n".encode())
-    outcome = judged_call(answer, LiveKernel(), args)
+    printed = io.StringIO()  # shown in the cell afterwards, as the simulated kernel shows it
+    with contextlib.redirect_stdout(printed):
+        outcome = judged_call(answer, LiveKernel(), args)
     if os.getpid() != me:  # a forked child came back out of run(): it must go no further
         how = outcome[1] if isinstance(outcome, tuple) and outcome[:1] == ("wrong",) else ""
         os.write(report, f"escaped {'raised' if how == 'raised' else 'returned'}\n".encode())
@@ -99,6 +102,7 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
         "host_hostname": os.uname().nodename,
         "runtime_uts_moved": now_uts != uts,
         "runtime_pid_moved": children != pid_ns,
+        "printed": printed.getvalue(),
     }
 
 
@@ -150,6 +154,7 @@ def _observed(outcome: Any, lines: list[str]) -> Observed:
     probes = [eval_probe(line) for line in lines if line.startswith("probe ")]
     if outcome.error is None and outcome.signal is None and isinstance(outcome.value, dict):
         facts = outcome.value
+        sys.stdout.write(facts["printed"])
         seen = Observed(
             value=facts["outcome"],
             unreaped=facts["unreaped"],

@@ -58,7 +58,9 @@ QUOTA_TEXTS = [
 @pytest.fixture(scope="module")
 def cgroup():
     if WORLD != "root":
-        pytest.skip("writing a cgroup's limits needs root (the rootless world has no cgroup)")
+        pytest.skip(
+            f"writing a cgroup's limits needs root on the live kernel; this is the {WORLD} world"
+        )
     with Cgroup("parse") as group:
         group.create()
         yield group
