@@ -141,8 +141,10 @@ class _World:
 class SimKernel:
     """The `os`-like calls of one simulated process (see the module docstring)."""
 
-    def __init__(self, world: _World, proc: _Proc, replay: list[tuple[str, Any]]) -> None:
-        self._world, self._proc = world, proc
+    def __init__(
+        self, world: _World, proc: _Proc, answer: Callable[..., Any], args: tuple, replay: list
+    ) -> None:
+        self._world, self._proc, self._answer, self._args = world, proc, answer, args
         self._replay, self._log = list(replay), list(replay)
         for name, value in CLONE.items():
             setattr(self, name, value)
@@ -253,19 +255,14 @@ class SimKernel:
     def gethostname(self) -> str:
         return self._call(lambda: self._proc.uts.hostname)
 
-    _answer: Callable[..., Any]
-    _args: tuple[Any, ...]
-
 
 def run_process(
     world: _World, answer: Callable[..., Any], args: tuple, proc: _Proc, replay: list
 ) -> int:
     """Run a forked child of the answer to its end; its wait status."""
-    k = SimKernel(world, proc, replay)
-    k._answer, k._args = answer, args
     how = "returned"
     try:
-        answer(k, *args)
+        answer(SimKernel(world, proc, answer, args, replay), *args)
     except (_Exec, _Exit, Exception, SystemExit):
         how = "raised"
     world.orphans += len(proc.children)  # never waited for: they go to the subreaper
@@ -283,8 +280,7 @@ def simulate(answer: Callable[..., Any], args: Sequence[Any], programs: dict[str
     host = world.host_pid
     runtime = _Proc(host.next_pid, host, host, world.host_uts)
     host.next_pid += 1
-    k = SimKernel(world, runtime, [])
-    k._answer, k._args = answer, tuple(args)
+    k = SimKernel(world, runtime, answer, tuple(args), [])
     seen = world.observed
     with contextlib.suppress(_Exec, _Exit):  # how it ended is in runtime.ended
         seen.value = judged_call(answer, k, args)
