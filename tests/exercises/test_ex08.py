@@ -151,9 +151,11 @@ def test_a_runtime_level_gets_the_same_hint_on_the_simulated_kernel(
     monkeypatch, exercise_id, reason, answer
 ):
     """No fork, no namespaces (LAYERLAB_LIVE=0, the browser): the hints must not change."""
+    here = check(exercise_id, answer)  # live where the probe allows it
     monkeypatch.setenv("LAYERLAB_LIVE", "0")
     verdict = check(exercise_id, answer)
     assert (verdict.status, verdict.reason) == ("wrong", reason), str(verdict)
+    assert str(verdict) == str(here)  # word for word: the notebook's outputs must not differ
 
 
 @pytest.mark.parametrize("exercise_id", sorted(LEVELS_RIGHT))
