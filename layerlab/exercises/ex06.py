@@ -8,9 +8,9 @@ from ..container import Container
 from ..entries import Whiteout
 from ..image import Image
 from ..initlayer import BIND_MOUNTED, INIT_PATHS
+from ..samples import ubuntu_image
 from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import ubuntu_image
 from .judging import as_items, as_text, tar_paths
 
 __all__ = ["busy_container", "serves", "PLACES"]

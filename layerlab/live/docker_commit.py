@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..changeset import write_changeset
 from ..commit import build_image
 from ..container import Container
 from ..entries import File, Symlink
-from ..exercises.judging import layer_names
 from ..image import Image, LayerRef
 from ..layer import Layer
+from ..tar.write import layer_names, write_changeset
 from ..union import UnionView
 from .cleanup import temp_dir
 from .probe import missing

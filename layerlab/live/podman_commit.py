@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..changeset import write_changeset
 from ..commit import build_image
 from ..container import Container
-from ..exercises.judging import layer_names
 from ..image import Image
 from ..layer import Layer
+from ..tar.write import layer_names, write_changeset
 from .cleanup import temp_dir
 from .docker_commit import BUSYBOX, STEPS, _blob_names, busybox_base, tree
 from .podman import podman_capability, private_podman

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..changeset import write_changeset
 from ..container import Container
-from ..exercises.judging import layer_names
+from ..tar.write import layer_names, write_changeset
 from .cleanup import temp_dir
 from .docker_commit import BUSYBOX, busybox_base
 from .podman import private_podman, rootless_podman_capability

@@ -23,11 +23,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..samples import find_static_busybox
 from . import syscalls
 from .child import ALL_NAMESPACES, CommandResult, run, run_program
 from .cleanup import checkpoint, temp_dir
@@ -50,33 +50,6 @@ class Rootfs:
 
     def entries(self) -> list[str]:
         return sorted(os.listdir(self.path))
-
-
-def is_static_elf(path: str) -> bool:
-    """True for an ELF executable without a PT_INTERP header: it runs with no libc around it."""
-    with open(path, "rb") as handle:
-        head = handle.read(64)
-        if head[:4] != b"\x7fELF":
-            return False
-        order = "<" if head[5] == 1 else ">"
-        if head[4] == 2:  # 64-bit: e_phoff at 32, e_phentsize and e_phnum at 54
-            (phoff,) = struct.unpack_from(order + "Q", head, 32)
-            phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
-        else:  # 32-bit: e_phoff at 28, e_phentsize and e_phnum at 42
-            (phoff,) = struct.unpack_from(order + "I", head, 28)
-            phentsize, phnum = struct.unpack_from(order + "HH", head, 42)
-        handle.seek(phoff)
-        table = handle.read(phentsize * phnum)
-    types = {struct.unpack_from(order + "I", table, i)[0] for i in range(0, len(table), phentsize)}
-    return 3 not in types  # 3 = PT_INTERP: "load me with this dynamic linker"
-
-
-def find_static_busybox() -> str | None:
-    """The busybox from Debian's busybox-static (a dynamic busybox would need a libc inside)."""
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
-        if candidate and os.path.isfile(candidate) and is_static_elf(candidate):
-            return candidate
-    return None
 
 
 def build_rootfs(dest: str, busybox: str | None = "auto") -> Rootfs:

@@ -50,8 +50,8 @@ from dataclasses import dataclass
 
 from ..container import Container
 from ..image import Image
+from ..samples import cannot_run
 from . import probe, syscalls
-from .busybox import cannot_run
 from .cgroups import Cgroup
 from .child import LiveTimeout, enter_namespaces
 from .child import run as run_in_child

@@ -144,8 +144,8 @@ def test_umoci_reads_what_layerlab_committed(tmp_path):
 
     from layerlab.container import Container
     from layerlab.formats.oci import save_oci
-    from layerlab.live.busybox import busybox_image
     from layerlab.live.umoci import umoci_read
+    from layerlab.samples import busybox_image
 
     if WORLD != "simulated":
         need_tool("umoci")
@@ -165,8 +165,8 @@ def test_umoci_reads_what_layerlab_committed(tmp_path):
 
 def test_without_umoci_the_read_is_labelled_and_says_how_to_install(monkeypatch, tmp_path):
     need_live()
-    from layerlab.exercises.images import ubuntu_image
     from layerlab.live import umoci as capstone
+    from layerlab.samples import ubuntu_image
 
     monkeypatch.setattr(capstone.shutil, "which", lambda name: None)
     result = capstone.umoci_read(tmp_path, "x", ubuntu_image(), ["/etc/motd"])

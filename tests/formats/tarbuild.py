@@ -8,8 +8,8 @@ import tarfile
 from collections.abc import Iterable
 from typing import Any
 
-from layerlab.changeset import read_changeset
 from layerlab.image import Image, LayerRef
+from layerlab.tar.read import read_changeset
 
 
 def member(name: str, kind: str = "f", data: bytes | str = b"", **fields: Any) -> tuple:

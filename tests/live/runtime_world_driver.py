@@ -12,7 +12,7 @@ import tempfile
 
 from layerlab.container import Container
 from layerlab.live import overlay, runtime
-from layerlab.live.busybox import busybox_image
+from layerlab.samples import busybox_image
 
 OPS = [("unlink", "/etc/motd"), ("remove", "/srv"), ("mkdir", "/srv"), ("write", "/srv/a", "a")]
 SCRIPT = "echo $$; hostname; rm /etc/motd; rm -r /srv; mkdir /srv; echo hi > /srv/new; ls /"

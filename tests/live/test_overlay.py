@@ -19,12 +19,12 @@ from layerlab.container import Container
 from layerlab.entries import File, Hardlink, Meta, OpaqueDir, Whiteout
 from layerlab.image import Image
 from layerlab.live import storage
-from layerlab.live.busybox import busybox_image, has_busybox
 from layerlab.live.child import LiveTimeout, spawn
 from layerlab.live.cleanup import temp_dir
 from layerlab.live.fileops import model_ops
 from layerlab.live.overlay import ROOT_OPTIONS, ROOTLESS_OPTIONS, OverlayLab, overlay_lab
 from layerlab.live.result import SIMULATED_BANNER
+from layerlab.samples import busybox_image, has_busybox
 
 pytestmark = pytest.mark.live
 
