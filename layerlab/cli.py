@@ -66,7 +66,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from .live.probe import probe, probe_json
+    from .live.kernel.probe import probe, probe_json
 
     print(probe_json() if args.json else probe())
     return 0

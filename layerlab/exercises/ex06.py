@@ -77,7 +77,7 @@ def check_init_in_commit(answer: object) -> str:
 
 
 INIT_STUB = """
-from layerlab.initlayer import INIT_PATHS
+from layerlab import INIT_PATHS
 
 in_commit = ...  # YOUR CODE HERE: the set of INIT_PATHS that the commit of busy records
 
@@ -85,7 +85,7 @@ check("06.1", in_commit)
 """
 
 INIT_SOLUTION = """
-from layerlab.initlayer import INIT_PATHS
+from layerlab import INIT_PATHS
 
 in_commit = {"/.dockerenv"}   # deleted in the rw layer: a whiteout; the rest never got there
 

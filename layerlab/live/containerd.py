@@ -41,10 +41,10 @@ from ..container import Container
 from ..formats.oci import save_oci
 from ..formats.ondisk import OnDiskFormat, write_layer_dir
 from ..image import Image
-from .cleanup import shield_interrupts, temp_dir
 from .engine_facts import CONTAINERD_OVERLAYFS_ROOT
-from .probe import OFF_REASON, live_enabled
-from .result import LiveError, LiveResult, live_world
+from .kernel.cleanup import shield_interrupts, temp_dir
+from .kernel.probe import OFF_REASON, live_enabled
+from .kernel.result import LiveError, LiveResult, live_world
 from .storage import Items, disk_label, layer_items, render_tree
 
 __all__ = ["Snapshot", "ContainerdLab", "containerd_lab", "private_containerd", "Ctr"]

@@ -35,9 +35,9 @@ from ..image import Image, LayerRef
 from ..layer import Layer
 from ..tar.write import layer_names, write_changeset
 from ..union import UnionView
-from .cleanup import temp_dir
-from .probe import missing
-from .result import LiveResult, live_world
+from .kernel.cleanup import temp_dir
+from .kernel.probe import missing
+from .kernel.result import LiveResult, live_world
 
 __all__ = [
     "STEPS",

@@ -13,7 +13,6 @@ computed. tests/exercises/test_podman_lab.py re-runs the live lab against the re
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +22,10 @@ from ..commit import build_image
 from ..container import Container
 from ..image import Image
 from ..layer import Layer
-from ..tar.write import layer_names, write_changeset
-from .cleanup import temp_dir
+from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, STEPS, _blob_names, busybox_base, tree
-from .podman import podman_capability, private_podman
-from .result import LiveResult, live_world
+from .kernel.result import LiveResult, live_world
+from .podman import committed_run, podman_capability
 
 __all__ = [
     "ENGINE_STEPS",
@@ -119,15 +117,8 @@ def _live() -> PodmanComparison:
     from ..formats.docker_archive import load_docker_archive
 
     busybox = Path(BUSYBOX).read_bytes()
-    with temp_dir("podman-lab") as tmp, private_podman() as podman:
-        base_tar = os.path.join(tmp, "base.tar")
-        with open(base_tar, "wb") as out:
-            write_changeset(busybox_base(busybox), out)
-        with open(base_tar, "rb") as tar:
-            base_ref = podman.import_rootfs(tar.read(), "base")
-        script = " && ".join(command for command, _ in ENGINE_STEPS)
-        name, _ = podman.run(base_ref, "web", script, "--hostname", "web")
-        saved = podman.save(podman.commit(name, "committed"), Path(tmp) / "saved.tar")
+    script = " && ".join(command for command, _ in ENGINE_STEPS)
+    with committed_run(busybox_base(busybox), "web", script, "--hostname", "web") as (saved, _):
         image = load_docker_archive(saved)
         parent_config = dict(image.config)
         parent_config["rootfs"] = {"type": "layers", "diff_ids": image.diff_ids[:-1]}

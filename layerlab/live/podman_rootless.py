@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..container import Container
-from ..tar.write import layer_names, write_changeset
-from .cleanup import temp_dir
+from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, busybox_base
-from .podman import private_podman, rootless_podman_capability
-from .result import LiveResult, live_world
+from .kernel.result import LiveResult, live_world
+from .podman import committed_run, rootless_podman_capability
 
 __all__ = ["RootlessPodmanUsers", "RootlessPodmanOverlay", "rootless_podman", "measure"]
 
@@ -74,14 +73,7 @@ def measure() -> dict[str, object]:
     """Run rootless Podman once, as this user, and say what it did."""
     busybox = Path(BUSYBOX).read_bytes()
     user = pwd.getpwuid(os.getuid()).pw_name
-    with temp_dir("podman-rootless") as tmp, private_podman() as podman:
-        base_tar = os.path.join(tmp, "base.tar")
-        with open(base_tar, "wb") as out:
-            write_changeset(busybox_base(busybox), out)
-        with open(base_tar, "rb") as tar:
-            base = podman.import_rootfs(tar.read(), "base")
-        name, output = podman.run(base, "rootless", SCRIPT)
-        saved = podman.save(podman.commit(name, "c"), Path(tmp) / "c.tar")
+    with committed_run(busybox_base(busybox), "rootless", SCRIPT) as (saved, output):
         committed, leaked = _top_layer_members(saved)
     lines = output.splitlines()
     maps = [line.split() for line in lines if len(line.split()) == 3]

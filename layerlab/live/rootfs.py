@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..samples import find_static_busybox
-from . import syscalls
-from .child import ALL_NAMESPACES, CommandResult, run, run_program
-from .cleanup import checkpoint, temp_dir
-from .probe import run_live
-from .result import LiveError, LiveResult, live_world
+from .kernel import syscalls
+from .kernel.child import ALL_NAMESPACES, CommandResult, run, run_program
+from .kernel.cleanup import checkpoint, temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveError, LiveResult, fact, live_world
 
 MARKER = "LAYERLAB_ROOTFS"  # a file only the tiny rootfs has, to tell it from the host's root
 # busybox applets linked into /bin: enough for a shell session inside the container
@@ -126,46 +126,33 @@ def climb_out(hatch: str = "/.escape-hatch", depth: int = 64) -> None:
     os.chdir("/")
 
 
+_TYPICAL_LISTING = [MARKER, "bin", "dev", "etc", "proc", "root", "sys", "tmp"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChrootEscape(LiveResult):
     """What a root process inside a chroot sees, before and after the classic escape."""
 
-    root_listing: list[str]
-    host_visible_before: bool
-    escaped: bool
+    root_listing: list[str] = fact("ls / inside the chroot", simulated=_TYPICAL_LISTING)
+    host_visible_before: bool = fact("host files visible before the escape", simulated=False)
+    escaped: bool = fact("escaped to the host's root", simulated=True)
     title: ClassVar[str] = "chroot and the classic chroot escape"
     lesson: ClassVar[str] = (
         "chroot moves one process's '/', not the mount tree: root inside can "
         "chroot into a subdir, cd .. past its root, and reach the host."
     )
 
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("ls / inside the chroot", self.root_listing),
-            ("host files visible before the escape", self.host_visible_before),
-            ("escaped to the host's root", self.escaped),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> ChrootEscape:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            root_listing=_TYPICAL_LISTING,
-            host_visible_before=False,
-            escaped=True,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
 class PivotRootJail(LiveResult):
     """The same escape attempted after pivot_root in a private mount namespace."""
 
-    root_listing: list[str]
-    old_root_visible_before_unmount: bool
-    old_root_visible_after_unmount: bool
-    escaped: bool
+    root_listing: list[str] = fact("ls / inside", simulated=_TYPICAL_LISTING)
+    old_root_visible_before_unmount: bool = fact(
+        "host visible before unmounting the old root", simulated=True
+    )
+    old_root_visible_after_unmount: bool = fact("host visible after unmounting it", simulated=False)
+    escaped: bool = fact("the chroot escape reached the host", simulated=False)
     title: ClassVar[str] = "pivot_root closes the escape"
     lesson: ClassVar[str] = (
         "pivot_root makes the rootfs the root mount of a private mount "
@@ -173,29 +160,6 @@ class PivotRootJail(LiveResult):
         "to climb to. Docker prefers it, and falls back to chroot only "
         "when the host root is an initramfs (DOCKER_RAMDISK)."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("ls / inside", self.root_listing),
-            ("host visible before unmounting the old root", self.old_root_visible_before_unmount),
-            ("host visible after unmounting it", self.old_root_visible_after_unmount),
-            ("the chroot escape reached the host", self.escaped),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> PivotRootJail:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            root_listing=_TYPICAL_LISTING,
-            old_root_visible_before_unmount=True,
-            old_root_visible_after_unmount=False,
-            escaped=False,
-        )
-
-
-_TYPICAL_LISTING = [MARKER, "bin", "dev", "etc", "proc", "root", "sys", "tmp"]
 
 
 def chroot_escape() -> ChrootEscape:

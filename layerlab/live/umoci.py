@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..image import Image
-from .cleanup import temp_dir
-from .probe import live_enabled, off_reason
-from .result import LiveResult, live_world
+from .kernel.cleanup import temp_dir
+from .kernel.probe import live_enabled, off_reason
+from .kernel.result import LiveResult, live_world
 
 __all__ = ["UmociRead", "umoci_read"]
 

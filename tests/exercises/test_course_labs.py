@@ -14,9 +14,11 @@ import subprocess
 import pytest
 
 from layerlab.live import ipc as ipc_lab
-from layerlab.live import probe
 from layerlab.live import unshare as unshare_lab
-from layerlab.live.child import run
+from layerlab.live.kernel import probe
+from layerlab.live.kernel.child import run
+from layerlab.live.kernel.probe import FEATURES, Capability, ProbeReport
+from layerlab.live.kernel.result import SIMULATED_BANNER
 from layerlab.live.machine import (
     LABS,
     MachineTable,
@@ -24,8 +26,6 @@ from layerlab.live.machine import (
     lab_requirements,
     probe_table,
 )
-from layerlab.live.probe import FEATURES, Capability, ProbeReport
-from layerlab.live.result import SIMULATED_BANNER
 
 pytestmark = pytest.mark.live
 

@@ -11,7 +11,8 @@ import os
 import tempfile
 
 from layerlab.container import Container
-from layerlab.live import overlay, runtime
+from layerlab.live import overlay_mount as overlay
+from layerlab.live import runtime
 from layerlab.samples import busybox_image
 
 OPS = [("unlink", "/etc/motd"), ("remove", "/srv"), ("mkdir", "/srv"), ("write", "/srv/a", "a")]

@@ -39,13 +39,14 @@ from ..container import Container
 from ..entries import Content, Device, File, Hardlink, Whiteout, describe
 from ..formats.ondisk import OnDiskFormat, opaque_xattr, read_layer_dir
 from ..layer import Layer
-from . import storage, syscalls
-from .child import run
-from .cleanup import checkpoint, temp_dir
+from . import storage
 from .engine_facts import OVERLAY2_PASSES
 from .fileops import OPERATIONS, Op, kernel_ops, model_ops, show_op
-from .probe import run_live
-from .result import LiveError, LiveResult, live_world
+from .kernel import syscalls
+from .kernel.child import run
+from .kernel.cleanup import checkpoint, temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveError, LiveResult, live_world
 
 __all__ = ["ROOT_OPTIONS", "ROOTLESS_OPTIONS", "OverlayLab", "overlay_lab"]
 __all__ += ["mount_container", "mounted_paths", "read_back", "safe_path", "Mounted"]

@@ -8,17 +8,23 @@ A lab runs in one of three worlds:
   what a Linux machine that allows it shows, clearly labelled.
 
 All three return the same result class with the same fields, so a notebook cell never
-needs an `if`. The printed form holds only stable facts (booleans, small counts, names
-the lab chose), never PIDs, inode numbers, namespace ids, temp paths or the machine's
-hostname, so notebooks with committed outputs stay reproducible.
+needs an `if`. A result class declares each fact the learner sees once, with `fact()`: its
+label, how its value reads, and what a simulated run shows; `facts()` and `simulated()`
+follow from those declarations.
+
+The printed form holds only stable facts (booleans, small counts, names the lab chose),
+never PIDs, inode numbers, namespace ids, temp paths or the machine's hostname, so
+notebooks with committed outputs stay reproducible.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import os
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, Literal, TypeVar
 
 World = Literal["root", "rootless", "simulated"]
 
@@ -28,6 +34,29 @@ SIMULATED_BANNER = "SIMULATED: this is what a Linux machine that allows it shows
 def live_world() -> World:
     """The world a live lab runs in: "root" for uid 0, "rootless" for everyone else."""
     return "root" if os.geteuid() == 0 else "rootless"
+
+
+_NOT_GIVEN: Any = object()
+R = TypeVar("R", bound="LiveResult")
+
+
+def fact(
+    label: str,
+    *,
+    simulated: object = _NOT_GIVEN,
+    show: Callable[[Any], object] | None = None,
+    default: object = _NOT_GIVEN,
+) -> Any:
+    """A result field the learner sees, declared once: its label, how its value reads
+    (`show`), and the value a simulated run shows (a list or dict is copied per result).
+
+    The label may name other fields in braces ("best of {small_files}"). A field declared
+    without `fact` is kept for tools and tests and never printed.
+    """
+    metadata = {"label": label, "simulated": simulated, "show": show}
+    if default is _NOT_GIVEN:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 class LiveError(RuntimeError):
@@ -60,8 +89,32 @@ class LiveResult:
         return str(self)
 
     def facts(self) -> list[tuple[str, object]]:
-        """(label, value) pairs shown to the learner; subclasses list their stable fields."""
-        return []
+        """(label, value) pairs shown to the learner: the fields declared with `fact`."""
+        shown = []
+        for f in fields(self):
+            if "label" not in f.metadata:
+                continue
+            label = f.metadata["label"]
+            if "{" in label:
+                label = label.format_map({g.name: getattr(self, g.name) for g in fields(self)})
+            value = getattr(self, f.name)
+            show = f.metadata["show"]
+            shown.append((label, show(value) if show else value))
+        return shown
+
+    @classmethod
+    def simulated(cls: type[R], reason: str, **values: Any) -> R:
+        """The result a Linux machine that allows the lab shows, labelled SIMULATED:
+        each fact's declared simulated value, unless `values` gives another."""
+        for f in fields(cls):
+            if f.name in values or f.name in ("live", "world", "reason"):
+                continue
+            declared = f.metadata.get("simulated", _NOT_GIVEN)
+            if declared is not _NOT_GIVEN:
+                values[f.name] = copy.deepcopy(declared)
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise TypeError(f"{cls.__name__}.{f.name} declares no simulated value")
+        return cls(live=False, world="simulated", reason=reason, **values)
 
     def _header(self) -> str:
         if self.live:

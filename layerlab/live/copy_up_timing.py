@@ -21,11 +21,11 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import File
-from .child import run
-from .cleanup import temp_dir
-from .overlay import check_rootless, mount_container
-from .probe import run_live
-from .result import LiveResult, live_world
+from .kernel.child import run
+from .kernel.cleanup import temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveResult, live_world
+from .overlay_mount import check_rootless, mount_container
 
 __all__ = ["CopyUpCost", "copy_up_cost"]
 
