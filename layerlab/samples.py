@@ -166,12 +166,12 @@ def app_image(big_size: int = 64 << 20) -> Image:
 
 # -- busybox: a real image to run -------------------------------------------------------
 #
-# The mini-runtime (`runtime.py`) and the overlay lab (`overlay.py`) need an image whose
-# programs actually run inside an empty root filesystem. A *static* busybox is one file that
-# is every Unix tool at once (`sh`, `ls`, `cat`, ...: it looks at the name it was called by),
-# and it needs no libc beside it. So the base layer holds /bin/busybox and a symlink per tool,
-# as the official busybox image does, and a second layer adds a few files for the whiteout
-# and opaque-directory experiments.
+# The mini-runtime (`live/runtime.py`) and the overlay lab (`live/overlay_mount.py`) need
+# an image whose programs actually run inside an empty root filesystem. A *static* busybox
+# is one file that is every Unix tool at once (`sh`, `ls`, `cat`, ...: it looks at the
+# name it was called by), and it needs no libc beside it. So the base layer holds
+# /bin/busybox and a symlink per tool, as the official busybox image does, and a second
+# layer adds a few files for the whiteout and opaque-directory experiments.
 #
 # Without busybox-static the base layer holds a placeholder instead: the image still works
 # for the model and for file operations through a real overlay mount, but nothing in it can

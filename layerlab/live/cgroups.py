@@ -1,7 +1,7 @@
 """Three cgroup labs: the kernel enforcing a memory, a process-count and a CPU limit.
 
 Namespaces decide what a container sees; cgroups decide how much it may use. Each lab
-makes a fresh cgroup (see `cgroups.py`), runs a small Python workload inside it in a forked
+makes a fresh cgroup (see `kernel/cgroupfs.py`), runs a small Python workload inside it in a forked
 child, reads the kernel's own counters, and removes the cgroup whatever happens:
 
 - memory: allocate past the limit; the kernel's OOM killer ends the process with SIGKILL

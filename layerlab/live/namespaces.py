@@ -7,7 +7,7 @@ first five for every container, a cgroup namespace on cgroup v2 hosts, a user na
 only with userns-remap, and no time namespace (man 7 namespaces; moby
 daemon/oci_linux.go). The labs here use the seven kinds Docker can use.
 
-Each demo below runs in a forked child (see `child.py`) and returns a small result with
+Each demo below runs in a forked child (see `kernel/child.py`) and returns a small result with
 `live`, `world` and stable facts to print. As an ordinary user, every demo runs inside a
 user namespace first: there you are uid 0 with full capabilities over the new namespaces,
 but nothing more on the host. When the probe says no, the demo returns the same result

@@ -14,7 +14,7 @@ where pivot_root cannot work: when the host's root is the initramfs ("rootfs", w
 never be unmounted), as on boot2docker. There `DOCKER_RAMDISK=1` makes runc move the new
 root over "/" with MS_MOVE and chroot, and the isolation relies on dropping privileges.
 
-Everything here runs in forked children inside new namespaces (see `child.py`): the
+Everything here runs in forked children inside new namespaces (see `kernel/child.py`): the
 notebook's own root and mounts never change.
 """
 
