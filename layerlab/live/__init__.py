@@ -13,7 +13,7 @@ Everything a notebook uses is importable from here. The labs, by notebook:
     namespaces.py       01      PID 1, hostname, lo-only network, private mounts, uid mapping
     ipc.py              01      a System V message queue the host cannot see
     unshare.py          01      the same isolation with the real `unshare` command
-    cgroups.py          02      the OOM kill, fork refusal at pids.max, CPU throttling
+    cgroup_limits.py    02      the OOM kill, fork refusal at pids.max, CPU throttling
     cgroup_observed.py  02      v1 beside v2: which files the cgroup labs touch, recorded
     rootfs.py           03      a tiny rootfs; chroot and its escape; pivot_root closing it
     storage.py          04, 08  Docker's on-disk layouts: overlay2 today, AuFS in the article
@@ -40,7 +40,7 @@ read and remove) and `result` (the result shape: live, world, facts declared onc
 import importlib
 from typing import Any
 
-from .cgroups import CpuThrottle, ForkLimit, OomKill, cpu_throttle, fork_limit, oom_kill
+from .cgroup_limits import CpuThrottle, ForkLimit, OomKill, cpu_throttle, fork_limit, oom_kill
 from .kernel import probe
 from .kernel.cgroupfs import Cgroup, CgroupLayout, CgroupSnapshot, detect_layout
 from .kernel.child import CommandResult

@@ -23,7 +23,7 @@ import sys
 from importlib import resources
 from typing import Any
 
-from .cgroups import cpu_throttle, fork_limit, oom_kill
+from .cgroup_limits import cpu_throttle, fork_limit, oom_kill
 from .kernel.cgroupfs import detect_layout
 from .kernel.result import LiveError
 

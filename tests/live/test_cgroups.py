@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from livetools import WORLD, Interrupter, cgroups_live, need_feature, need_live_cgroups
 
+from layerlab.live import cgroup_limits as labs
 from layerlab.live import cgroup_observed
-from layerlab.live import cgroups as labs
 from layerlab.live.kernel import probe
 from layerlab.live.kernel.cgroupfs import Cgroup, delegated_subtree, detect_layout
 from layerlab.live.kernel.child import LiveTimeout

@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 
-from layerlab.live import cgroups as cgroup_labs
+from layerlab.live import cgroup_limits as cgroup_labs
 from layerlab.live import namespaces, rootfs
 from layerlab.live.kernel import probe
 
