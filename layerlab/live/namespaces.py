@@ -26,7 +26,7 @@ from .kernel import syscalls
 from .kernel.child import ALL_NAMESPACES, CommandResult, Witness, run, run_program
 from .kernel.cleanup import checkpoint, temp_dir
 from .kernel.probe import run_live
-from .kernel.result import LiveResult, fact, live_world
+from .kernel.result import LiveResult, derived, fact, live_world
 
 LINKS = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
 
@@ -62,16 +62,13 @@ def run_command(
 class NamespaceLinks(LiveResult):
     """Does each /proc/self/ns/<kind> link point somewhere new inside the container?"""
 
-    differs: dict[str, bool] = fact("differs", simulated=dict.fromkeys(LINKS, True))
+    differs: dict[str, bool] = field(metadata={"simulated": dict.fromkeys(LINKS, True)})
+    per_kind = derived(None, lambda r: [(f"{kind} differs", v) for kind, v in r.differs.items()])
     title: ClassVar[str] = "namespace links: /proc/self/ns/* inside vs outside"
     lesson: ClassVar[str] = (
         "Each link names a namespace; a different link means a separate copy "
         "of that kind of global name."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        """One line per kind of namespace: the one fact that is a table."""
-        return [(f"{kind} differs", value) for kind, value in self.differs.items()]
 
 
 def namespace_links() -> NamespaceLinks:

@@ -24,7 +24,7 @@ from ..image import Image
 from ..layer import Layer
 from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, STEPS, _blob_names, busybox_base, tree
-from .kernel.result import LiveResult, live_world
+from .kernel.result import LiveResult, derived, fact, live_world
 from .podman import committed_run, podman_capability
 
 __all__ = [
@@ -81,17 +81,10 @@ class PodmanComparison(LiveResult):
         "mount points and bind-mounted files, and libpod's /etc/mtab. What the container "
         "wrote to hostname and hosts went to the bind mounts, into neither layer."
     )
-    podman_layer: tuple[str, ...]
-    layerlab_layer: tuple[str, ...]
-    same_tree: bool
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("podman commit's layer", list(self.podman_layer)),
-            ("layerlab commit's layer (engine='podman')", list(self.layerlab_layer)),
-            ("same member names", self.podman_layer == self.layerlab_layer),
-            ("same merged tree in the new image", self.same_tree),
-        ]
+    podman_layer: tuple[str, ...] = fact("podman commit's layer", show=list)
+    layerlab_layer: tuple[str, ...] = fact("layerlab commit's layer (engine='podman')", show=list)
+    same_names = derived("same member names", lambda r: r.podman_layer == r.layerlab_layer)
+    same_tree: bool = fact("same merged tree in the new image")
 
 
 def compare_with_podman() -> PodmanComparison:

@@ -29,7 +29,7 @@ from typing import ClassVar
 from ..container import Container
 from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, busybox_base
-from .kernel.result import LiveResult, live_world
+from .kernel.result import LiveResult, derived, live_world
 from .podman import committed_run, rootless_podman_capability
 
 __all__ = ["RootlessPodmanUsers", "RootlessPodmanOverlay", "rootless_podman", "measure"]
@@ -140,15 +140,14 @@ class RootlessPodmanUsers(LiveResult):
         "from that range (Exercise 01.3); without, your uid is mapped alone."
     )
     measured: dict
-
-    def facts(self) -> list[tuple[str, object]]:
-        m = self.measured
-        return [
-            ("uid 0 in the container is your uid outside", m["root_is_you"]),
-            ("uids mapped into the container", m["uids_mapped"]),
-            ("subordinate uids for you in /etc/subuid", m["subuid_range"]),
-            ("newuidmap installed (package uidmap)", m["newuidmap"]),
-        ]
+    root_is_you = derived(
+        "uid 0 in the container is your uid outside", lambda r: r.measured["root_is_you"]
+    )
+    uids_mapped = derived("uids mapped into the container", lambda r: r.measured["uids_mapped"])
+    subuid_range = derived(
+        "subordinate uids for you in /etc/subuid", lambda r: r.measured["subuid_range"]
+    )
+    newuidmap = derived("newuidmap installed (package uidmap)", lambda r: r.measured["newuidmap"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,16 +162,20 @@ class RootlessPodmanOverlay(LiveResult):
     )
     measured: dict
     model: tuple[str, ...]
-
-    def facts(self) -> list[tuple[str, object]]:
-        m = self.measured
-        return [
-            ("the container's / is mounted as", m["fstype"]),
-            ("with the mount option userxattr", m["userxattr"]),
-            ("podman commit's layer after echo hi > /etc/motd", list(m["committed"])),
-            ("the same as layerlab's Container(engine='podman')", m["committed"] == self.model),
-            ("overlayfs's own xattrs written into that layer", list(m["overlay_xattrs"])),
-        ]
+    fstype = derived("the container's / is mounted as", lambda r: r.measured["fstype"])
+    userxattr = derived("with the mount option userxattr", lambda r: r.measured["userxattr"])
+    committed = derived(
+        "podman commit's layer after echo hi > /etc/motd",
+        lambda r: list(r.measured["committed"]),
+    )
+    same_as_model = derived(
+        "the same as layerlab's Container(engine='podman')",
+        lambda r: r.measured["committed"] == r.model,
+    )
+    overlay_xattrs = derived(
+        "overlayfs's own xattrs written into that layer",
+        lambda r: list(r.measured["overlay_xattrs"]),
+    )
 
 
 def rootless_podman() -> tuple[RootlessPodmanUsers, RootlessPodmanOverlay]:

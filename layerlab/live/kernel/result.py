@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import copy
 import html
+import itertools
 import os
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Literal, TypeVar
+
+from ...i18n import _
 
 World = Literal["root", "rootless", "simulated"]
 
@@ -38,6 +41,8 @@ def live_world() -> World:
 
 _NOT_GIVEN: Any = object()
 R = TypeVar("R", bound="LiveResult")
+#: Facts print in the order they are declared, fields and derived facts alike.
+_declared = itertools.count()
 
 
 def fact(
@@ -50,13 +55,33 @@ def fact(
     """A result field the learner sees, declared once: its label, how its value reads
     (`show`), and the value a simulated run shows (a list or dict is copied per result).
 
-    The label may name other fields in braces ("best of {small_files}"). A field declared
-    without `fact` is kept for tools and tests and never printed.
+    The label may name other fields in braces ("best of {small_files}"). It is looked up
+    in the learner's language when shown, not here, so mark it with `i18n.N_`. A field
+    declared without `fact` is kept for tools and tests and never printed.
     """
-    metadata = {"label": label, "simulated": simulated, "show": show}
+    metadata = {"label": label, "simulated": simulated, "show": show, "order": next(_declared)}
     if default is _NOT_GIVEN:
         return field(metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A fact worked out from a result's fields (a comparison, a sum, a constant note)."""
+
+    label: str | None
+    compute: Callable[[Any], object]
+    order: int
+
+
+def derived(label: str | None, compute: Callable[[Any], object]) -> Any:
+    """A fact the learner sees that no single field holds: `compute(result)` is its value.
+
+    Declare it as a class attribute without an annotation, where it should print. With
+    `label` None, `compute` returns the (label, value) lines itself: one per namespace,
+    per snapshot, per path.
+    """
+    return Derived(label, compute, next(_declared))
 
 
 class LiveError(RuntimeError):
@@ -89,17 +114,30 @@ class LiveResult:
         return str(self)
 
     def facts(self) -> list[tuple[str, object]]:
-        """(label, value) pairs shown to the learner: the fields declared with `fact`."""
-        shown = []
+        """(label, value) pairs shown to the learner: the fields declared with `fact` and
+        the facts declared with `derived`, in the order they were declared."""
+        declared: list[tuple[int, str | None, Callable[[Any], object]]] = []
         for f in fields(self):
-            if "label" not in f.metadata:
+            if "label" in f.metadata:
+                show = f.metadata["show"] or (lambda value: value)
+                value = getattr(self, f.name)
+                declared.append(
+                    (f.metadata["order"], f.metadata["label"], lambda result, v=value, s=show: s(v))
+                )
+        seen: set[str] = set()
+        for klass in type(self).__mro__:
+            for name, attribute in vars(klass).items():
+                if isinstance(attribute, Derived) and name not in seen:
+                    seen.add(name)
+                    declared.append((attribute.order, attribute.label, attribute.compute))
+        shown: list[tuple[str, object]] = []
+        names = {f.name: getattr(self, f.name) for f in fields(self)}
+        for _order, label, compute in sorted(declared, key=lambda d: d[0]):
+            if label is None:
+                shown += compute(self)  # type: ignore[arg-type]
                 continue
-            label = f.metadata["label"]
-            if "{" in label:
-                label = label.format_map({g.name: getattr(self, g.name) for g in fields(self)})
-            value = getattr(self, f.name)
-            show = f.metadata["show"]
-            shown.append((label, show(value) if show else value))
+            label = _(label)
+            shown.append((label.format_map(names) if "{" in label else label, compute(self)))
         return shown
 
     @classmethod
