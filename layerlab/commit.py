@@ -20,14 +20,11 @@ import copy
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .image import Image, LayerRef, canonical_json
 from .layer import Layer
 from .tar.write import write_changeset
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["CommitResult", "commit", "build_image", "EPOCH"]
 
