@@ -233,3 +233,12 @@ def test_the_contract_catches_what_it_forbids():
 def test_the_graph_sees_lazy_and_type_only_imports(graph):
     """A function-level import is a dependency too: the CLI's lazy imports are in the graph."""
     assert "layerlab.tar.flatten" in graph["layerlab.cli"]
+
+
+def test_every_package_is_a_regular_package():
+    """A folder of modules without __init__.py imports from a checkout (a namespace
+    package) but is left out of the wheel that Binder and JupyterLite install."""
+    folders = {path.parent for path in ROOT.rglob("*.py")}
+    assert (
+        sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").exists()) == []
+    )
