@@ -70,6 +70,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations(language()).ngettext(singular, plural, n)
 
 
+def translation(lang: str) -> gettext.NullTranslations:
+    """The catalogs of ``lang`` itself, whatever the learner chose.
+
+    For text written into a file of a given language rather than shown to the learner:
+    the plan header of a notebook in notebooks/zh/ is Chinese even when English is in use.
+    """
+    return _translations(_normalize(lang))
+
+
 def N_(message: str) -> str:
     """Mark a message for the catalog without translating it yet.
 
