@@ -61,7 +61,12 @@ def _translations(lang: str) -> gettext.NullTranslations:
 
 
 def _(message: str) -> str:
-    """``message`` in the learner's language; English when no translation exists."""
+    """``message`` in the learner's language; English when no translation exists.
+
+    The empty string stays empty (gettext would answer with the catalog's header), so a
+    label that happens to be empty can be passed through safely."""
+    if not message:
+        return message
     return _translations(language()).gettext(message)
 
 

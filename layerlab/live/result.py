@@ -20,9 +20,12 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ..i18n import N_, _
+
 World = Literal["root", "rootless", "simulated"]
 
-SIMULATED_BANNER = "SIMULATED: this is what a Linux machine that allows it shows"
+#: Above every simulated result; translated with `_` where shown, like every label below.
+SIMULATED_BANNER = N_("SIMULATED: this is what a Linux machine that allows it shows")
 
 
 def live_world() -> World:
@@ -60,36 +63,38 @@ class LiveResult:
         return str(self)
 
     def facts(self) -> list[tuple[str, object]]:
-        """(label, value) pairs shown to the learner; subclasses list their stable fields."""
+        """(label, value) pairs shown to the learner; subclasses list their stable fields.
+
+        Labels, `title` and `lesson` are English marked with `N_`; they are translated
+        here, when shown, so `set_language` applies to results made before it."""
         return []
 
     def _header(self) -> str:
         if self.live:
-            return f"LIVE ({self.world}): {self.title}"
-        return f"{SIMULATED_BANNER}\n  because: {self.reason}\n{self.title}"
+            return _("LIVE ({world}): {title}").format(world=self.world, title=_(self.title))
+        return _("{banner}\n  because: {reason}\n{title}").format(
+            banner=_(SIMULATED_BANNER), reason=_(self.reason), title=_(self.title)
+        )
 
     def __str__(self) -> str:
         lines = [self._header()]
-        lines += [f"  {label}: {_show(value)}" for label, value in self.facts()]
+        lines += [f"  {_(label)}: {_show(value)}" for label, value in self.facts()]
         if self.lesson:
-            lines.append(self.lesson)
+            lines.append(_(self.lesson))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        badge = f"LIVE ({self.world})" if self.live else "SIMULATED"
+        badge = _("LIVE ({world})").format(world=self.world) if self.live else _("SIMULATED")
         colour = "#2e7d32" if self.live else "#b26a00"
         rows = "".join(
-            f"<tr><td>{html.escape(label)}</td><td><code>{html.escape(_show(value))}</code></td></tr>"
+            f"<tr><td>{html.escape(_(label))}</td><td><code>{html.escape(_show(value))}</code></td></tr>"
             for label, value in self.facts()
         )
-        note = (
-            ""
-            if self.live
-            else f"<p><em>{html.escape(SIMULATED_BANNER)}</em> ({html.escape(self.reason)})</p>"
-        )
-        lesson = f"<p>{html.escape(self.lesson)}</p>" if self.lesson else ""
+        banner, reason = html.escape(_(SIMULATED_BANNER)), html.escape(_(self.reason))
+        note = "" if self.live else f"<p><em>{banner}</em> ({reason})</p>"
+        lesson = f"<p>{html.escape(_(self.lesson))}</p>" if self.lesson else ""
         return (
-            f'<div><strong style="color:{colour}">{badge}</strong> {html.escape(self.title)}'
+            f'<div><strong style="color:{colour}">{badge}</strong> {html.escape(_(self.title))}'
             f"{note}<table>{rows}</table>{lesson}</div>"
         )
 
@@ -97,9 +102,9 @@ class LiveResult:
 def _show(value: object) -> str:
     """yes/no for booleans and comma lists, so the printed form reads like a sentence."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, (list, tuple)):
-        return ", ".join(_show(v) for v in value) or "(none)"
+        return ", ".join(_show(v) for v in value) or _("(none)")
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_show(v)}" for k, v in value.items()) or "(none)"
+        return ", ".join(f"{k}={_show(v)}" for k, v in value.items()) or _("(none)")
     return str(value)

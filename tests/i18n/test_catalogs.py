@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 pytest.importorskip("babel", reason="Babel comes with the test extra: pip install -e '.[test]'")
 
 ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 
 def _load_catalogs_tool():
@@ -48,6 +50,23 @@ def test_every_extracted_message_has_a_chinese_translation(domain):
         f"translate them in {tool.po_path('zh', domain).relative_to(ROOT)}, run it again:\n"
         + "\n".join(missing)
     )
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_translations_keep_every_placeholder(domain):
+    """A translation that drops or misspells a {placeholder} would raise in str.format."""
+    catalog = tool.updated("zh", domain)
+    wrong = []
+    for message in catalog:
+        if not message.id or message.fuzzy:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = set(PLACEHOLDER.findall(ids[-1]))
+        for string in strings:
+            if string and set(PLACEHOLDER.findall(string)) != wanted:
+                wrong.append(f"{ids[0]!r} -> {string!r}")
+    assert not wrong, "placeholders differ from the English:\n" + "\n".join(wrong)
 
 
 def test_the_catalogs_are_in_step_with_code_and_compiled():
