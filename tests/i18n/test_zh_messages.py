@@ -156,3 +156,35 @@ def test_the_explorers_label_their_parts_in_chinese():
     compare = ImageCompare(render_scenes.image(), render_scenes.sibling_image())
     assert chinese(compare.shared.value) and chinese(compare.files.value)
     assert chinese(compare.diff.value)
+
+
+# --- the world-bound lines are sanitized in Chinese too ------------------------------------
+
+
+def _sanitize(text: str) -> str:
+    from nbval.plugin import get_sanitize_patterns
+
+    config = Path(__file__).resolve().parents[2] / "notebooks" / "nbval-sanitize.cfg"
+    for regex, replace in get_sanitize_patterns(config.read_text(encoding="utf-8")):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+class _Lab(LiveResult):
+    title = "a lab"
+
+    def facts(self):
+        return [("a number", 42)]
+
+
+@pytest.mark.parametrize("world", ["root", "rootless"])
+def test_zh_live_and_simulated_results_print_alike_once_sanitized(world):
+    live = str(_Lab(live=True, world=world))
+    simulated = str(_Lab(live=False, world="simulated", reason=probe_module.off_reason()))
+    assert chinese(simulated) and live != simulated
+    assert _sanitize(live) == _sanitize(simulated) == "<world>: a lab\n  a number: 42"
+
+
+def test_zh_here_line_is_sanitized_and_nothing_else():
+    assert _sanitize(str(Here(("a",), ("b",)))) == _sanitize(str(Here((), ("a", "b"))))
+    assert _sanitize(str(Here((), ()))) == str(Here((), ()))
