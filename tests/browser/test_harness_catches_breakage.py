@@ -13,7 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
-from lab_checks import error_failures, notebook_failures, picture_failures, read_notebook
+from lab_checks import (
+    error_failures,
+    notebook_failures,
+    picture_failures,
+    read_notebook,
+    tofu_failures,
+)
 from lab_page import open_notebook, run_all_cells, screenshot_notebook, snapshot
 
 pytestmark = pytest.mark.browser
@@ -103,3 +109,30 @@ def test_picture_labels_may_change_their_measurements_but_not_their_words():
     }
     stored = {3: [{"rw", "init", "136.0 KiB / 64.0 MiB", "throttled in 4 of 6"}]}
     assert picture_failures(snap, stored) == ["cell 3: picture lacks the labels ['init']"]
+
+
+GOOD_GLYPHS = {
+    "family": "Helvetica, sans-Serif",
+    "chars": 3,
+    "distinct": 3,
+    "like_tofu": 0,
+    "advance_em": 1.0,
+    "drawn": [{"text": "合并视图", "cjk": 4, "em": 4.0}],
+}
+
+
+def test_chinese_drawn_with_glyphs_passes_the_tofu_check():
+    assert tofu_failures(GOOD_GLYPHS) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"distinct": 1, "like_tofu": 3},  # one box shape for every character
+        {"like_tofu": 1},  # a character drawn as the missing-glyph box
+        {"advance_em": 0.6},  # boxes narrower than a CJK glyph
+        {"drawn": [{"text": "合并视图", "cjk": 4, "em": 2.4}]},  # a picture's text in boxes
+    ],
+)
+def test_tofu_is_reported(change):
+    assert tofu_failures({**GOOD_GLYPHS, **change})
