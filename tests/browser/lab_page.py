@@ -268,7 +268,7 @@ _GLYPHS_JS = r"""() => {
     chars: chars.length,
     distinct: new Set(shapes).size,
     like_tofu: shapes.filter((s) => s === tofu).length,
-    advance_em: ctx.measureText('镜像层联合挂载写时复制').width / 10 / size,
+    advance_em: ctx.measureText(chars.join('').repeat(4)).width / (4 * chars.length) / size,
     drawn,
   };
 }"""
