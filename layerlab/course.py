@@ -530,7 +530,9 @@ def _sync_all(english: list[Path]) -> int:
         target = zh_path(path)
         original = json.loads(path.read_text(encoding="utf-8"))
         chinese = json.loads(target.read_text(encoding="utf-8")) if target.exists() else None
-        synced = with_header(sync_zh(original, chinese), path.name[:2], "zh")
+        synced = sync_zh(original, chinese)
+        if header_cell_index(synced) is not None:  # English has one: write it in Chinese
+            synced = with_header(synced, path.name[:2], "zh")
         for cell in synced["cells"]:
             if isinstance(cell["source"], str):  # as nbformat stores it, so == is fair
                 cell["source"] = _as_lines(cell["source"])
@@ -539,7 +541,7 @@ def _sync_all(english: list[Path]) -> int:
             nbformat.write(nbformat.from_dict(synced), target)
             print(f"{'updated' if chinese is not None else 'created'} {target}")
         for problem in drift(original, synced):
-            to_translate += 1
+            to_translate += problem.startswith("markdown cell")
             print(f"{target}: {problem}")
     print(f"{to_translate} markdown cell(s) to translate" if to_translate else "in step")
     return 0

@@ -239,3 +239,36 @@ def test_zh_headings_follow_the_conventions(pair):
     ]:
         if re.search(rf"^{en_heading}\s*$", english_markdown, re.M):
             assert re.search(rf"^{zh_heading}\s*$", markdown, re.M), f"{target.name}: {zh_heading}"
+
+
+def test_sync_zh_creates_then_keeps_a_zh_notebook(tmp_path, monkeypatch, capsys):
+    """The maintainer's command: a missing zh notebook is created with every prose cell
+    listed; a second run changes nothing; a translated cell is kept and stops being listed."""
+    import nbformat
+
+    from layerlab.course import main
+
+    (tmp_path / "notebooks").mkdir()
+    english = tmp_path / "notebooks" / "99-sample.ipynb"
+    nbformat.write(nbformat.from_dict(copy.deepcopy(ENGLISH_SAMPLE)), english)
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["--sync-zh", "notebooks/99-sample.ipynb"]) == 0
+    first = capsys.readouterr().out
+    target = tmp_path / "notebooks" / "zh" / "99-sample.ipynb"
+    assert "created notebooks/zh/99-sample.ipynb" in first
+    assert "3 markdown cell(s) to translate" in first  # the title and two sections
+    created = target.read_bytes()
+
+    assert main(["--sync-zh", "notebooks/99-sample.ipynb"]) == 0
+    assert "updated" not in capsys.readouterr().out and target.read_bytes() == created
+
+    chinese = load(target)
+    cell = next(c for c in chinese["cells"] if c["id"] == "s1")
+    cell["source"] = "## 1. 层\n\n层就是一个 tar 包。"
+    cell["metadata"]["layerlab"] = {"en_sha256": en_sha256(ENGLISH_SAMPLE["cells"][2])}
+    nbformat.write(nbformat.from_dict(chinese), target)
+    assert main(["--sync-zh", "notebooks/99-sample.ipynb"]) == 0
+    out = capsys.readouterr().out
+    assert "2 markdown cell(s) to translate" in out and "`s1`" not in out
+    assert "层就是一个 tar 包" in target.read_text(encoding="utf-8")
