@@ -272,3 +272,17 @@ def test_sync_zh_creates_then_keeps_a_zh_notebook(tmp_path, monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "2 markdown cell(s) to translate" in out and "`s1`" not in out
     assert "层就是一个 tar 包" in target.read_text(encoding="utf-8")
+
+
+@needs_zh
+def test_every_zh_section_keeps_its_slide_question_in_chinese(pair):
+    english, chinese, target = pair
+    en_cells = {c["id"]: c for c in english["cells"]}
+    for section in outline(chinese).sections:
+        cell = chinese["cells"][section.first_cell]
+        question = cell.get("metadata", {}).get("layerlab", {}).get("question", "")
+        wanted = en_cells[cell["id"]].get("metadata", {}).get("layerlab", {}).get("question")
+        if wanted:
+            assert re.search(r"[\u4e00-\u9fff]", question) and question.endswith("？"), (
+                f"{target.name} {section.title}: slide question {question!r}"
+            )
