@@ -115,8 +115,11 @@ class Here:
             return _(
                 "On this machine: no lab here needs the kernel; every cell runs the same anywhere."
             )
+        # TRANSLATORS: what separates the labs in a list; Chinese uses 、
+        comma = _(", ")
         return _("On this machine: live: {live}; simulated (labelled): {simulated}.").format(
-            live=", ".join(self.live) or _("none"), simulated=", ".join(self.simulated) or _("none")
+            live=comma.join(self.live) or _("none"),
+            simulated=comma.join(self.simulated) or _("none"),
         )
 
     __repr__ = __str__
