@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("babel", reason="Babel comes with the test extra: pip install -e '.[test]'")
 
 ROOT = Path(__file__).resolve().parents[2]
-PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 def _load_catalogs_tool():
