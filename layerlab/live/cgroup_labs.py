@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..i18n import N_
 from .cgroups import Cgroup, CgroupSnapshot
 from .child import Outcome, spawn
 from .cleanup import checkpoint
@@ -100,18 +101,18 @@ class OomKill(LiveResult):
     oom_kills: int
     reached_limit: bool
     snapshot: CgroupSnapshot
-    title: ClassVar[str] = "cgroup memory limit: the OOM killer"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("cgroup memory limit: the OOM killer")
+    lesson: ClassVar[str] = N_(
         "Past its memory limit a cgroup's process is killed (SIGKILL) by the "
         "kernel's OOM killer: `docker run --memory` is this file."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("memory limit", f"{self.limit_mib} MiB"),
-            ("workload ended by", self.killed_by),
-            ("OOM kills counted by the cgroup", self.oom_kills),
-            ("usage reached the limit", self.reached_limit),
+            (N_("memory limit"), f"{self.limit_mib} MiB"),
+            (N_("workload ended by"), self.killed_by),
+            (N_("OOM kills counted by the cgroup"), self.oom_kills),
+            (N_("usage reached the limit"), self.reached_limit),
         ]
 
     @classmethod
@@ -163,19 +164,19 @@ class ForkLimit(LiveResult):
     forks_refused: int
     refusal_errno: str
     snapshot: CgroupSnapshot
-    title: ClassVar[str] = "cgroup pids limit: fork refused"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("cgroup pids limit: fork refused")
+    lesson: ClassVar[str] = N_(
         "pids.max counts every process and thread in the cgroup; past it "
         "fork() fails with EAGAIN. This stops fork bombs (`--pids-limit`)."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("pids.max", self.pids_max),
-            ("forks attempted", self.attempts),
-            ("forks succeeded", self.forks_succeeded),
-            ("forks refused", self.forks_refused),
-            ("fork() failed with", self.refusal_errno),
+            (N_("pids.max"), self.pids_max),
+            (N_("forks attempted"), self.attempts),
+            (N_("forks succeeded"), self.forks_succeeded),
+            (N_("forks refused"), self.forks_refused),
+            (N_("fork() failed with"), self.refusal_errno),
         ]
 
     @classmethod
@@ -226,8 +227,8 @@ class CpuThrottle(LiveResult):
     within_quota: bool
     cpu_share: float  # measured; varies run to run, so never printed
     snapshot: CgroupSnapshot
-    title: ClassVar[str] = "cgroup cpu limit: throttling"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("cgroup cpu limit: throttling")
+    lesson: ClassVar[str] = N_(
         "A CPU quota is time per period (10 ms per 100 ms = 10 %); once used "
         "up, the scheduler throttles the cgroup until the next period "
         "(`docker run --cpus`)."
@@ -235,9 +236,9 @@ class CpuThrottle(LiveResult):
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("quota", f"{self.quota_percent} % of one CPU"),
-            ("throttled by the scheduler (cpu.stat nr_throttled > 0)", self.throttled),
-            ("received no more than about the quota", self.within_quota),
+            (N_("quota"), f"{self.quota_percent} % of one CPU"),
+            (N_("throttled by the scheduler (cpu.stat nr_throttled > 0)"), self.throttled),
+            (N_("received no more than about the quota"), self.within_quota),
         ]
 
     @classmethod

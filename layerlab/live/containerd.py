@@ -40,6 +40,7 @@ from typing import ClassVar
 from ..container import Container
 from ..formats.oci import save_oci
 from ..formats.ondisk import OnDiskFormat, write_layer_dir
+from ..i18n import N_
 from ..image import Image
 from .cleanup import shield_interrupts, temp_dir
 from .engine_facts import CONTAINERD_OVERLAYFS_ROOT
@@ -261,19 +262,19 @@ class ContainerdLab(LiveResult):
     mount: str
     matches: bool
     tree: str = ""
-    title: ClassVar[str] = "containerd's image store: the overlayfs snapshotter"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("containerd's image store: the overlayfs snapshotter")
+    lesson: ClassVar[str] = N_(
         "Same layers, other bookkeeping: numbered snapshot dirs, parents in metadata.db "
         "keyed by chain ID, and an image ID that is the manifest's digest."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("image ID in the classic store (config digest)", self.classic_id),
-            ("image ID in the containerd store (manifest digest)", self.containerd_id),
+            (N_("image ID in the classic store (config digest)"), self.classic_id),
+            (N_("image ID in the containerd store (manifest digest)"), self.containerd_id),
             *self.snapshots,
-            ("the container's mount", self.mount),
-            ("snapshot dirs equal the prediction", self.matches),
+            (N_("the container's mount"), self.mount),
+            (N_("snapshot dirs equal the prediction"), self.matches),
         ]
 
     def layout(self) -> str:

@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import File
+from ..i18n import N_, _
 from .child import run
 from .cleanup import temp_dir
 from .overlay import check_rootless, mount_container
@@ -34,8 +35,8 @@ __all__ = ["CopyUpCost", "copy_up_cost"]
 class CopyUpCost(LiveResult):
     """One byte appended to a big lower file, and to small ones, through overlayfs."""
 
-    title: ClassVar[str] = "copy-up: one byte appended to a big file of an image layer"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("copy-up: one byte appended to a big file of an image layer")
+    lesson: ClassVar[str] = N_(
         "The first write copies the whole file up before it writes a single byte: the cost "
         "grows with the file, not with the change."
     )
@@ -47,11 +48,18 @@ class CopyUpCost(LiveResult):
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("file", f"{self.path} ({self.size:,} bytes in an image layer)"),
-            ("bytes written by the process", 1),
-            ("bytes the upper dir holds for it afterwards", f"{self.upper_size:,}"),
             (
-                f"slower than the same append to a small file (best of {self.small_files})",
+                N_("file"),
+                _("{path} ({size} bytes in an image layer)").format(
+                    path=self.path, size=f"{self.size:,}"
+                ),
+            ),
+            (N_("bytes written by the process"), 1),
+            (N_("bytes the upper dir holds for it afterwards"), f"{self.upper_size:,}"),
+            (
+                _("slower than the same append to a small file (best of {count})").format(
+                    count=self.small_files
+                ),
                 self.big_was_slower,
             ),
         ]

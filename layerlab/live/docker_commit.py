@@ -33,6 +33,7 @@ from ..commit import build_image
 from ..container import Container
 from ..entries import File, Symlink
 from ..exercises.judging import layer_names
+from ..i18n import N_
 from ..image import Image, LayerRef
 from ..layer import Layer
 from ..union import UnionView
@@ -132,8 +133,8 @@ def model_commit(base: Image) -> tuple[Image, Layer | None]:
 class CommitComparison(LiveResult):
     """Docker's committed layer next to layerlab's, and whether the new images agree."""
 
-    title: ClassVar[str] = "the same commit in layerlab and in a real Docker engine"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("the same commit in layerlab and in a real Docker engine")
+    lesson: ClassVar[str] = N_(
         "Both commits hold the rw layer only: the bind-mounted hostname and hosts writes "
         "are in neither, the deleted /.dockerenv is a whiteout in both."
     )
@@ -143,10 +144,10 @@ class CommitComparison(LiveResult):
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("docker commit's layer", list(self.docker_layer)),
-            ("layerlab commit's layer", list(self.layerlab_layer)),
-            ("same member names", self.docker_layer == self.layerlab_layer),
-            ("same merged tree in the new image", self.same_tree),
+            (N_("docker commit's layer"), list(self.docker_layer)),
+            (N_("layerlab commit's layer"), list(self.layerlab_layer)),
+            (N_("same member names"), self.docker_layer == self.layerlab_layer),
+            (N_("same merged tree in the new image"), self.same_tree),
         ]
 
 

@@ -19,6 +19,7 @@ import errno
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_, _
 from .child import Witness, run
 from .probe import run_live
 from .result import LiveError, LiveResult, live_world
@@ -55,17 +56,17 @@ class IpcIsolation(LiveResult):
     inside_sees_queue: bool
     host_sees_queue: bool
     left_on_host: bool
-    title: ClassVar[str] = "IPC namespace: a System V message queue"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("IPC namespace: a System V message queue")
+    lesson: ClassVar[str] = N_(
         "System V IPC objects are found by key; a new IPC namespace has its own keys, "
         "and its objects die with it."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            (f"key {KEY:#x} visible inside", self.inside_sees_queue),
-            ("visible to the host at the same time", self.host_sees_queue),
-            ("left on the host after the namespace ended", self.left_on_host),
+            (_("key {key} visible inside").format(key=f"{KEY:#x}"), self.inside_sees_queue),
+            (N_("visible to the host at the same time"), self.host_sees_queue),
+            (N_("left on the host after the namespace ended"), self.left_on_host),
         ]
 
     @classmethod

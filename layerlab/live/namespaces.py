@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..i18n import N_, _
 from . import syscalls
 from .child import ALL_NAMESPACES, CommandResult, Witness, run, run_program
 from .cleanup import checkpoint, temp_dir
@@ -63,14 +64,16 @@ class NamespaceLinks(LiveResult):
     """Does each /proc/self/ns/<kind> link point somewhere new inside the container?"""
 
     differs: dict[str, bool]
-    title: ClassVar[str] = "namespace links: /proc/self/ns/* inside vs outside"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("namespace links: /proc/self/ns/* inside vs outside")
+    lesson: ClassVar[str] = N_(
         "Each link names a namespace; a different link means a separate copy "
         "of that kind of global name."
     )
 
     def facts(self) -> list[tuple[str, object]]:
-        return [(f"{kind} differs", value) for kind, value in self.differs.items()]
+        return [
+            (_("{kind} differs").format(kind=kind), value) for kind, value in self.differs.items()
+        ]
 
     @classmethod
     def simulated(cls, reason: str) -> NamespaceLinks:
@@ -109,16 +112,16 @@ class PidIsolation(LiveResult):
 
     pid_inside: int
     processes_visible: int
-    title: ClassVar[str] = "PID namespace"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("PID namespace")
+    lesson: ClassVar[str] = N_(
         "Inside, the process is PID 1 (the container's init) and a fresh "
         "/proc lists only the container's processes."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("pid inside", self.pid_inside),
-            ("processes visible in /proc", self.processes_visible),
+            (N_("pid inside"), self.pid_inside),
+            (N_("processes visible in /proc"), self.processes_visible),
         ]
 
     @classmethod
@@ -147,16 +150,16 @@ class HostnameIsolation(LiveResult):
 
     hostname_inside: str
     host_unchanged: bool
-    title: ClassVar[str] = "UTS namespace: hostname"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("UTS namespace: hostname")
+    lesson: ClassVar[str] = N_(
         "sethostname() inside changes only the container's copy; this is "
         "how `docker run --hostname` works."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("hostname inside", self.hostname_inside),
-            ("host's hostname unchanged", self.host_unchanged),
+            (N_("hostname inside"), self.hostname_inside),
+            (N_("host's hostname unchanged"), self.host_unchanged),
         ]
 
     @classmethod
@@ -192,14 +195,14 @@ class NetworkIsolation(LiveResult):
     """The network devices a new network namespace starts with."""
 
     interfaces: list[str]
-    title: ClassVar[str] = "network namespace"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("network namespace")
+    lesson: ClassVar[str] = N_(
         "A new network namespace has only a loopback device; Docker then "
         "adds one end of a veth pair (none with --network none)."
     )
 
     def facts(self) -> list[tuple[str, object]]:
-        return [("interfaces inside", self.interfaces)]
+        return [(N_("interfaces inside"), self.interfaces)]
 
     @classmethod
     def simulated(cls, reason: str) -> NetworkIsolation:
@@ -223,17 +226,17 @@ class MountIsolation(LiveResult):
     inside_sees_file: bool
     host_sees_file: bool
     host_sees_mount: bool
-    title: ClassVar[str] = "mount namespace"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("mount namespace")
+    lesson: ClassVar[str] = N_(
         "Mounts made inside a private mount namespace are invisible to the "
         "host, and vanish when the last process inside exits."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("inside sees the file", self.inside_sees_file),
-            ("host sees the file", self.host_sees_file),
-            ("host's mount table shows the mount", self.host_sees_mount),
+            (N_("inside sees the file"), self.inside_sees_file),
+            (N_("host sees the file"), self.host_sees_file),
+            (N_("host's mount table shows the mount"), self.host_sees_mount),
         ]
 
     @classmethod
@@ -293,18 +296,18 @@ class UserMapping(LiveResult):
     maps_to_your_uid: bool
     file_owned_by_you: bool
     outer_uid: int = 0  # machine-specific: kept for tools, never printed
-    title: ClassVar[str] = "user namespace: uid mapping"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("user namespace: uid mapping")
+    lesson: ClassVar[str] = N_(
         "uid 0 inside is your own uid outside (uid_map '0 <you> 1'): root "
         "powers over the container's namespaces, none over the host."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("uid inside", self.uid_inside),
-            ("gid inside", self.gid_inside),
-            ("uid 0 inside maps to your uid outside", self.maps_to_your_uid),
-            ("a file root creates inside is owned by you outside", self.file_owned_by_you),
+            (N_("uid inside"), self.uid_inside),
+            (N_("gid inside"), self.gid_inside),
+            (N_("uid 0 inside maps to your uid outside"), self.maps_to_your_uid),
+            (N_("a file root creates inside is owned by you outside"), self.file_owned_by_you),
         ]
 
     @classmethod

@@ -38,6 +38,7 @@ from typing import ClassVar
 from ..container import Container
 from ..entries import Content, Device, File, Hardlink, Whiteout, describe
 from ..formats.ondisk import OnDiskFormat, opaque_xattr, read_layer_dir
+from ..i18n import N_
 from ..layer import Layer
 from . import storage, syscalls
 from .child import run
@@ -222,8 +223,8 @@ class OverlayLab(LiveResult):
     outputs: list[str] = field(default_factory=list)
     overlay2_tree: str = ""
     aufs_tree: str = ""
-    title: ClassVar[str] = "overlayfs: the kernel's copy-on-write, read back into the model"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("overlayfs: the kernel's copy-on-write, read back into the model")
+    lesson: ClassVar[str] = N_(
         "Deleting a lower file leaves a whiteout in the upper dir; a dir recreated after "
         "`rm -r` is opaque. The upper dir *is* the container's rw layer: commit tars it."
     )
@@ -231,14 +232,14 @@ class OverlayLab(LiveResult):
     def facts(self) -> list[tuple[str, object]]:
         """The same text in every world: the world-bound details are in the fields."""
         return [
-            ("Docker's overlay2 passes", DOCKER_OPTIONS_FACT),
-            ("this lab mounts with", f"{ROOT_OPTIONS} {ROOTLESS_NOTE}"),
-            ("operations", self.operations),
-            ("upper dir read back as the rw layer", self.rw_layer),
-            ("a whiteout on disk is", "a char device 0/0 with the deleted name"),
-            ("an opaque dir on disk has", "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE),
-            ("kernel's upper dir equals the model's rw layer", self.kernel_matches_model),
-            ("differences", self.differences),
+            (N_("Docker's overlay2 passes"), DOCKER_OPTIONS_FACT),
+            (N_("this lab mounts with"), f"{ROOT_OPTIONS} {ROOTLESS_NOTE}"),
+            (N_("operations"), self.operations),
+            (N_("upper dir read back as the rw layer"), self.rw_layer),
+            (N_("a whiteout on disk is"), "a char device 0/0 with the deleted name"),
+            (N_("an opaque dir on disk has"), "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE),
+            (N_("kernel's upper dir equals the model's rw layer"), self.kernel_matches_model),
+            (N_("differences"), self.differences),
         ]
 
     def layout(self) -> str:

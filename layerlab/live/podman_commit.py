@@ -23,6 +23,7 @@ from ..changeset import write_changeset
 from ..commit import build_image
 from ..container import Container
 from ..exercises.judging import layer_names
+from ..i18n import N_
 from ..image import Image
 from ..layer import Layer
 from .cleanup import temp_dir
@@ -78,8 +79,8 @@ def engine_commit(base: Image, engine: str) -> tuple[Image, Layer | None]:
 class PodmanComparison(LiveResult):
     """Podman's committed layer next to layerlab's, and whether the new images agree."""
 
-    title: ClassVar[str] = "the same commit in layerlab and in a real Podman"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("the same commit in layerlab and in a real Podman")
+    lesson: ClassVar[str] = N_(
         "Podman has no init layer: its commit holds the empty placeholders runc made for "
         "mount points and bind-mounted files, and libpod's /etc/mtab. What the container "
         "wrote to hostname and hosts went to the bind mounts, into neither layer."
@@ -90,10 +91,10 @@ class PodmanComparison(LiveResult):
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("podman commit's layer", list(self.podman_layer)),
-            ("layerlab commit's layer (engine='podman')", list(self.layerlab_layer)),
-            ("same member names", self.podman_layer == self.layerlab_layer),
-            ("same merged tree in the new image", self.same_tree),
+            (N_("podman commit's layer"), list(self.podman_layer)),
+            (N_("layerlab commit's layer (engine='podman')"), list(self.layerlab_layer)),
+            (N_("same member names"), self.podman_layer == self.layerlab_layer),
+            (N_("same merged tree in the new image"), self.same_tree),
         ]
 
 

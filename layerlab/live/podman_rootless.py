@@ -29,6 +29,7 @@ from typing import ClassVar
 from ..changeset import write_changeset
 from ..container import Container
 from ..exercises.judging import layer_names
+from ..i18n import N_
 from .cleanup import temp_dir
 from .docker_commit import BUSYBOX, busybox_base
 from .podman import private_podman, rootless_podman_capability
@@ -142,8 +143,8 @@ def model_commit() -> tuple[str, ...]:
 class RootlessPodmanUsers(LiveResult):
     """Notebook 01: the user namespace rootless Podman puts its container in."""
 
-    title: ClassVar[str] = "rootless Podman: a user namespace, as an ordinary user"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("rootless Podman: a user namespace, as an ordinary user")
+    lesson: ClassVar[str] = N_(
         "Podman's container root is your own uid, as in user_mapping() above. With a range "
         "for you in /etc/subuid and newuidmap to apply it, uids 1 and up inside would come "
         "from that range (Exercise 01.3); without, your uid is mapped alone."
@@ -153,10 +154,10 @@ class RootlessPodmanUsers(LiveResult):
     def facts(self) -> list[tuple[str, object]]:
         m = self.measured
         return [
-            ("uid 0 in the container is your uid outside", m["root_is_you"]),
-            ("uids mapped into the container", m["uids_mapped"]),
-            ("subordinate uids for you in /etc/subuid", m["subuid_range"]),
-            ("newuidmap installed (package uidmap)", m["newuidmap"]),
+            (N_("uid 0 in the container is your uid outside"), m["root_is_you"]),
+            (N_("uids mapped into the container"), m["uids_mapped"]),
+            (N_("subordinate uids for you in /etc/subuid"), m["subuid_range"]),
+            (N_("newuidmap installed (package uidmap)"), m["newuidmap"]),
         ]
 
 
@@ -164,8 +165,8 @@ class RootlessPodmanUsers(LiveResult):
 class RootlessPodmanOverlay(LiveResult):
     """Notebook 05: the overlay mount and the commit of rootless Podman."""
 
-    title: ClassVar[str] = "rootless Podman: overlayfs inside a user namespace"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("rootless Podman: overlayfs inside a user namespace")
+    lesson: ClassVar[str] = N_(
         "Podman mounts the kernel's overlayfs with userxattr inside its user namespace, as "
         "overlay_lab does rootless; no fuse-overlayfs is needed on this kernel. Its commit "
         "holds the same placeholders as a root Podman's (notebook 06)."
@@ -176,11 +177,11 @@ class RootlessPodmanOverlay(LiveResult):
     def facts(self) -> list[tuple[str, object]]:
         m = self.measured
         return [
-            ("the container's / is mounted as", m["fstype"]),
-            ("with the mount option userxattr", m["userxattr"]),
-            ("podman commit's layer after echo hi > /etc/motd", list(m["committed"])),
-            ("the same as layerlab's Container(engine='podman')", m["committed"] == self.model),
-            ("overlayfs's own xattrs written into that layer", list(m["overlay_xattrs"])),
+            (N_("the container's / is mounted as"), m["fstype"]),
+            (N_("with the mount option userxattr"), m["userxattr"]),
+            (N_("podman commit's layer after echo hi > /etc/motd"), list(m["committed"])),
+            (N_("the same as layerlab's Container(engine='podman')"), m["committed"] == self.model),
+            (N_("overlayfs's own xattrs written into that layer"), list(m["overlay_xattrs"])),
         ]
 
 

@@ -49,7 +49,7 @@ class LiveResult:
     world: World
     reason: str = ""
 
-    title: ClassVar[str] = "live lab"
+    title: ClassVar[str] = N_("live lab")
     lesson: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: object) -> None:

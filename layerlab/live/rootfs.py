@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_
 from . import syscalls
 from .child import ALL_NAMESPACES, CommandResult, run, run_program
 from .cleanup import checkpoint, temp_dir
@@ -160,17 +161,17 @@ class ChrootEscape(LiveResult):
     root_listing: list[str]
     host_visible_before: bool
     escaped: bool
-    title: ClassVar[str] = "chroot and the classic chroot escape"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("chroot and the classic chroot escape")
+    lesson: ClassVar[str] = N_(
         "chroot moves one process's '/', not the mount tree: root inside can "
         "chroot into a subdir, cd .. past its root, and reach the host."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("ls / inside the chroot", self.root_listing),
-            ("host files visible before the escape", self.host_visible_before),
-            ("escaped to the host's root", self.escaped),
+            (N_("ls / inside the chroot"), self.root_listing),
+            (N_("host files visible before the escape"), self.host_visible_before),
+            (N_("escaped to the host's root"), self.escaped),
         ]
 
     @classmethod
@@ -193,8 +194,8 @@ class PivotRootJail(LiveResult):
     old_root_visible_before_unmount: bool
     old_root_visible_after_unmount: bool
     escaped: bool
-    title: ClassVar[str] = "pivot_root closes the escape"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("pivot_root closes the escape")
+    lesson: ClassVar[str] = N_(
         "pivot_root makes the rootfs the root mount of a private mount "
         "namespace; with the old root unmounted there is nothing above '/' "
         "to climb to. Docker prefers it, and falls back to chroot only "
@@ -203,10 +204,13 @@ class PivotRootJail(LiveResult):
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("ls / inside", self.root_listing),
-            ("host visible before unmounting the old root", self.old_root_visible_before_unmount),
-            ("host visible after unmounting it", self.old_root_visible_after_unmount),
-            ("the chroot escape reached the host", self.escaped),
+            (N_("ls / inside"), self.root_listing),
+            (
+                N_("host visible before unmounting the old root"),
+                self.old_root_visible_before_unmount,
+            ),
+            (N_("host visible after unmounting it"), self.old_root_visible_after_unmount),
+            (N_("the chroot escape reached the host"), self.escaped),
         ]
 
     @classmethod

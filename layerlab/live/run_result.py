@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import describe
+from ..i18n import N_, _
 from .result import LiveResult, live_world
 
 __all__ = ["RunResult", "parse_memory", "describe_limits"]
@@ -38,8 +39,8 @@ class RunResult(LiveResult):
     oom_killed: bool
     rw_layer: list[str]
     container: Container = field(compare=False)
-    title: ClassVar[str] = "layerlab.run: overlay rootfs, namespaces, cgroup, pivot_root, exec"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("layerlab.run: overlay rootfs, namespaces, cgroup, pivot_root, exec")
+    lesson: ClassVar[str] = N_(
         "The command ran as PID 1 of its own namespaces, on an overlay of the image's "
         "layers; what it changed is the rw layer, which commit turns into a new image layer."
     )
@@ -62,14 +63,14 @@ class RunResult(LiveResult):
     def facts(self) -> list[tuple[str, object]]:
         printed = "\n    ".join(self.stdout.rstrip("\n").split("\n"))
         return [
-            ("command", self.command),
-            ("exit code", self.exit_code),
-            ("killed by the OOM killer", self.oom_killed),
-            ("pid inside", self.pid_inside),
-            ("hostname inside", self.hostname_inside),
-            ("cgroup limits", self.limits),
-            ("printed", printed or "(nothing)"),
-            ("rw layer", self.rw_layer),
+            (N_("command"), self.command),
+            (N_("exit code"), self.exit_code),
+            (N_("killed by the OOM killer"), self.oom_killed),
+            (N_("pid inside"), self.pid_inside),
+            (N_("hostname inside"), self.hostname_inside),
+            (N_("cgroup limits"), self.limits),
+            (N_("printed"), printed or _("(nothing)")),
+            (N_("rw layer"), self.rw_layer),
         ]
 
 

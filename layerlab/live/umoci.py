@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_, _
 from ..image import Image
 from .cleanup import temp_dir
 from .probe import live_enabled, off_reason
@@ -39,19 +40,22 @@ class UmociRead(LiveResult):
     top_layer_is_ours: bool
     last_step: str
     present: dict[str, bool]
-    title: ClassVar[str] = "umoci reads the committed image"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("umoci reads the committed image")
+    lesson: ClassVar[str] = N_(
         "A tool that knows nothing of layerlab lists the tag, finds our layer on top, and "
         "unpacks a root filesystem with the container's changes applied."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("umoci ls: tags", self.tags),
-            ("umoci stat: layers", self.layers),
-            ("top layer's DiffID is the commit's", self.top_layer_is_ours),
-            ("top layer created by", self.last_step),
-            *((f"unpacked rootfs has {path}", seen) for path, seen in self.present.items()),
+            (N_("umoci ls: tags"), self.tags),
+            (N_("umoci stat: layers"), self.layers),
+            (N_("top layer's DiffID is the commit's"), self.top_layer_is_ours),
+            (N_("top layer created by"), self.last_step),
+            *(
+                (_("unpacked rootfs has {path}").format(path=path), seen)
+                for path, seen in self.present.items()
+            ),
         ]
 
 

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_
 from .probe import missing
 from .result import LiveResult, live_world
 
@@ -41,17 +42,17 @@ class UnshareRun(LiveResult):
     command: str
     output: str
     returncode: int
-    title: ClassVar[str] = "unshare: a container by hand"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("unshare: a container by hand")
+    lesson: ClassVar[str] = N_(
         "The shell renamed its own copy of the hostname, is PID 1 of its own PID namespace, "
         "and is root (uid 0) in its own user namespace."
     )
 
     def facts(self) -> list[tuple[str, object]]:
         return [
-            ("command", self.command),
-            ("output", self.output),
-            ("exit status", self.returncode),
+            (N_("command"), self.command),
+            (N_("output"), self.output),
+            (N_("exit status"), self.returncode),
         ]
 
     def __str__(self) -> str:
