@@ -31,7 +31,7 @@ SITE_STAMP := $(SITE_VENV)/.layerlab-site.stamp
 
 .PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
 	test-notebooks-rootless test-notebooks-sim test-course test-purev2 notebooks solutions \
-	slides hub test-image site test-lite
+	slides hub test-image site test-lite catalogs
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
@@ -50,6 +50,7 @@ help:
 	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
 	@echo "make site                     build/site: the course as a static book plus JupyterLite"
 	@echo "make test-lite                the notebooks in JupyterLite, in headless Chromium (slow)"
+	@echo "make catalogs                 translators: extract messages, update the .po, compile the .mo"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -129,6 +130,11 @@ test-notebooks-rootless: setup-test
 
 test-notebooks-sim: setup-test
 	time LAYERLAB_LIVE=0 $(IN_VENV) $(SUPPORT)/world-tests $(PYTEST_ARGS)
+
+# The gettext catalogs (docs/translating.md): extract the marked messages, bring
+# layerlab/locale/zh/LC_MESSAGES/*.po in step with the code, compile the .mo files.
+catalogs: setup-test
+	$(IN_VENV) python $(SUPPORT)/catalogs
 
 # The instructors' copies (docs/instructors.md). Solutions are executed as this user,
 # and every check in them must say ✓; strict nbval then re-runs them.

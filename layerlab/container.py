@@ -22,6 +22,7 @@ from .commit import CommitResult, commit
 from .copy_on_write import Effects, Overlay
 from .engines import engine_profile
 from .entries import normpath
+from .i18n import _
 from .image import Image
 from .layer import Layer
 from .mv import move
@@ -43,7 +44,7 @@ class Step:
     rw: Layer
 
     def __str__(self) -> str:
-        extra = [f"copy-up {p}" for p in self.copied_up] + list(self.notes)
+        extra = [_("copy-up {path}").format(path=p) for p in self.copied_up] + list(self.notes)
         tail = f"   [{'; '.join(extra)}]" if extra else ""
         return f"{self.number:>2}. {self.command}{tail}"
 
@@ -174,7 +175,9 @@ class Container:
             def to_mount() -> None:
                 self.mounts[bind] = (self.mounts[bind] if append else b"") + blob
                 self._overlay.effects.notes.append(
-                    f"{bind} is bind-mounted: the write never reaches the rw layer"
+                    _("{path} is bind-mounted: the write never reaches the rw layer").format(
+                        path=bind
+                    )
                 )
 
             return self._step("append" if append else "write", (path,), command, to_mount)
@@ -195,7 +198,9 @@ class Container:
         if bind is None:
             return self._step(op, args, command, action)
         owner = self.engine.capitalize()
-        note = f"{bind} is bind-mounted: {op} changes {owner}'s file, not the rw layer"
+        note = _("{path} is bind-mounted: {op} changes {owner}'s file, not the rw layer").format(
+            path=bind, op=op, owner=owner
+        )
         return self._step(op, args, command, lambda: self._overlay.effects.notes.append(note))
 
     def chmod(self, path: str, mode: int) -> Step:

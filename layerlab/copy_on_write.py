@@ -38,6 +38,7 @@ from .entries import (
     normpath,
     parent_of,
 )
+from .i18n import _
 from .layer import Layer
 from .pathwalk import walk
 from .union import UnionView
@@ -253,7 +254,7 @@ class Overlay:
                 self.copy_up(parent)
             self.upper.remove_tree(path)
             self.upper[path] = Whiteout()
-            self.effects.notes.append(f"whiteout {path}")
+            self.effects.notes.append(_("whiteout {path}").format(path=path))
         else:
             self.upper.remove_tree(path)
 
@@ -309,7 +310,7 @@ class Overlay:
         path = self._new_name(path)
         if isinstance(self.upper.get(path), Whiteout):
             self._create(path, OpaqueDir(Meta(mode=mode, mtime=self.clock)))
-            self.effects.notes.append(f"opaque dir {path}")
+            self.effects.notes.append(_("opaque dir {path}").format(path=path))
         else:
             self._create(path, Dir(Meta(mode=mode, mtime=self.clock)))
 

@@ -61,13 +61,27 @@ def _translations(lang: str) -> gettext.NullTranslations:
 
 
 def _(message: str) -> str:
-    """``message`` in the learner's language; English when no translation exists."""
+    """``message`` in the learner's language; English when no translation exists.
+
+    The empty string stays empty (gettext would answer with the catalog's header), so a
+    label that happens to be empty can be passed through safely."""
+    if not message:
+        return message
     return _translations(language()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form of a message, in the learner's language."""
     return _translations(language()).ngettext(singular, plural, n)
+
+
+def translation(lang: str) -> gettext.NullTranslations:
+    """The catalogs of ``lang`` itself, whatever the learner chose.
+
+    For text written into a file of a given language rather than shown to the learner:
+    the plan header of a notebook in notebooks/zh/ is Chinese even when English is in use.
+    """
+    return _translations(_normalize(lang))
 
 
 def N_(message: str) -> str:

@@ -39,8 +39,8 @@ START_NOTEBOOK = "notebooks/00-start-here.ipynb"
 # C program (`dot`), and the Python bindings (PyPI `graphviz`) are `python-graphviz`.
 CONDA_NAME = {"graphviz": "python-graphviz"}
 # In environment.yml but not Python dependencies of layerlab: the interpreter, the
-# `dot` program (what apt.txt gives Binder) and pip for the `-e .` line.
-CONDA_ONLY = {"python", "graphviz", "pip"}
+# `dot` program and a CJK font (what apt.txt gives Binder) and pip for the `-e .` line.
+CONDA_ONLY = {"python", "graphviz", "font-ttf-noto-cjk", "pip"}
 
 
 # --- dependencies cannot drift between pyproject.toml, environment.yml and binder/ ----------
@@ -109,7 +109,8 @@ def test_binder_requirements_pin_what_pyproject_declares():
     runtime = (REPO / "binder/runtime.txt").read_text().strip()
     python = re.fullmatch(r"python-(\d+\.\d+)", runtime).group(1)
     assert f"{python}.0" in SpecifierSet(project["requires-python"])
-    assert (REPO / "binder/apt.txt").read_text().split() == ["graphviz"]
+    # `dot`, and a CJK font for the Chinese edition's pictures (issue 15)
+    assert (REPO / "binder/apt.txt").read_text().split() == ["graphviz", "fonts-noto-cjk"]
 
 
 def test_binder_postbuild_installs_the_package_without_dependencies():

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..i18n import N_
 from .kernel.cgroupfs import Cgroup, CgroupSnapshot
 from .kernel.child import Outcome, spawn
 from .kernel.cleanup import checkpoint
@@ -95,13 +96,13 @@ def _spin(seconds: float) -> float:
 class OomKill(LiveResult):
     """A workload allocating past memory.max (v1: memory.limit_in_bytes)."""
 
-    limit_mib: int = fact("memory limit", show=lambda mib: f"{mib} MiB")
-    killed_by: str = fact("workload ended by", simulated="SIGKILL")
-    oom_kills: int = fact("OOM kills counted by the cgroup", simulated=1)
-    reached_limit: bool = fact("usage reached the limit", simulated=True)
+    limit_mib: int = fact(N_("memory limit"), show=lambda mib: f"{mib} MiB")
+    killed_by: str = fact(N_("workload ended by"), simulated="SIGKILL")
+    oom_kills: int = fact(N_("OOM kills counted by the cgroup"), simulated=1)
+    reached_limit: bool = fact(N_("usage reached the limit"), simulated=True)
     snapshot: CgroupSnapshot
-    title: ClassVar[str] = "cgroup memory limit: the OOM killer"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("cgroup memory limit: the OOM killer")
+    lesson: ClassVar[str] = N_(
         "Past its memory limit a cgroup's process is killed (SIGKILL) by the "
         "kernel's OOM killer: `docker run --memory` is this file."
     )
@@ -141,14 +142,14 @@ def oom_kill(limit_mib: int = 64, timeout: float = 20.0) -> OomKill:
 class ForkLimit(LiveResult):
     """A workload forking more children than pids.max allows."""
 
-    pids_max: int = fact("pids.max")
-    attempts: int = fact("forks attempted")
-    forks_succeeded: int = fact("forks succeeded")
-    forks_refused: int = fact("forks refused")
-    refusal_errno: str = fact("fork() failed with", simulated="EAGAIN")
+    pids_max: int = fact(N_("pids.max"))
+    attempts: int = fact(N_("forks attempted"))
+    forks_succeeded: int = fact(N_("forks succeeded"))
+    forks_refused: int = fact(N_("forks refused"))
+    refusal_errno: str = fact(N_("fork() failed with"), simulated="EAGAIN")
     snapshot: CgroupSnapshot
-    title: ClassVar[str] = "cgroup pids limit: fork refused"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("cgroup pids limit: fork refused")
+    lesson: ClassVar[str] = N_(
         "pids.max counts every process and thread in the cgroup; past it "
         "fork() fails with EAGAIN. This stops fork bombs (`--pids-limit`)."
     )
@@ -196,13 +197,15 @@ def fork_limit(pids_max: int = 8, attempts: int = 20, timeout: float = 10.0) -> 
 class CpuThrottle(LiveResult):
     """A busy loop under a CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us)."""
 
-    quota_percent: int = fact("quota", show=lambda percent: f"{percent} % of one CPU")
-    throttled: bool = fact("throttled by the scheduler (cpu.stat nr_throttled > 0)", simulated=True)
-    within_quota: bool = fact("received no more than about the quota", simulated=True)
+    quota_percent: int = fact(N_("quota"), show=lambda percent: f"{percent} % of one CPU")
+    throttled: bool = fact(
+        N_("throttled by the scheduler (cpu.stat nr_throttled > 0)"), simulated=True
+    )
+    within_quota: bool = fact(N_("received no more than about the quota"), simulated=True)
     cpu_share: float  # measured; varies run to run, so never printed
     snapshot: CgroupSnapshot
-    title: ClassVar[str] = "cgroup cpu limit: throttling"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("cgroup cpu limit: throttling")
+    lesson: ClassVar[str] = N_(
         "A CPU quota is time per period (10 ms per 100 ms = 10 %); once used "
         "up, the scheduler throttles the cgroup until the next period "
         "(`docker run --cpus`)."

@@ -40,6 +40,7 @@ from typing import ClassVar
 from ..container import Container
 from ..formats.oci import save_oci
 from ..formats.ondisk import OnDiskFormat, write_layer_dir
+from ..i18n import N_
 from ..image import Image
 from .engine_facts import CONTAINERD_OVERLAYFS_ROOT
 from .kernel.cleanup import shield_interrupts, temp_dir
@@ -255,15 +256,15 @@ def private_containerd(timeout: float = 30.0) -> Iterator[Ctr]:
 class ContainerdLab(LiveResult):
     """One container's layers in containerd's overlayfs snapshotter, next to overlay2's."""
 
-    classic_id: str = fact("image ID in the classic store (config digest)")
-    containerd_id: str = fact("image ID in the containerd store (manifest digest)")
+    classic_id: str = fact(N_("image ID in the classic store (config digest)"))
+    containerd_id: str = fact(N_("image ID in the containerd store (manifest digest)"))
     snapshots: list[tuple[str, str]]  # (its dir, "key <- parent (kind, role)")
     per_snapshot = derived(None, lambda r: list(r.snapshots))
-    mount: str = fact("the container's mount")
-    matches: bool = fact("snapshot dirs equal the prediction")
+    mount: str = fact(N_("the container's mount"))
+    matches: bool = fact(N_("snapshot dirs equal the prediction"))
     tree: str = ""
-    title: ClassVar[str] = "containerd's image store: the overlayfs snapshotter"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("containerd's image store: the overlayfs snapshotter")
+    lesson: ClassVar[str] = N_(
         "Same layers, other bookkeeping: numbered snapshot dirs, parents in metadata.db "
         "keyed by chain ID, and an image ID that is the manifest's digest."
     )

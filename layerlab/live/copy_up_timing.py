@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import File
+from ..i18n import N_, _
 from .kernel.child import run
 from .kernel.cleanup import temp_dir
 from .kernel.probe import run_live
@@ -34,19 +35,24 @@ __all__ = ["CopyUpCost", "copy_up_cost"]
 class CopyUpCost(LiveResult):
     """One byte appended to a big lower file, and to small ones, through overlayfs."""
 
-    title: ClassVar[str] = "copy-up: one byte appended to a big file of an image layer"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("copy-up: one byte appended to a big file of an image layer")
+    lesson: ClassVar[str] = N_(
         "The first write copies the whole file up before it writes a single byte: the cost "
         "grows with the file, not with the change."
     )
     path: str
     size: int
-    file = derived("file", lambda r: f"{r.path} ({r.size:,} bytes in an image layer)")
-    written = derived("bytes written by the process", lambda r: 1)
-    upper_size: int = fact("bytes the upper dir holds for it afterwards", show="{:,}".format)
+    file = derived(
+        N_("file"),
+        lambda r: _("{path} ({size} bytes in an image layer)").format(
+            path=r.path, size=f"{r.size:,}"
+        ),
+    )
+    written = derived(N_("bytes written by the process"), lambda r: 1)
+    upper_size: int = fact(N_("bytes the upper dir holds for it afterwards"), show="{:,}".format)
     small_files: int
     big_was_slower: bool = fact(
-        "slower than the same append to a small file (best of {small_files})"
+        N_("slower than the same append to a small file (best of {small_files})")
     )
 
 

@@ -31,6 +31,7 @@ from typing import ClassVar
 from ..commit import build_image
 from ..container import Container
 from ..entries import File, Symlink
+from ..i18n import N_
 from ..image import Image, LayerRef
 from ..layer import Layer
 from ..tar.write import layer_names, write_changeset
@@ -131,15 +132,15 @@ def model_commit(base: Image) -> tuple[Image, Layer | None]:
 class CommitComparison(LiveResult):
     """Docker's committed layer next to layerlab's, and whether the new images agree."""
 
-    title: ClassVar[str] = "the same commit in layerlab and in a real Docker engine"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("the same commit in layerlab and in a real Docker engine")
+    lesson: ClassVar[str] = N_(
         "Both commits hold the rw layer only: the bind-mounted hostname and hosts writes "
         "are in neither, the deleted /.dockerenv is a whiteout in both."
     )
-    docker_layer: tuple[str, ...] = fact("docker commit's layer", show=list)
-    layerlab_layer: tuple[str, ...] = fact("layerlab commit's layer", show=list)
-    same_names = derived("same member names", lambda r: r.docker_layer == r.layerlab_layer)
-    same_tree: bool = fact("same merged tree in the new image")
+    docker_layer: tuple[str, ...] = fact(N_("docker commit's layer"), show=list)
+    layerlab_layer: tuple[str, ...] = fact(N_("layerlab commit's layer"), show=list)
+    same_names = derived(N_("same member names"), lambda r: r.docker_layer == r.layerlab_layer)
+    same_tree: bool = fact(N_("same merged tree in the new image"))
 
 
 def compare_with_docker() -> CommitComparison:

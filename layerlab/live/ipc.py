@@ -19,6 +19,7 @@ import errno
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_
 from .kernel.child import Witness, run
 from .kernel.probe import run_live
 from .kernel.result import LiveError, LiveResult, fact, live_world
@@ -52,11 +53,13 @@ def create_queue(key: int) -> None:
 class IpcIsolation(LiveResult):
     """Who sees a message queue made inside a new IPC namespace."""
 
-    inside_sees_queue: bool = fact(f"key {KEY:#x} visible inside", simulated=True)
-    host_sees_queue: bool = fact("visible to the host at the same time", simulated=False)
-    left_on_host: bool = fact("left on the host after the namespace ended", simulated=False)
-    title: ClassVar[str] = "IPC namespace: a System V message queue"
-    lesson: ClassVar[str] = (
+    inside_sees_queue: bool = fact(N_("key {queue_key} visible inside"), simulated=True)
+    host_sees_queue: bool = fact(N_("visible to the host at the same time"), simulated=False)
+    left_on_host: bool = fact(N_("left on the host after the namespace ended"), simulated=False)
+    #: Named in the first label; a plain field, so it is never printed on its own.
+    queue_key: str = f"{KEY:#x}"
+    title: ClassVar[str] = N_("IPC namespace: a System V message queue")
+    lesson: ClassVar[str] = N_(
         "System V IPC objects are found by key; a new IPC namespace has its own keys, "
         "and its objects die with it."
     )

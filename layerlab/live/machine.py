@@ -11,10 +11,12 @@ machine, such as which lab needs which kernel feature (`lab_requirements`).
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 
+from ..i18n import N_, _
 from .kernel.cgroupfs import CgroupLayout, detect_layout
 from .kernel.probe import ProbeReport, probe
 
@@ -29,10 +31,11 @@ __all__ = [
 ]
 
 #: Each live lab of the course and the probe features it needs. "a|b" means either one.
+#: The names are shown translated (`lab_name`); a translation keeps the "NN " in front.
 LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("00 a first lab: a hostname of its own", ("uts_namespace",)),
+    (N_("00 a first lab: a hostname of its own"), ("uts_namespace",)),
     (
-        "01 namespaces: PID 1, hostname, lo only, private mounts, IPC",
+        N_("01 namespaces: PID 1, hostname, lo only, private mounts, IPC"),
         (
             "pid_namespace",
             "uts_namespace",
@@ -41,15 +44,15 @@ LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ipc_namespace",
         ),
     ),
-    ("01 rootless containers: uid 0 inside, you outside", ("user_namespaces",)),
-    ("02 cgroup limits: OOM kill, refused fork, CPU throttling", ("cgroups",)),
-    ("03 chroot and its escape", ("mount_namespace",)),
-    ("03 pivot_root closing the escape", ("mount_namespace", "pivot_root")),
-    ("05 the kernel's whiteouts and opaque dirs", ("overlayfs|overlayfs_rootless",)),
-    ("05 copy-up timed on a real overlay mount", ("overlayfs|overlayfs_rootless",)),
-    ("07 the same commit in a real Docker engine", ("docker",)),
+    (N_("01 rootless containers: uid 0 inside, you outside"), ("user_namespaces",)),
+    (N_("02 cgroup limits: OOM kill, refused fork, CPU throttling"), ("cgroups",)),
+    (N_("03 chroot and its escape"), ("mount_namespace",)),
+    (N_("03 pivot_root closing the escape"), ("mount_namespace", "pivot_root")),
+    (N_("05 the kernel's whiteouts and opaque dirs"), ("overlayfs|overlayfs_rootless",)),
+    (N_("05 copy-up timed on a real overlay mount"), ("overlayfs|overlayfs_rootless",)),
+    (N_("07 the same commit in a real Docker engine"), ("docker",)),
     (
-        "08 the mini runtime: overlay rootfs, namespaces, pivot_root",
+        N_("08 the mini runtime: overlay rootfs, namespaces, pivot_root"),
         (
             "overlayfs|overlayfs_rootless",
             "pid_namespace",
@@ -60,7 +63,7 @@ LABS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "pivot_root",
         ),
     ),
-    ("08 the mini runtime's memory and pids limits", ("cgroups",)),
+    (N_("08 the mini runtime's memory and pids limits"), ("cgroups",)),
 )
 
 
@@ -74,7 +77,14 @@ class MachineTable(widgets.HTML):
 
     def __repr__(self) -> str:
         # Shown only where the widget is not (a stored notebook, a terminal): say so.
-        return f"<{self.what}: a table widget; run the cell in JupyterLab to see this machine's>"
+        return _(
+            "<{what}: a table widget; run the cell in JupyterLab to see this machine's>"
+        ).format(what=self.what)
+
+
+def lab_name(lab: str) -> str:
+    """A lab's name as the learner reads it: "NN name", translated."""
+    return _(lab)
 
 
 def _available(report: ProbeReport, need: str) -> bool:
@@ -102,12 +112,14 @@ class Here:
 
     def __str__(self) -> str:
         if not self.live and not self.simulated:
-            return (
+            return _(
                 "On this machine: no lab here needs the kernel; every cell runs the same anywhere."
             )
-        return (
-            f"On this machine: live: {', '.join(self.live) or 'none'}; "
-            f"simulated (labelled): {', '.join(self.simulated) or 'none'}."
+        # TRANSLATORS: what separates the labs in a list; Chinese uses 、
+        comma = _(", ")
+        return _("On this machine: live: {live}; simulated (labelled): {simulated}.").format(
+            live=comma.join(self.live) or _("none"),
+            simulated=comma.join(self.simulated) or _("none"),
         )
 
     __repr__ = __str__
@@ -120,7 +132,7 @@ def here(notebook: str, report: ProbeReport | None = None) -> Here:
         report = probe()
     live, simulated = [], []
     for lab, needs in labs:
-        name = lab.split(" ", 1)[1].split(":", 1)[0]
+        name = re.split("[:：]", lab_name(lab).split(" ", 1)[1], maxsplit=1)[0]
         runs_live = all(_available(report, n) for n in needs)
         (live if runs_live else simulated).append(name)
     return Here(tuple(live), tuple(simulated))
@@ -141,27 +153,33 @@ def probe_table(report: ProbeReport | None = None) -> MachineTable:
     """The probe's answers (feature, yes/no, why) and, below, which labs run live here."""
     report = report if report is not None else probe()
     features = [
-        [name, "yes" if cap.available else "no", cap.reason] for name, cap in report.items()
+        [name, _("yes") if cap.available else _("no"), cap.reason] for name, cap in report.items()
     ]
     labs = [
-        [lab, "live" if all(_available(report, n) for n in needs) else "simulated (labelled)"]
+        [
+            lab_name(lab),
+            _("live") if all(_available(report, n) for n in needs) else _("simulated (labelled)"),
+        ]
         for lab, needs in LABS
     ]
     table = (
-        "<p><b>What this machine allows</b> (the probe tried each one)</p>"
-        + _rows(["feature", "available", "why"], features)
-        + "<p><b>So the labs run</b></p>"
-        + _rows(["lab", "here"], labs)
+        _("<p><b>What this machine allows</b> (the probe tried each one)</p>")
+        + _rows([_("feature"), _("available"), _("why")], features)
+        + _("<p><b>So the labs run</b></p>")
+        + _rows([_("lab"), _("here")], labs)
     )
-    return MachineTable(f"probe: {len(report)} features, {len(LABS)} labs", table)
+    return MachineTable(
+        _("probe: {features} features, {labs} labs").format(features=len(report), labs=len(LABS)),
+        table,
+    )
 
 
 def cgroup_layout_table(layout: CgroupLayout | None = None) -> MachineTable:
     """This machine's cgroup layout, controller by controller (`detect_layout`)."""
     layout = layout if layout is not None else detect_layout()
     rows = [[c, f"v{h.version}", h.mount] for c, h in layout.hierarchies.items()]
-    rows += [[c, "missing", "-"] for c in layout.missing]
-    table = f"<p><b>This machine: cgroup layout {html.escape(layout.kind)}</b></p>" + _rows(
-        ["controller", "version", "mounted at"], rows
-    )
-    return MachineTable("cgroup layout", table)
+    rows += [[c, _("missing"), "-"] for c in layout.missing]
+    table = _("<p><b>This machine: cgroup layout {kind}</b></p>").format(
+        kind=html.escape(layout.kind)
+    ) + _rows([_("controller"), _("version"), _("mounted at")], rows)
+    return MachineTable(_("cgroup layout"), table)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..i18n import N_, _
 from .kernel import syscalls
 from .kernel.child import ALL_NAMESPACES, CommandResult, Witness, run, run_program
 from .kernel.cleanup import checkpoint, temp_dir
@@ -63,9 +64,11 @@ class NamespaceLinks(LiveResult):
     """Does each /proc/self/ns/<kind> link point somewhere new inside the container?"""
 
     differs: dict[str, bool] = field(metadata={"simulated": dict.fromkeys(LINKS, True)})
-    per_kind = derived(None, lambda r: [(f"{kind} differs", v) for kind, v in r.differs.items()])
-    title: ClassVar[str] = "namespace links: /proc/self/ns/* inside vs outside"
-    lesson: ClassVar[str] = (
+    per_kind = derived(
+        None, lambda r: [(_("{kind} differs").format(kind=k), v) for k, v in r.differs.items()]
+    )
+    title: ClassVar[str] = N_("namespace links: /proc/self/ns/* inside vs outside")
+    lesson: ClassVar[str] = N_(
         "Each link names a namespace; a different link means a separate copy "
         "of that kind of global name."
     )
@@ -101,10 +104,10 @@ def namespace_links() -> NamespaceLinks:
 class PidIsolation(LiveResult):
     """The first process in a new PID namespace is PID 1 and sees only its own processes."""
 
-    pid_inside: int = fact("pid inside", simulated=1)
-    processes_visible: int = fact("processes visible in /proc", simulated=1)
-    title: ClassVar[str] = "PID namespace"
-    lesson: ClassVar[str] = (
+    pid_inside: int = fact(N_("pid inside"), simulated=1)
+    processes_visible: int = fact(N_("processes visible in /proc"), simulated=1)
+    title: ClassVar[str] = N_("PID namespace")
+    lesson: ClassVar[str] = N_(
         "Inside, the process is PID 1 (the container's init) and a fresh "
         "/proc lists only the container's processes."
     )
@@ -129,10 +132,10 @@ def pid_isolation() -> PidIsolation:
 class HostnameIsolation(LiveResult):
     """A hostname set inside a UTS namespace, and whether the host's stayed the same."""
 
-    hostname_inside: str = fact("hostname inside", simulated="container")
-    host_unchanged: bool = fact("host's hostname unchanged", simulated=True)
-    title: ClassVar[str] = "UTS namespace: hostname"
-    lesson: ClassVar[str] = (
+    hostname_inside: str = fact(N_("hostname inside"), simulated="container")
+    host_unchanged: bool = fact(N_("host's hostname unchanged"), simulated=True)
+    title: ClassVar[str] = N_("UTS namespace: hostname")
+    lesson: ClassVar[str] = N_(
         "sethostname() inside changes only the container's copy; this is "
         "how `docker run --hostname` works."
     )
@@ -165,9 +168,9 @@ def hostname_isolation(name: str = "container") -> HostnameIsolation:
 class NetworkIsolation(LiveResult):
     """The network devices a new network namespace starts with."""
 
-    interfaces: list[str] = fact("interfaces inside", simulated=["lo"])
-    title: ClassVar[str] = "network namespace"
-    lesson: ClassVar[str] = (
+    interfaces: list[str] = fact(N_("interfaces inside"), simulated=["lo"])
+    title: ClassVar[str] = N_("network namespace")
+    lesson: ClassVar[str] = N_(
         "A new network namespace has only a loopback device; Docker then "
         "adds one end of a veth pair (none with --network none)."
     )
@@ -187,11 +190,11 @@ def network_isolation() -> NetworkIsolation:
 class MountIsolation(LiveResult):
     """A tmpfs mounted inside a private mount namespace, looked at from both sides."""
 
-    inside_sees_file: bool = fact("inside sees the file", simulated=True)
-    host_sees_file: bool = fact("host sees the file", simulated=False)
-    host_sees_mount: bool = fact("host's mount table shows the mount", simulated=False)
-    title: ClassVar[str] = "mount namespace"
-    lesson: ClassVar[str] = (
+    inside_sees_file: bool = fact(N_("inside sees the file"), simulated=True)
+    host_sees_file: bool = fact(N_("host sees the file"), simulated=False)
+    host_sees_mount: bool = fact(N_("host's mount table shows the mount"), simulated=False)
+    title: ClassVar[str] = N_("mount namespace")
+    lesson: ClassVar[str] = N_(
         "Mounts made inside a private mount namespace are invisible to the "
         "host, and vanish when the last process inside exits."
     )
@@ -237,16 +240,16 @@ def mount_isolation() -> MountIsolation:
 class UserMapping(LiveResult):
     """Who you are inside a user namespace, and who the host says you are."""
 
-    uid_inside: int = fact("uid inside", simulated=0)
-    gid_inside: int = fact("gid inside", simulated=0)
-    maps_to_your_uid: bool = fact("uid 0 inside maps to your uid outside", simulated=True)
+    uid_inside: int = fact(N_("uid inside"), simulated=0)
+    gid_inside: int = fact(N_("gid inside"), simulated=0)
+    maps_to_your_uid: bool = fact(N_("uid 0 inside maps to your uid outside"), simulated=True)
     file_owned_by_you: bool = fact(
-        "a file root creates inside is owned by you outside", simulated=True
+        N_("a file root creates inside is owned by you outside"), simulated=True
     )
     #: machine-specific: kept for tools, never printed
     outer_uid: int = field(default=0, metadata={"simulated": 1000})
-    title: ClassVar[str] = "user namespace: uid mapping"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("user namespace: uid mapping")
+    lesson: ClassVar[str] = N_(
         "uid 0 inside is your own uid outside (uid_map '0 <you> 1'): root "
         "powers over the container's namespaces, none over the host."
     )

@@ -38,6 +38,7 @@ from typing import ClassVar
 from ..container import Container
 from ..entries import Content, Device, File, Hardlink, Whiteout, describe
 from ..formats.ondisk import OnDiskFormat, opaque_xattr, read_layer_dir
+from ..i18n import N_
 from ..layer import Layer
 from . import storage
 from .engine_facts import OVERLAY2_PASSES
@@ -214,23 +215,26 @@ def check_rootless(container: Container) -> None:
 class OverlayLab(LiveResult):
     """File operations through a real overlay mount, and the upper dir read back."""
 
-    docker_options = derived("Docker's overlay2 passes", lambda r: DOCKER_OPTIONS_FACT)
-    lab_options = derived("this lab mounts with", lambda r: f"{ROOT_OPTIONS} {ROOTLESS_NOTE}")
-    operations: list[str] = fact("operations")
-    rw_layer: list[str] = fact("upper dir read back as the rw layer")
-    whiteout = derived("a whiteout on disk is", lambda r: "a char device 0/0 with the deleted name")
-    opaque = derived(
-        "an opaque dir on disk has", lambda r: "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE
+    docker_options = derived(N_("Docker's overlay2 passes"), lambda r: DOCKER_OPTIONS_FACT)
+    lab_options = derived(N_("this lab mounts with"), lambda r: f"{ROOT_OPTIONS} {ROOTLESS_NOTE}")
+    operations: list[str] = fact(N_("operations"))
+    rw_layer: list[str] = fact(N_("upper dir read back as the rw layer"))
+    whiteout = derived(
+        N_("a whiteout on disk is"), lambda r: "a char device 0/0 with the deleted name"
     )
-    kernel_matches_model: bool = fact("kernel's upper dir equals the model's rw layer")
-    differences: list[str] = fact("differences")
+    opaque = derived(
+        N_("an opaque dir on disk has"),
+        lambda r: "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE,
+    )
+    kernel_matches_model: bool = fact(N_("kernel's upper dir equals the model's rw layer"))
+    differences: list[str] = fact(N_("differences"))
     mount_options: str = ROOT_OPTIONS  # what this run used (differs rootless): not printed
     opaque_xattr: str = "trusted.overlay.opaque"  # likewise
     outputs: list[str] = field(default_factory=list)
     overlay2_tree: str = ""
     aufs_tree: str = ""
-    title: ClassVar[str] = "overlayfs: the kernel's copy-on-write, read back into the model"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("overlayfs: the kernel's copy-on-write, read back into the model")
+    lesson: ClassVar[str] = N_(
         "Deleting a lower file leaves a whiteout in the upper dir; a dir recreated after "
         "`rm -r` is opaque. The upper dir *is* the container's rw layer: commit tars it."
     )

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from ..commit import build_image
 from ..container import Container
+from ..i18n import N_
 from ..image import Image
 from ..layer import Layer
 from ..tar.write import layer_names
@@ -75,16 +76,18 @@ def engine_commit(base: Image, engine: str) -> tuple[Image, Layer | None]:
 class PodmanComparison(LiveResult):
     """Podman's committed layer next to layerlab's, and whether the new images agree."""
 
-    title: ClassVar[str] = "the same commit in layerlab and in a real Podman"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("the same commit in layerlab and in a real Podman")
+    lesson: ClassVar[str] = N_(
         "Podman has no init layer: its commit holds the empty placeholders runc made for "
         "mount points and bind-mounted files, and libpod's /etc/mtab. What the container "
         "wrote to hostname and hosts went to the bind mounts, into neither layer."
     )
-    podman_layer: tuple[str, ...] = fact("podman commit's layer", show=list)
-    layerlab_layer: tuple[str, ...] = fact("layerlab commit's layer (engine='podman')", show=list)
-    same_names = derived("same member names", lambda r: r.podman_layer == r.layerlab_layer)
-    same_tree: bool = fact("same merged tree in the new image")
+    podman_layer: tuple[str, ...] = fact(N_("podman commit's layer"), show=list)
+    layerlab_layer: tuple[str, ...] = fact(
+        N_("layerlab commit's layer (engine='podman')"), show=list
+    )
+    same_names = derived(N_("same member names"), lambda r: r.podman_layer == r.layerlab_layer)
+    same_tree: bool = fact(N_("same merged tree in the new image"))
 
 
 def compare_with_podman() -> PodmanComparison:

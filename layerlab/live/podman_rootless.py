@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..container import Container
+from ..i18n import N_
 from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, busybox_base
 from .kernel.result import LiveResult, derived, live_world
@@ -133,47 +134,49 @@ def model_commit() -> tuple[str, ...]:
 class RootlessPodmanUsers(LiveResult):
     """Notebook 01: the user namespace rootless Podman puts its container in."""
 
-    title: ClassVar[str] = "rootless Podman: a user namespace, as an ordinary user"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("rootless Podman: a user namespace, as an ordinary user")
+    lesson: ClassVar[str] = N_(
         "Podman's container root is your own uid, as in user_mapping() above. With a range "
         "for you in /etc/subuid and newuidmap to apply it, uids 1 and up inside would come "
         "from that range (Exercise 01.3); without, your uid is mapped alone."
     )
     measured: dict
     root_is_you = derived(
-        "uid 0 in the container is your uid outside", lambda r: r.measured["root_is_you"]
+        N_("uid 0 in the container is your uid outside"), lambda r: r.measured["root_is_you"]
     )
-    uids_mapped = derived("uids mapped into the container", lambda r: r.measured["uids_mapped"])
+    uids_mapped = derived(N_("uids mapped into the container"), lambda r: r.measured["uids_mapped"])
     subuid_range = derived(
-        "subordinate uids for you in /etc/subuid", lambda r: r.measured["subuid_range"]
+        N_("subordinate uids for you in /etc/subuid"), lambda r: r.measured["subuid_range"]
     )
-    newuidmap = derived("newuidmap installed (package uidmap)", lambda r: r.measured["newuidmap"])
+    newuidmap = derived(
+        N_("newuidmap installed (package uidmap)"), lambda r: r.measured["newuidmap"]
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class RootlessPodmanOverlay(LiveResult):
     """Notebook 05: the overlay mount and the commit of rootless Podman."""
 
-    title: ClassVar[str] = "rootless Podman: overlayfs inside a user namespace"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("rootless Podman: overlayfs inside a user namespace")
+    lesson: ClassVar[str] = N_(
         "Podman mounts the kernel's overlayfs with userxattr inside its user namespace, as "
         "overlay_lab does rootless; no fuse-overlayfs is needed on this kernel. Its commit "
         "holds the same placeholders as a root Podman's (notebook 06)."
     )
     measured: dict
     model: tuple[str, ...]
-    fstype = derived("the container's / is mounted as", lambda r: r.measured["fstype"])
-    userxattr = derived("with the mount option userxattr", lambda r: r.measured["userxattr"])
+    fstype = derived(N_("the container's / is mounted as"), lambda r: r.measured["fstype"])
+    userxattr = derived(N_("with the mount option userxattr"), lambda r: r.measured["userxattr"])
     committed = derived(
-        "podman commit's layer after echo hi > /etc/motd",
+        N_("podman commit's layer after echo hi > /etc/motd"),
         lambda r: list(r.measured["committed"]),
     )
     same_as_model = derived(
-        "the same as layerlab's Container(engine='podman')",
+        N_("the same as layerlab's Container(engine='podman')"),
         lambda r: r.measured["committed"] == r.model,
     )
     overlay_xattrs = derived(
-        "overlayfs's own xattrs written into that layer",
+        N_("overlayfs's own xattrs written into that layer"),
         lambda r: list(r.measured["overlay_xattrs"]),
     )
 

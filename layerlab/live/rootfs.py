@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_
 from ..samples import find_static_busybox
 from .kernel import syscalls
 from .kernel.child import ALL_NAMESPACES, CommandResult, run, run_program
@@ -133,11 +134,11 @@ _TYPICAL_LISTING = [MARKER, "bin", "dev", "etc", "proc", "root", "sys", "tmp"]
 class ChrootEscape(LiveResult):
     """What a root process inside a chroot sees, before and after the classic escape."""
 
-    root_listing: list[str] = fact("ls / inside the chroot", simulated=_TYPICAL_LISTING)
-    host_visible_before: bool = fact("host files visible before the escape", simulated=False)
-    escaped: bool = fact("escaped to the host's root", simulated=True)
-    title: ClassVar[str] = "chroot and the classic chroot escape"
-    lesson: ClassVar[str] = (
+    root_listing: list[str] = fact(N_("ls / inside the chroot"), simulated=_TYPICAL_LISTING)
+    host_visible_before: bool = fact(N_("host files visible before the escape"), simulated=False)
+    escaped: bool = fact(N_("escaped to the host's root"), simulated=True)
+    title: ClassVar[str] = N_("chroot and the classic chroot escape")
+    lesson: ClassVar[str] = N_(
         "chroot moves one process's '/', not the mount tree: root inside can "
         "chroot into a subdir, cd .. past its root, and reach the host."
     )
@@ -147,14 +148,16 @@ class ChrootEscape(LiveResult):
 class PivotRootJail(LiveResult):
     """The same escape attempted after pivot_root in a private mount namespace."""
 
-    root_listing: list[str] = fact("ls / inside", simulated=_TYPICAL_LISTING)
+    root_listing: list[str] = fact(N_("ls / inside"), simulated=_TYPICAL_LISTING)
     old_root_visible_before_unmount: bool = fact(
-        "host visible before unmounting the old root", simulated=True
+        N_("host visible before unmounting the old root"), simulated=True
     )
-    old_root_visible_after_unmount: bool = fact("host visible after unmounting it", simulated=False)
-    escaped: bool = fact("the chroot escape reached the host", simulated=False)
-    title: ClassVar[str] = "pivot_root closes the escape"
-    lesson: ClassVar[str] = (
+    old_root_visible_after_unmount: bool = fact(
+        N_("host visible after unmounting it"), simulated=False
+    )
+    escaped: bool = fact(N_("the chroot escape reached the host"), simulated=False)
+    title: ClassVar[str] = N_("pivot_root closes the escape")
+    lesson: ClassVar[str] = N_(
         "pivot_root makes the rootfs the root mount of a private mount "
         "namespace; with the old root unmounted there is nothing above '/' "
         "to climb to. Docker prefers it, and falls back to chroot only "

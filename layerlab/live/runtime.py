@@ -51,6 +51,7 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import describe
+from ..i18n import N_, _
 from ..image import Image
 from ..samples import cannot_run
 from .fileops import ENV
@@ -291,7 +292,7 @@ MIB = 1 << 20
 
 def _printed(stdout: str) -> str:
     """Output lines indented under their label, as a terminal would show them."""
-    return "\n    ".join(stdout.rstrip("\n").split("\n")) or "(nothing)"
+    return "\n    ".join(stdout.rstrip("\n").split("\n")) or _("(nothing)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,18 +303,18 @@ class RunResult(LiveResult):
     (read back from the kernel's upper dir), ready for `container.commit()`.
     """
 
-    command: str = fact("command")
-    exit_code: int = fact("exit code")
-    oom_killed: bool = fact("killed by the OOM killer")
-    pid_inside: int = fact("pid inside")
-    hostname_inside: str = fact("hostname inside")
-    limits: str = fact("cgroup limits")
-    stdout: str = fact("printed", show=_printed)
-    rw_layer: list[str] = fact("rw layer")
+    command: str = fact(N_("command"))
+    exit_code: int = fact(N_("exit code"))
+    oom_killed: bool = fact(N_("killed by the OOM killer"))
+    pid_inside: int = fact(N_("pid inside"))
+    hostname_inside: str = fact(N_("hostname inside"))
+    limits: str = fact(N_("cgroup limits"))
+    stdout: str = fact(N_("printed"), show=_printed)
+    rw_layer: list[str] = fact(N_("rw layer"))
     stderr: str
     container: Container = field(compare=False)
-    title: ClassVar[str] = "layerlab.run: overlay rootfs, namespaces, cgroup, pivot_root, exec"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("layerlab.run: overlay rootfs, namespaces, cgroup, pivot_root, exec")
+    lesson: ClassVar[str] = N_(
         "The command ran as PID 1 of its own namespaces, on an overlay of the image's "
         "layers; what it changed is the rw layer, which commit turns into a new image layer."
     )

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_, _
 from ..image import Image
 from .kernel.cleanup import temp_dir
 from .kernel.probe import live_enabled, off_reason
@@ -34,16 +35,20 @@ INSTALL = "umoci is not installed (Debian and Ubuntu: apt-get install umoci)"
 class UmociRead(LiveResult):
     """What umoci says about an OCI layout, next to what layerlab says."""
 
-    tags: list[str] = fact("umoci ls: tags")
-    layers: int = fact("umoci stat: layers")
-    top_layer_is_ours: bool = fact("top layer's DiffID is the commit's")
-    last_step: str = fact("top layer created by")
+    tags: list[str] = fact(N_("umoci ls: tags"))
+    layers: int = fact(N_("umoci stat: layers"))
+    top_layer_is_ours: bool = fact(N_("top layer's DiffID is the commit's"))
+    last_step: str = fact(N_("top layer created by"))
     present: dict[str, bool]
     per_path = derived(
-        None, lambda r: [(f"unpacked rootfs has {path}", seen) for path, seen in r.present.items()]
+        None,
+        lambda r: [
+            (_("unpacked rootfs has {path}").format(path=path), seen)
+            for path, seen in r.present.items()
+        ],
     )
-    title: ClassVar[str] = "umoci reads the committed image"
-    lesson: ClassVar[str] = (
+    title: ClassVar[str] = N_("umoci reads the committed image")
+    lesson: ClassVar[str] = N_(
         "A tool that knows nothing of layerlab lists the tag, finds our layer on top, and "
         "unpacks a root filesystem with the container's changes applied."
     )

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..i18n import N_, _
 from .kernel.probe import missing
 from .kernel.result import LiveResult, fact, live_world
 
@@ -42,11 +43,11 @@ def command_line() -> str:
 class UnshareRun(LiveResult):
     """The command, and what the shell in the new namespaces printed."""
 
-    command: str = fact("command", simulated=command_line())
-    output: str = fact("output", simulated=RECORDED)
-    returncode: int = fact("exit status", simulated=0)
-    title: ClassVar[str] = "unshare: a container by hand"
-    lesson: ClassVar[str] = (
+    command: str = fact(N_("command"), simulated=command_line())
+    output: str = fact(N_("output"), simulated=RECORDED)
+    returncode: int = fact(N_("exit status"), simulated=0)
+    title: ClassVar[str] = N_("unshare: a container by hand")
+    lesson: ClassVar[str] = N_(
         "The shell renamed its own copy of the hostname, is PID 1 of its own PID namespace, "
         "and is root (uid 0) in its own user namespace."
     )
@@ -55,7 +56,7 @@ class UnshareRun(LiveResult):
         """The command, then what it printed, one `|` line each, as a terminal would show it."""
         lines = [self._header(), f"  $ {self.command}"]
         lines += [f"  | {line}" for line in self.output.splitlines()]
-        lines += [f"  exit status: {self.returncode}", self.lesson]
+        lines += [f"  {_('exit status')}: {self.returncode}", _(self.lesson)]
         return "\n".join(lines)
 
 

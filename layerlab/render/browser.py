@@ -18,6 +18,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..i18n import _
+
 __all__ = ["IN_BROWSER", "BUNDLE", "start_loading", "pipe"]
 
 #: True inside Pyodide (JupyterLite), where there is no `dot` and no subprocess.
@@ -55,7 +57,9 @@ async def _load() -> None:
         module = await run_js(f"import({_js_string(str(url))})")
         _engine = await module.Graphviz.load()
     except Exception as error:  # any failure becomes the figure's problem line
-        _failure = f"the browser's Graphviz could not be loaded ({type(error).__name__}: {error})"
+        _failure = _("the browser's Graphviz could not be loaded ({error})").format(
+            error=f"{type(error).__name__}: {error}"
+        )
 
 
 def _js_string(text: str) -> str:
@@ -80,15 +84,17 @@ def pipe(source: str, fmt: str) -> tuple[bytes | None, str | None]:
     """Lay out DOT `source` as `fmt` with the WebAssembly Graphviz: (data, None) or
     (None, why not) in one line a learner can act on."""
     if fmt != "svg":
-        return None, f"in the browser, Graphviz draws SVG only; save as .svg, not .{fmt}"
+        return None, _("in the browser, Graphviz draws SVG only; save as .svg, not .{fmt}").format(
+            fmt=fmt
+        )
     start_loading()
     _wait_for_engine()
     if _engine is None:
         if _failure is not None:
             return None, _failure
-        return None, "the browser's Graphviz is still loading; run this cell again in a moment"
+        return None, _("the browser's Graphviz is still loading; run this cell again in a moment")
     try:
         svg = _engine.layout(source, "svg", "dot")
     except Exception as error:  # a JS exception: bad DOT or out of memory
-        return None, "Graphviz could not draw this: " + " ".join(str(error).split())
+        return None, _("Graphviz could not draw this: ") + " ".join(str(error).split())
     return str(svg).encode("utf-8"), None

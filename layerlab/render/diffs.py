@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Sequence
 
 from ..entries import Entry, File, describe
+from ..i18n import _
 from ..union import Version
 from .style import esc
 
@@ -32,7 +33,7 @@ def _text(entry: Entry) -> list[str] | None:
 
 
 def _what(entry: Entry | None) -> str:
-    return describe(entry) if entry is not None else "absent"
+    return describe(entry) if entry is not None else _("absent")
 
 
 def version_diff(old: Entry | None, new: Entry | None, old_name: str, new_name: str) -> str:
@@ -41,11 +42,13 @@ def version_diff(old: Entry | None, new: Entry | None, old_name: str, new_name: 
     new_lines = [] if new is None else _text(new)
     if old_lines is None or new_lines is None:
         if old == new:
-            return f"{old_name} and {new_name} are identical"
-        return f"{old_name}: {_what(old)}\n{new_name}: {_what(new)}\n(not text: no line diff)"
+            return _("{old} and {new} are identical").format(old=old_name, new=new_name)
+        return _("{old}: {old_kind}\n{new}: {new_kind}\n(not text: no line diff)").format(
+            old=old_name, old_kind=_what(old), new=new_name, new_kind=_what(new)
+        )
     lines = list(difflib.unified_diff(old_lines, new_lines, old_name, new_name))
     if not lines:
-        return f"{old_name} and {new_name} have the same contents"
+        return _("{old} and {new} have the same contents").format(old=old_name, new=new_name)
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
@@ -63,7 +66,7 @@ def history_diffs(path: str, versions: Sequence[Version], names: Sequence[str]) 
 def diff_html(diffs: Sequence[str]) -> str:
     """Diffs as coloured <pre> blocks: red for removed lines, green for added ones."""
     if not diffs:
-        return "<p><em>no two file versions to compare</em></p>"
+        return _("<p><em>no two file versions to compare</em></p>")
     blocks = []
     for diff in diffs:
         lines = []

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..container import Container
 from ..entries import Dir, Entry, OpaqueDir, Whiteout, is_under, normpath, parent_of
+from ..i18n import _, ngettext
 from ..image import Image
 from ..layer import Layer
 from ..union import UnionView
@@ -64,17 +65,19 @@ class LayerRow:
         if self.role == "init":
             return f"init  {self.name}"
         if self.role == "rw":
-            return "rw  (container layer)"
+            return _("rw  (container layer)")
         return f"L{self.index}  {short_id(self.diff_id) if self.diff_id else self.name}"
 
     @property
     def note(self) -> str:
         if self.off:
-            return "switched off"
+            return _("switched off")
         if self.role == "init":
-            return "Docker's -init layer: never committed"
+            return _("Docker's -init layer: never committed")
         if self.role == "rw":
-            return f"read-write: what {self.created_by or 'docker commit'} captures"
+            return _("read-write: what {command} captures").format(
+                command=self.created_by or "docker commit"
+            )
         return self.created_by
 
 
@@ -117,24 +120,26 @@ class StackFacts:
     def describe_rows(self) -> str:
         """ "2 image layers + init + rw": how the stack is made, in one phrase."""
         images = sum(1 for r in self.rows if r.role in ("image", "layer"))
-        parts = [
-            f"{images} {'image ' if any(r.role == 'image' for r in self.rows) else ''}"
-            f"layer{'s' if images != 1 else ''}"
-        ]
+        if any(r.role == "image" for r in self.rows):
+            layers = ngettext("{count} image layer", "{count} image layers", images)
+        else:
+            layers = ngettext("{count} layer", "{count} layers", images)
+        parts = [layers.format(count=images)]
         parts += [r.role for r in self.rows if r.role in ("init", "rw")]
         return " + ".join(parts)
 
     def summary(self) -> str:
         """One stable sentence: the text/plain that notebooks commit."""
         c = self.counts
-        marks = ", ".join(
-            f"{c[k]} {k}{'s' if c[k] != 1 else ''}"
-            for k in ("whiteout", "opaque dir", "copy-up")
-            if c[k]
-        )
-        more = f" (+{self.omitted} more not shown)" if self.omitted else ""
+        counted = {
+            "whiteout": ngettext("{count} whiteout", "{count} whiteouts", c["whiteout"]),
+            "opaque dir": ngettext("{count} opaque dir", "{count} opaque dirs", c["opaque dir"]),
+            "copy-up": ngettext("{count} copy-up", "{count} copy-ups", c["copy-up"]),
+        }
+        marks = ", ".join(counted[k].format(count=c[k]) for k in counted if c[k])
+        more = _(" (+{count} more not shown)").format(count=self.omitted) if self.omitted else ""
         n = len(self.columns)
-        paths = f"{n} path{'s' if n != 1 else ''}{more}"
+        paths = ngettext("{count} path", "{count} paths", n).format(count=n) + more
         return f"{self.describe_rows()}, {paths}" + (f"; {marks}" if marks else "")
 
 
@@ -327,7 +332,11 @@ def step_facts(
     layers, rows = layer_rows(container)
     step = container.log[number - 1] if number else None
     rw = step.rw if step is not None else container.fresh_rw
-    title = f"step {number}: {step.command}" if step is not None else "step 0: fresh container"
+    title = (
+        _("step {n}: {command}").format(n=number, command=step.command)
+        if step is not None
+        else _("step 0: fresh container")
+    )
     return build_facts(
         [*layers[:-1], rw],
         rows,

@@ -22,13 +22,15 @@ from typing import Any
 
 import graphviz
 
+from ..i18n import N_, _
 from ..safety import LayerlabError
 from . import browser
 from .style import esc, one_line
 
 __all__ = ["Figure", "RenderError", "INSTALL_HINT", "dot_available", "new_graph"]
 
-INSTALL_HINT = (
+#: Shown instead of a picture; translated with `_` where shown.
+INSTALL_HINT = N_(
     "Graphviz's `dot` program is not installed, so this is a table instead of a picture. "
     "Install it with `sudo apt-get install graphviz`, `brew install graphviz` or "
     "`conda install -c conda-forge graphviz`."
@@ -91,17 +93,17 @@ class Figure:
             data, self.problem = browser.pipe(self.dot, fmt)
             return data
         if not dot_available():
-            self.problem = INSTALL_HINT
+            self.problem = _(INSTALL_HINT)
             return None
         try:
             return self.graph.pipe(format=fmt, quiet=True)
         except graphviz.ExecutableNotFound:
-            self.problem = INSTALL_HINT
+            self.problem = _(INSTALL_HINT)
         except (graphviz.CalledProcessError, OSError) as error:
             detail = getattr(error, "stderr", b"") or str(error)
             if isinstance(detail, bytes):
                 detail = detail.decode("utf-8", "replace")
-            self.problem = "Graphviz could not draw this: " + " ".join(detail.split())
+            self.problem = _("Graphviz could not draw this: ") + " ".join(detail.split())
         return None
 
     def svg(self) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..commit import CommitResult
 from ..container import Container
+from ..i18n import _, ngettext
 from ..image import Image
 from .figure import Figure, new_graph
 from .style import (
@@ -26,7 +27,6 @@ from .style import (
     dot_table,
     html_table,
     human_bytes,
-    plural,
     short_id,
     text_table,
 )
@@ -50,8 +50,8 @@ class LayerNode:
 
 def _name(item: Image | Container) -> str:
     if isinstance(item, Container):
-        return f"container {item.name}"
-    return item.repo_tags[0] if item.repo_tags else f"image {short_id(item.id)}"
+        return _("container {name}").format(name=item.name)
+    return item.repo_tags[0] if item.repo_tags else _("image {id}").format(id=short_id(item.id))
 
 
 def _image_chain(image: Image, nodes: dict[str, LayerNode], user: str) -> str | None:
@@ -107,14 +107,20 @@ def _committed(container: Container, image: Image) -> bool:
 
 
 def _layer_label(node: LayerNode) -> str:
-    first = f"chain {short_id(node.chain_id)}" if node.chain_id else "layer (no IDs)"
+    first = (
+        _("chain {id}").format(id=short_id(node.chain_id)) if node.chain_id else _("layer (no IDs)")
+    )
     lines = [first]
     if node.diff_id:
-        lines.append(f"diff {short_id(node.diff_id)}")
-    lines += [clip(node.created_by, 36), f"{node.entries} entries, {human_bytes(node.size)}"]
+        lines.append(_("diff {id}").format(id=short_id(node.diff_id)))
+    size = _("{count} entries, {size}")
+    lines += [
+        clip(node.created_by, 36),
+        size.format(count=node.entries, size=human_bytes(node.size)),
+    ]
     shared = len(node.users) > 1
     fill = COLOURS["visible"] if shared else COLOURS["header"]
-    extra = [f"shared by {len(node.users)}"] if shared else []
+    extra = [_("shared by {count}").format(count=len(node.users))] if shared else []
     return dot_table([[box(*lines, *extra, fill=fill, bold=shared)]])
 
 
@@ -131,7 +137,9 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
         else:
             tops.append(_image_chain(thing, nodes, label))
 
-    g = new_graph("images", rankdir="BT", label="layers by chain ID (bottom = base)", labelloc="t")
+    g = new_graph(
+        "images", rankdir="BT", label=_("layers by chain ID (bottom = base)"), labelloc="t"
+    )
     for node in nodes.values():
         g.node(node.node_id, label=_layer_label(node), shape="plaintext")
         if node.parent:
@@ -143,7 +151,15 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
                 g.node(
                     init,
                     label=dot_table(
-                        [[box(f"init {thing.init.name}", "never committed", fill=COLOURS["init"])]]
+                        [
+                            [
+                                box(
+                                    f"init {thing.init.name}",
+                                    _("never committed"),
+                                    fill=COLOURS["init"],
+                                )
+                            ]
+                        ]
                     ),
                     shape="plaintext",
                 )
@@ -152,7 +168,15 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
             g.node(
                 rw,
                 label=dot_table(
-                    [[box("rw layer", f"{len(thing.rw)} entries", fill=COLOURS["copy-up"])]]
+                    [
+                        [
+                            box(
+                                _("rw layer"),
+                                _("{count} entries").format(count=len(thing.rw)),
+                                fill=COLOURS["copy-up"],
+                            )
+                        ]
+                    ]
                 ),
                 shape="plaintext",
             )
@@ -167,7 +191,7 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
                 g.edge(top, init, arrowhead="none")
             if init:
                 g.edge(init, rw, arrowhead="none")
-            g.edge(f"item{n}", rw, style="dashed", label="runs on")
+            g.edge(f"item{n}", rw, style="dashed", label=_("runs on"))
         else:
             g.node(
                 f"item{n}",
@@ -177,7 +201,7 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
                 fillcolor=COLOURS["merged"],
             )
             if top:
-                g.edge(f"item{n}", top, style="dashed", label="top layer")
+                g.edge(f"item{n}", top, style="dashed", label=_("top layer"))
     commits = []
     for c, container in enumerate(things):
         for i, image in enumerate(things):
@@ -190,7 +214,7 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
                 g.edge(
                     f"ctr{c}_rw",
                     target,
-                    label=dot_label("docker commit", "(rw only, no init)"),
+                    label=dot_label("docker commit", _("(rw only, no init)")),
                     color="#e65100",
                     fontcolor="#e65100",
                     style="bold",
@@ -198,7 +222,7 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
                 )
                 commits.append(f"{labels[c]} -> {labels[i]}")
 
-    table = [["layer", "diff ID", "created by", "used by"]]
+    table = [[_("layer"), _("diff ID"), _("created by"), _("used by")]]
     table += [
         [
             short_id(n.chain_id) if n.chain_id else n.node_id,
@@ -210,11 +234,17 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
     ]
     shared = sum(1 for n in nodes.values() if len(n.users) > 1)
     n_images = sum(1 for t in things if isinstance(t, Image))
-    summary = (
-        f"{plural(n_images, 'image')}, {plural(len(things) - n_images, 'container')}, "
-        f"{plural(len(nodes), 'distinct layer')} ({shared} shared)"
-        + (f"; commits: {'; '.join(commits)}" if commits else "")
-    )
+    n_containers = len(things) - n_images
+    summary = _("{images}, {containers}, {layers} ({shared} shared)").format(
+        images=ngettext("{count} image", "{count} images", n_images).format(count=n_images),
+        containers=ngettext("{count} container", "{count} containers", n_containers).format(
+            count=n_containers
+        ),
+        layers=ngettext("{count} distinct layer", "{count} distinct layers", len(nodes)).format(
+            count=len(nodes)
+        ),
+        shared=shared,
+    ) + (_("; commits: {commits}").format(commits="; ".join(commits)) if commits else "")
     grid = [
         [box(c, fill=COLOURS["header"] if r == 0 else COLOURS["absent"], align="left") for c in row]
         for r, row in enumerate(table)
@@ -225,5 +255,5 @@ def graph(*items: Image | Container | CommitResult, names: Sequence[str] = ()) -
         g,
         summary=summary,
         text=text,
-        html=html_table(grid, title="layers by chain ID", css="layerlab-graph-table"),
+        html=html_table(grid, title=_("layers by chain ID"), css="layerlab-graph-table"),
     )

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import N_, _, ngettext
 from .figure import Figure, new_graph
 from .style import (
     COLOURS,
@@ -24,7 +25,6 @@ from .style import (
     dot_table,
     html_table,
     human_bytes,
-    plural,
     text_table,
 )
 
@@ -78,10 +78,14 @@ class CgroupNode:
 
 
 def processes_from_links(
-    result: Any, *, outside: str = "notebook (host)", inside: str = "child in new namespaces"
+    result: Any,
+    *,
+    outside: str = N_("notebook (host)"),
+    inside: str = N_("child in new namespaces"),
 ) -> list[Process]:
     """Two processes from a `live.namespaces.NamespaceLinks` result (its `differs` dict)."""
     differs: Mapping[str, bool] = result.differs
+    outside, inside = _(outside), _(inside)
     return [
         Process(outside, None, dict.fromkeys(sorted(differs), HOST)),
         Process(inside, outside, {k: "new" if differs[k] else HOST for k in sorted(differs)}),
@@ -122,13 +126,15 @@ def namespaces(processes: Sequence[Process], *, group_by: str = "pid") -> Figure
         ]
 
     graph = new_graph(
-        "namespaces", label=dot_label(f"processes, boxed by {group_by} namespace"), labelloc="t"
+        "namespaces",
+        label=dot_label(_("processes, boxed by {kind} namespace").format(kind=group_by)),
+        labelloc="t",
     )
     groups = sorted({p.namespaces.get(group_by, "?") for p in processes})
     for n, group in enumerate(groups):
         with graph.subgraph(name=f"cluster_{n}") as cluster:
             cluster.attr(
-                label=dot_label(f"{group_by} namespace: {group}"),
+                label=dot_label(_("{kind} namespace: {name}").format(kind=group_by, name=group)),
                 style="rounded,filled",
                 fillcolor=fills.get(group, COLOURS["absent"]),
             )
@@ -140,7 +146,7 @@ def namespaces(processes: Sequence[Process], *, group_by: str = "pid") -> Figure
         if p.parent in ids:
             graph.edge(ids[p.parent], ids[p.name], label="fork")
 
-    table = [["process", "parent", *kinds]]
+    table = [[_("process"), _("parent"), *kinds]]
     table += [
         [p.name, p.parent or "-", *(p.namespaces.get(k, "?") for k in kinds)] for p in processes
     ]
@@ -149,9 +155,17 @@ def namespaces(processes: Sequence[Process], *, group_by: str = "pid") -> Figure
         for r, row in enumerate(table)
     ]
     own = sorted({k for p in processes for k, v in p.namespaces.items() if v != HOST})
-    summary = (
-        f"{plural(len(processes), 'process', 'processes')} in {len(groups)} {group_by} namespace"
-        f"{'s' if len(groups) != 1 else ''}; not the host's: {', '.join(own) or 'none'}"
+    summary = ngettext(
+        "{processes} in {count} {kind} namespace; not the host's: {own}",
+        "{processes} in {count} {kind} namespaces; not the host's: {own}",
+        len(groups),
+    ).format(
+        processes=ngettext("{count} process", "{count} processes", len(processes)).format(
+            count=len(processes)
+        ),
+        count=len(groups),
+        kind=group_by,
+        own=", ".join(own) or _("none"),
     )
     return Figure(
         "namespaces",
@@ -159,7 +173,7 @@ def namespaces(processes: Sequence[Process], *, group_by: str = "pid") -> Figure
         summary=summary,
         text="\n".join([summary, "", text_table(table)]),
         html=html_table(
-            grid, title="processes and their namespaces", css="layerlab-namespaces-table"
+            grid, title=_("processes and their namespaces"), css="layerlab-namespaces-table"
         ),
     )
 
@@ -206,14 +220,19 @@ def _resources(node: CgroupNode) -> list[tuple[str, str, str]]:
             else "max"
         )
         throttled = (
-            f"throttled in {node.nr_throttled} of {node.nr_periods} periods"
+            _("throttled in {throttled} of {periods} periods").format(
+                throttled=node.nr_throttled, periods=node.nr_periods
+            )
             if node.nr_periods is not None
             else ""
         )
-        rows.append(("cpu", f"limit {share}", throttled))
+        rows.append(("cpu", _("limit {share}").format(share=share), throttled))
     events = [
         (label, value)
-        for label, value in (("OOM kills", node.oom_kills), ("forks refused", node.pids_refused))
+        for label, value in (
+            (_("OOM kills"), node.oom_kills),
+            (_("forks refused"), node.pids_refused),
+        )
         if value
     ]
     rows += [(label, str(value), "!") for label, value in events]
@@ -234,11 +253,13 @@ def cgroups(nodes: Sequence[CgroupNode]) -> Figure:
     """A cgroup tree; each cgroup shows its limits, its usage as a bar, and its events."""
     tree = _tree(nodes)
     ids = {n.path: f"cg{i}" for i, n in enumerate(tree)}
-    graph = new_graph("cgroups", label="cgroup tree: limits and usage", labelloc="t")
-    table = [["cgroup", "resource", "usage / limit", ""]]
+    graph = new_graph("cgroups", label=_("cgroup tree: limits and usage"), labelloc="t")
+    table = [["cgroup", _("resource"), _("usage / limit"), ""]]
     for node in tree:
         resources = _resources(node)
-        count = f"{node.processes} process{'es' if node.processes != 1 else ''}"
+        count = ngettext("{count} process", "{count} processes", node.processes).format(
+            count=node.processes
+        )
         rows = [[box(node.path, count, bold=True, colspan=3)]]
         for name, numbers, extra in resources:
             hot = extra == "!" or extra.endswith("100%")
@@ -247,17 +268,19 @@ def cgroups(nodes: Sequence[CgroupNode]) -> Figure:
                 [
                     box(name, fill=fill, align="left"),
                     box(numbers, fill=fill),
-                    box(extra if extra != "!" else "event", fill=fill, align="left"),
+                    box(extra if extra != "!" else _("event"), fill=fill, align="left"),
                 ]
             )
             table.append([node.path, name, numbers, extra])
         if not resources:
-            table.append([node.path, "-", "no limits", ""])
+            table.append([node.path, "-", _("no limits"), ""])
         graph.node(ids[node.path], label=dot_table(rows), shape="plaintext")
         if node.path != "/":
             graph.edge(ids[posixpath.dirname(node.path)], ids[node.path])
     limited = [n.path for n in tree if n.memory_max or n.pids_max or n.cpu_quota_us]
-    summary = f"{plural(len(tree), 'cgroup')}; limited: {', '.join(limited) or 'none'}"
+    summary = ngettext(
+        "{count} cgroup; limited: {limited}", "{count} cgroups; limited: {limited}", len(tree)
+    ).format(count=len(tree), limited=", ".join(limited) or _("none"))
     grid = [
         [box(c, fill=COLOURS["header"] if r == 0 else COLOURS["absent"], align="left") for c in row]
         for r, row in enumerate(table)
@@ -267,5 +290,5 @@ def cgroups(nodes: Sequence[CgroupNode]) -> Figure:
         graph,
         summary=summary,
         text="\n".join([summary, "", text_table(table)]),
-        html=html_table(grid, title="cgroup tree", css="layerlab-cgroups-table"),
+        html=html_table(grid, title=_("cgroup tree"), css="layerlab-cgroups-table"),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..container import Container
 from ..entries import normpath
+from ..i18n import N_, _
 from ..union import TraceStep, UnionView
 from .facts import LayerRow, Stackable, layer_rows
 from .figure import Figure, new_graph
@@ -28,14 +29,24 @@ OUTCOME_COLOURS = {
     "miss": COLOURS["absent"],
     "not asked": COLOURS["hidden"],
 }
+#: What each outcome means, shown beside it (translated with `_` where shown).
 OUTCOME_MEANING = {
-    "found": "answers: stop here",
-    "whiteout": "deleted here: stop, lower layers are never asked",
-    "opaque": "a parent is opaque here: stop, lower layers are never asked",
-    "blocked": "a parent is not a directory here: stop",
-    "miss": "no entry: ask the layer below",
-    "not asked": "never asked",
+    "found": N_("answers: stop here"),
+    "whiteout": N_("deleted here: stop, lower layers are never asked"),
+    "opaque": N_("a parent is opaque here: stop, lower layers are never asked"),
+    "blocked": N_("a parent is not a directory here: stop"),
+    "miss": N_("no entry: ask the layer below"),
+    "not asked": N_("never asked"),
 }
+#: The outcomes' own names as a learner reads them.
+OUTCOME_NAMES = (
+    N_("found"),
+    N_("whiteout"),
+    N_("opaque"),
+    N_("blocked"),
+    N_("miss"),
+    N_("not asked"),
+)
 
 
 def _outcomes(
@@ -51,18 +62,19 @@ def _outcomes(
     ]
 
 
-def _result(path: str, view: UnionView, rows: list[LayerRow], mounted: bool) -> str:
+def _result(path: str, view: UnionView, rows: list[LayerRow], mounted: bool) -> tuple[bool, str]:
+    """Whether the path was found, and the answer in words."""
     if mounted:
-        return f"found: the container's own {path} (a bind mount)"
+        return True, _("found: the container's own {path} (a bind mount)").format(path=path)
     node = view.lookup(path)
     if node is None:
-        return f"ENOENT: {path}: no such file or directory"
-    where = rows[node.layer].short if node.layer >= 0 else "the root"
-    return f"found: {node.kind} from {where}"
+        return False, _("ENOENT: {path}: no such file or directory").format(path=path)
+    where = rows[node.layer].short if node.layer >= 0 else _("the root")
+    return True, _("found: {kind} from {layer}").format(kind=_(node.kind), layer=where)
 
 
 def _layer_box(row: LayerRow, outcome: str, detail: str) -> str:
-    lines = [row.title, outcome.upper(), OUTCOME_MEANING[outcome]]
+    lines = [row.title, _(outcome).upper(), _(OUTCOME_MEANING[outcome])]
     if detail and outcome != "miss":
         lines.append(detail)
     return dot_table(
@@ -87,10 +99,11 @@ def lookup(source: Stackable, path: str) -> Figure:
     is_container = isinstance(source, Container)
     mounted = is_container and path in source.mounts
     outcomes = _outcomes(rows, view.trace(path), mounted)
-    result = _result(path, view, rows, mounted)
-    stop = next(((row, o) for row, o, _ in outcomes if o not in ("miss", "not asked")), None)
+    found, result = _result(path, view, rows, mounted)
+    stop = next(((row, o) for row, o, _d in outcomes if o not in ("miss", "not asked")), None)
 
-    graph = new_graph("lookup", label=dot_label(f"lookup of {path}, top layer first"), labelloc="t")
+    title = _("lookup of {path}, top layer first").format(path=path)
+    graph = new_graph("lookup", label=dot_label(title), labelloc="t")
     graph.node(
         "ask",
         label=dot_label(f"open({path})"),
@@ -101,13 +114,15 @@ def lookup(source: Stackable, path: str) -> Figure:
     previous, last_asked = "ask", "ask"
     if is_container:
         answer = (
-            "bind mount: answers, the union is never asked"
+            _("bind mount: answers, the union is never asked")
             if mounted
-            else "no bind mount here: ask the union"
+            else _("no bind mount here: ask the union")
         )
         fill = COLOURS["init"] if mounted else COLOURS["absent"]
         graph.node(
-            "mounts", label=dot_table([[box("mount table", answer, fill=fill)]]), shape="plaintext"
+            "mounts",
+            label=dot_table([[box(_("mount table"), answer, fill=fill)]]),
+            shape="plaintext",
         )
         graph.edge("ask", "mounts")
         previous = last_asked = "mounts"
@@ -120,11 +135,10 @@ def lookup(source: Stackable, path: str) -> Figure:
             graph.edge(
                 previous,
                 node_id,
-                label="ask" if previous in ("ask", "mounts") else "miss: ask lower",
+                label=_("ask") if previous in ("ask", "mounts") else _("miss: ask lower"),
             )
             last_asked = node_id
         previous = node_id
-    found = result.startswith("found")
     graph.node(
         "result",
         label=dot_label(result),
@@ -134,31 +148,39 @@ def lookup(source: Stackable, path: str) -> Figure:
     )
     graph.edge(last_asked, "result", style="bold")
 
-    table = [["layer", "answer", "meaning"]]
+    table = [[_("layer"), _("answer"), _("meaning")]]
     table += [
-        [row.title, outcome, detail or OUTCOME_MEANING[outcome]]
+        [row.title, _(outcome), detail or _(OUTCOME_MEANING[outcome])]
         for row, outcome, detail in outcomes
     ]
+    fills = [COLOURS["header"]] + [OUTCOME_COLOURS[outcome] for _row, outcome, _d in outcomes]
     grid = [
-        [
-            box(cell, fill=OUTCOME_COLOURS.get(line[1], COLOURS["header"]), align="left")
-            for cell in line
-        ]
-        for line in table
+        [box(cell, fill=fill, align="left") for cell in line]
+        for line, fill in zip(table, fills, strict=True)
     ]
-    mount_line = ["mount table: " + ("a bind mount answers" if mounted else "no bind mount")]
+    mount_line = [
+        _("mount table: a bind mount answers") if mounted else _("mount table: no bind mount")
+    ]
     text = "\n".join(
         [
-            f"lookup {path} (top layer first)",
+            _("lookup {path} (top layer first)").format(path=path),
             *(mount_line if is_container else []),
             text_table(table),
             f"=> {result}",
         ]
     )
-    asked = ", ".join(row.short for row, o, _ in outcomes if o != "not asked") or "no layer"
-    stopped = f"; stopped at {stop[0].short} ({stop[1]})" if stop else ""
-    summary = f"lookup {path}: asked {asked}{stopped}; {result}"
-    html = html_table(grid, title=f"lookup of {path}", css="layerlab-lookup-table")
+    asked = ", ".join(row.short for row, o, _d in outcomes if o != "not asked") or _("no layer")
+    stopped = (
+        _("; stopped at {layer} ({outcome})").format(layer=stop[0].short, outcome=_(stop[1]))
+        if stop
+        else ""
+    )
+    summary = _("lookup {path}: asked {layers}{stopped}; {result}").format(
+        path=path, layers=asked, stopped=stopped, result=result
+    )
+    html = html_table(
+        grid, title=_("lookup of {path}").format(path=path), css="layerlab-lookup-table"
+    )
     return Figure(
         "lookup trace", graph, summary=summary, text=text, html=f"{html}<p><b>{esc(result)}</b></p>"
     )

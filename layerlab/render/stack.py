@@ -14,6 +14,7 @@ import posixpath
 from collections.abc import Iterable
 
 from ..entries import OpaqueDir, Whiteout
+from ..i18n import _
 from .facts import DEFAULT_MAX_PATHS, Cell, Column, LayerRow, Stackable, StackFacts, stack_facts
 from .figure import Figure, new_graph
 from .style import COLOURS, STRUCK_FATES, Box, box, dot_label, dot_table, entry_label, html_table
@@ -26,21 +27,25 @@ def cell_box(cell: Cell | None, path: str, rows: tuple[LayerRow, ...]) -> Box:
     if cell is None:
         return box("")
     lines = [entry_label(cell.entry)]
-    by = f" by {rows[cell.by].short}" if cell.by is not None else ""
+    by = _(" by {layer}").format(layer=rows[cell.by].short) if cell.by is not None else ""
     if isinstance(cell.entry, Whiteout):
         marker = f"(.wh.{posixpath.basename(path)})"
         return box(
-            "✗ WHITEOUT", marker, "deletes lower versions", fill=COLOURS["whiteout"], bold=True
+            _("✗ WHITEOUT"),
+            marker,
+            _("deletes lower versions"),
+            fill=COLOURS["whiteout"],
+            bold=True,
         )
     fill = COLOURS["visible"] if cell.fate == "visible" else COLOURS["hidden"]
     if isinstance(cell.entry, OpaqueDir):
         fill = COLOURS["opaque"]
-        lines.append("hides lower children")
+        lines.append(_("hides lower children"))
     if "copy-up" in cell.marks:
         fill = COLOURS["copy-up"]
     elif "never committed" in cell.marks:
         fill = COLOURS["init"]
-    lines += [m for m in cell.marks if m != "never committed"]
+    lines += [_(m) for m in cell.marks if m != "never committed"]
     lines += _fate_line(cell, by)
     return box(
         *lines,
@@ -52,23 +57,32 @@ def cell_box(cell: Cell | None, path: str, rows: tuple[LayerRow, ...]) -> Box:
 
 
 def _fate_line(cell: Cell, by: str) -> list[str]:
-    return [cell.fate if cell.fate == "visible" else f"{cell.fate}{by}"]
+    return [_(cell.fate) if cell.fate == "visible" else f"{_(cell.fate)}{by}"]
 
 
 def merged_box(column: Column, rows: tuple[LayerRow, ...]) -> Box:
     if column.mount:
-        return box("bind mount", "(the container's own file)", fill=COLOURS["init"], bold=True)
+        return box(
+            _("bind mount"), _("(the container's own file)"), fill=COLOURS["init"], bold=True
+        )
     if column.visible is None or column.provider is None:
-        return box("-", "not visible", faint=True)
-    provider = rows[column.provider].short if column.provider >= 0 else "root"
-    return box(entry_label(column.visible), f"from {provider}", fill=COLOURS["merged"], bold=True)
+        return box("-", _("not visible"), faint=True)
+    provider = rows[column.provider].short if column.provider >= 0 else _("root")
+    return box(
+        entry_label(column.visible),
+        _("from {layer}").format(layer=provider),
+        fill=COLOURS["merged"],
+        bold=True,
+    )
 
 
 def stack_grid(facts: StackFacts) -> list[list[Box]]:
     """The table: a header of paths, the merged view, then layers from the top down."""
-    header = [box("layer", fill=COLOURS["header"], bold=True)]
+    header = [box(_("layer"), fill=COLOURS["header"], bold=True)]
     header += [box(c.path, fill=COLOURS["header"], bold=True) for c in facts.columns]
-    merged = [box("merged view", "what the container sees", fill=COLOURS["merged"], bold=True)]
+    merged = [
+        box(_("merged view"), _("what the container sees"), fill=COLOURS["merged"], bold=True)
+    ]
     merged += [merged_box(c, facts.rows) for c in facts.columns]
     grid = [header, merged]
     for row in reversed(facts.rows):
@@ -88,13 +102,13 @@ def legend_grid() -> list[list[Box]]:
     """What the colours and crossings mean, drawn with the same boxes."""
     return [
         [
-            box("visible", fill=COLOURS["visible"], bold=True),
-            box("shadowed", faint=True, fill=COLOURS["hidden"]),
-            box("deleted", strike=True, faint=True, fill=COLOURS["hidden"]),
-            box("✗ WHITEOUT", fill=COLOURS["whiteout"], bold=True),
-            box("OPAQUE dir", fill=COLOURS["opaque"]),
-            box("copy-up", fill=COLOURS["copy-up"]),
-            box("init: never committed", fill=COLOURS["init"]),
+            box(_("visible"), fill=COLOURS["visible"], bold=True),
+            box(_("shadowed"), faint=True, fill=COLOURS["hidden"]),
+            box(_("deleted"), strike=True, faint=True, fill=COLOURS["hidden"]),
+            box(_("✗ WHITEOUT"), fill=COLOURS["whiteout"], bold=True),
+            box(_("OPAQUE dir"), fill=COLOURS["opaque"]),
+            box(_("copy-up"), fill=COLOURS["copy-up"]),
+            box(_("init: never committed"), fill=COLOURS["init"]),
         ]
     ]
 
@@ -103,16 +117,19 @@ def stack_figure(facts: StackFacts, *, name: str = "stack", legend: bool = True)
     """Draw already-gathered facts (the timeline and explorer reuse this)."""
     from .text import stack_tree
 
-    title = facts.step or f"stack: {facts.describe_rows()}"
+    title = facts.step or _("stack: {layers}").format(layers=facts.describe_rows())
     graph = new_graph(name, label=dot_label(title), labelloc="t")
     graph.node("stack", label=dot_table(stack_grid(facts)), shape="plaintext")
     html = html_table(stack_grid(facts), title=title, css="layerlab-stack-table")
     if legend:
-        graph.node("legend", label=dot_table(legend_grid(), title="legend"), shape="plaintext")
+        legend_title = _("legend")
+        graph.node("legend", label=dot_table(legend_grid(), title=legend_title), shape="plaintext")
         graph.edge("stack", "legend", style="invis")
-        html += html_table(legend_grid(), title="legend", css="layerlab-legend")
+        html += html_table(legend_grid(), title=legend_title, css="layerlab-legend")
     if facts.omitted:
-        note = f"{facts.omitted} more paths not shown: see layerlab.render.summary()"
+        note = _("{count} more paths not shown: see layerlab.render.summary()").format(
+            count=facts.omitted
+        )
         graph.node("more", label=dot_label(note), shape="note")
         graph.edge("legend" if legend else "stack", "more", style="invis")
         html += f"<p>{note}</p>"

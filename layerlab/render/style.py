@@ -23,6 +23,7 @@ from ..entries import (
     Symlink,
     Whiteout,
 )
+from ..i18n import N_, _
 
 #: Meaning -> colour. Light fills keep black text readable in print and on screens.
 COLOURS: dict[str, str] = {
@@ -43,6 +44,31 @@ FONT = "Helvetica"
 
 #: Fates (from `UnionView.history`) that mean the data is gone from the merged view.
 STRUCK_FATES = ("whited out", "hidden by opaque dir", "replaced with parent")
+#: The union model's fates and the facts' marks are keys in code and words on the page:
+#: marked here for the catalog, translated with `_` only where they are shown.
+SHOWN_WORDS = (
+    N_("visible"),
+    N_("shadowed"),
+    N_("merged"),
+    N_("whited out"),
+    N_("hidden by opaque dir"),
+    N_("replaced with parent"),
+    N_("whiteout"),
+    N_("not visible"),
+    N_("implied parent"),
+    N_("copy-up"),
+    N_("bind-mounted"),
+    N_("never committed"),
+    N_("opaque dir"),
+    # the kinds of entry (entries.py), for the lookup's answer
+    N_("entry"),
+    N_("file"),
+    N_("dir"),
+    N_("symlink"),
+    N_("hardlink"),
+    N_("device"),
+    N_("fifo"),
+)
 
 
 def esc(text: object) -> str:
@@ -96,21 +122,25 @@ def entry_label(entry: Entry | None) -> str:
     if entry is None:
         return "-"
     if isinstance(entry, Whiteout):
-        return "WHITEOUT"
+        return _("WHITEOUT")
     if isinstance(entry, OpaqueDir):
-        return "OPAQUE dir"
+        return _("OPAQUE dir")
     if isinstance(entry, Dir):
-        return "dir"
+        return _("dir")
     if isinstance(entry, File):
         shown = preview(entry)
-        return f"file {human_bytes(entry.size)}" + (f" {shown}" if shown else "")
+        return _("file {size}").format(size=human_bytes(entry.size)) + (
+            f" {shown}" if shown else ""
+        )
     if isinstance(entry, Symlink):
-        return f"symlink -> {entry.target}"
+        return _("symlink -> {target}").format(target=entry.target)
     if isinstance(entry, Hardlink):
-        return f"hardlink -> {entry.target}"
+        return _("hardlink -> {target}").format(target=entry.target)
     if isinstance(entry, Device):
-        return f"{entry.type}-device {entry.major}:{entry.minor}"
-    return entry.kind
+        return _("{type}-device {major}:{minor}").format(
+            type=entry.type, major=entry.major, minor=entry.minor
+        )
+    return _(entry.kind)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..entries import Dir, Entry, File, Hardlink, OpaqueDir, Whiteout, ancestors
+from ..i18n import N_, _
 from ..union import ROOT_DIR
 from .facts import LayerRow, Stackable, layer_rows
 from .figure import Figure, new_graph
@@ -138,7 +139,7 @@ class _Replay:
             self.visible[path] = (index, entry, None)
             return
         if old is not None:
-            self.remove(path, ("shadowed by", index))
+            self.remove(path, (N_("shadowed by"), index))
         self._add(path, entry, index, key, parent)
 
     def parents(self, path: str, index: int) -> str:
@@ -149,7 +150,7 @@ class _Replay:
             for above in ancestors(path):
                 old = self.visible.get(above)
                 if old is None or not isinstance(old[1], Dir):
-                    self.remove(above, ("replaced with parent by", index))
+                    self.remove(above, (N_("replaced with parent by"), index))
                     self._add(above, ROOT_DIR, index, None, above.rsplit("/", 1)[0] or "/")
         return parent
 
@@ -172,12 +173,12 @@ class _Replay:
         for path, entry in items:  # markers act on lower layers only, so first
             if isinstance(entry, Whiteout):
                 self.parents(path, index)
-                self.remove(path, ("whited out by", index))
+                self.remove(path, (N_("whited out by"), index))
             elif isinstance(entry, OpaqueDir) and isinstance(
                 self.visible.get(path, (0, None))[1], Dir
             ):
                 for child in sorted(self.kids.get(path, ())):
-                    self.remove(child, ("hidden by opaque dir in", index))
+                    self.remove(child, (N_("hidden by opaque dir in"), index))
         for path, entry in items:
             if path == "/" or isinstance(entry, (Whiteout, Hardlink)):
                 continue
@@ -219,7 +220,7 @@ def summarize(source: Stackable, *, top: int = 10) -> ImageSummary:
 
     def why(key: tuple[int, str]) -> str:
         fate, by = replay.ended.get(key, ("not visible", -1))
-        return f"{fate} {rows[by].short}" if by >= 0 else fate
+        return f"{_(fate)} {rows[by].short}" if by >= 0 else _(fate)
 
     wasted = [
         WastedVersion(path, i, entry.size, why((i, path)))
@@ -257,7 +258,18 @@ def _bar(value: int, biggest: int, width: int = 10) -> str:
 
 def _layer_table(summary: ImageSummary) -> list[list[str]]:
     biggest = max((s.wasted for s in summary.layers), default=0)
-    table = [["layer", "created by", "size", "added", "modified", "deleted", "wasted", ""]]
+    table = [
+        [
+            _("layer"),
+            _("created by"),
+            _("size"),
+            _("added"),
+            _("modified"),
+            _("deleted"),
+            _("wasted"),
+            "",
+        ]
+    ]
     for s in reversed(summary.layers):
         table.append(
             [
@@ -273,8 +285,8 @@ def _layer_table(summary: ImageSummary) -> list[list[str]]:
         )
     table.append(
         [
-            f"{len(summary.layers)} layers",
-            f"{summary.visible_paths} visible paths",
+            _("{count} layers").format(count=len(summary.layers)),
+            _("{count} visible paths").format(count=summary.visible_paths),
             human_bytes(summary.size),
             f"+{sum(s.added for s in summary.layers)}",
             f"~{sum(s.modified for s in summary.layers)}",
@@ -289,18 +301,23 @@ def _layer_table(summary: ImageSummary) -> list[list[str]]:
 def _paths_tables(summary: ImageSummary, top: int) -> list[tuple[str, list[list[str]]]]:
     """The paths that matter: the biggest waste, the deletions, the busiest paths."""
     rows = [s.row for s in summary.layers]
-    waste = [["path", "shipped in", "size", "why no one can read it"]]
+    waste = [[_("path"), _("shipped in"), _("size"), _("why no one can read it")]]
     waste += [
         [v.path, rows[v.layer].short, human_bytes(v.size), v.reason]
         for v in summary.wasted_versions[:top]
     ]
-    gone = [["path", "layer", "marker"]]
-    gone += [[path, rows[i].short, kind] for i, path, kind in summary.deletions[:top]]
-    busy = [["path", "layers that ship it"]] + [[p, str(n)] for p, n in summary.churn]
+    gone = [[_("path"), _("layer"), _("marker")]]
+    gone += [[path, rows[i].short, _(kind)] for i, path, kind in summary.deletions[:top]]
+    busy = [[_("path"), _("layers that ship it")]] + [[p, str(n)] for p, n in summary.churn]
     tables = [
-        (f"biggest waste (of {len(summary.wasted_versions)} unreachable versions)", waste),
-        (f"deletions (of {len(summary.deletions)})", gone),
-        ("paths changed by several layers", busy),
+        (
+            _("biggest waste (of {count} unreachable versions)").format(
+                count=len(summary.wasted_versions)
+            ),
+            waste,
+        ),
+        (_("deletions (of {count})").format(count=len(summary.deletions)), gone),
+        (_("paths changed by several layers"), busy),
     ]
     return [(title, table) for title, table in tables if len(table) > 1]
 
@@ -316,21 +333,25 @@ def _grid(table: list[list[str]], *, total: bool = False) -> list[list[Box]]:
 def summary(source: Stackable, *, top: int = 10) -> Figure:
     """Draw a stack of any size as a legible summary (layers top first, then the paths)."""
     facts = summarize(source, top=top)
-    headline = (
-        f"{len(facts.layers)} layers, {facts.visible_paths} visible paths, "
-        f"{human_bytes(facts.size)} shipped, {human_bytes(facts.wasted)} wasted "
-        f"({facts.wasted_percent:.1f}%)"
+    headline = _(
+        "{layers} layers, {paths} visible paths, {size} shipped, {wasted} wasted ({percent}%)"
+    ).format(
+        layers=len(facts.layers),
+        paths=facts.visible_paths,
+        size=human_bytes(facts.size),
+        wasted=human_bytes(facts.wasted),
+        percent=f"{facts.wasted_percent:.1f}",
     )
     graph = new_graph("summary", label=dot_label(headline), labelloc="t")
     layers = _layer_table(facts)
     graph.node(
         "layers",
-        label=dot_table(_grid(layers, total=True), title="layers, top first"),
+        label=dot_table(_grid(layers, total=True), title=_("layers, top first")),
         shape="plaintext",
     )
     html = [
         html_table(
-            _grid(layers, total=True), title="layers, top first", css="layerlab-summary-layers"
+            _grid(layers, total=True), title=_("layers, top first"), css="layerlab-summary-layers"
         )
     ]
     text = [headline, "", text_table(layers)]

@@ -12,6 +12,7 @@ import posixpath
 from collections.abc import Mapping
 
 from ..entries import Whiteout
+from ..i18n import _
 from .facts import Cell, Column, LayerRow, StackFacts
 from .style import STRUCK_FATES, entry_label
 
@@ -49,28 +50,30 @@ def tree_lines(items: Mapping[str, str], *, indent: str = "  ") -> list[str]:
 def cell_text(cell: Cell, rows: tuple[LayerRow, ...], path: str) -> str:
     """One version in words: what it is, what became of it, and its marks."""
     if isinstance(cell.entry, Whiteout):
-        return f"✗ WHITEOUT (.wh.{posixpath.basename(path)}): deletes lower versions"
-    by = f" by {rows[cell.by].short}" if cell.by is not None else ""
-    fate = cell.fate if cell.fate == "visible" else f"{cell.fate}{by}"
+        return _("✗ WHITEOUT (.wh.{name}): deletes lower versions").format(
+            name=posixpath.basename(path)
+        )
+    by = _(" by {layer}").format(layer=rows[cell.by].short) if cell.by is not None else ""
+    fate = _(cell.fate) if cell.fate == "visible" else f"{_(cell.fate)}{by}"
     if cell.fate in STRUCK_FATES:
-        fate = f"DELETED: {fate}"
-    marks = "".join(f", {m}" for m in cell.marks)
+        fate = _("DELETED: {fate}").format(fate=fate)
+    marks = "".join(f", {_(m)}" for m in cell.marks)
     return f"{entry_label(cell.entry)}  [{fate}{marks}]"
 
 
 def _merged_text(column: Column, rows: tuple[LayerRow, ...]) -> str:
     if column.mount:
-        return "bind mount (the container's own file)"
+        return _("bind mount (the container's own file)")
     if column.visible is None or column.provider is None:
-        return "- (not visible)"
-    provider = rows[column.provider].short if column.provider >= 0 else "root"
-    return f"{entry_label(column.visible)}  [from {provider}]"
+        return _("- (not visible)")
+    provider = rows[column.provider].short if column.provider >= 0 else _("root")
+    return _("{entry}  [from {layer}]").format(entry=entry_label(column.visible), layer=provider)
 
 
 def stack_tree(facts: StackFacts, *, title: bool = True) -> str:
     """The stack as text: merged view, then each layer top down as a tree."""
-    lines = [facts.step or f"stack: {facts.summary()}", ""] if title else []
-    lines.append("merged view: what the container sees")
+    lines = [facts.step or _("stack: {layers}").format(layers=facts.summary()), ""] if title else []
+    lines.append(_("merged view: what the container sees"))
     lines += tree_lines({c.path: _merged_text(c, facts.rows) for c in facts.columns})
     for row in reversed(facts.rows):
         note = f"  -- {row.note}" if row.note else ""
@@ -80,7 +83,8 @@ def stack_tree(facts: StackFacts, *, title: bool = True) -> str:
             for c in facts.columns
             if (cell := c.cell(row.index)) is not None
         }
-        lines += tree_lines(held) if held else ["  (nothing among the paths shown)"]
+        lines += tree_lines(held) if held else [_("  (nothing among the paths shown)")]
     if facts.omitted:
-        lines += ["", f"{facts.omitted} more paths not shown: see layerlab.render.summary()"]
+        more = _("{count} more paths not shown: see layerlab.render.summary()")
+        lines += ["", more.format(count=facts.omitted)]
     return "\n".join(lines)

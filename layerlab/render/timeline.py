@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 
 from ..container import Container
 from ..entries import normpath
+from ..i18n import _, ngettext
 from .facts import StackFacts, step_facts
 from .figure import Figure, new_graph
 from .stack import cell_box, merged_box
-from .style import COLOURS, Box, box, dot_label, dot_table, html_table, one_line, plural
+from .style import COLOURS, Box, box, dot_label, dot_table, html_table, one_line
 from .text import stack_tree
 
 __all__ = ["timeline", "frame", "touched_paths", "step_grid"]
@@ -43,17 +44,17 @@ def _changed(container: Container, number: int) -> set[str]:
 
 def step_grid(facts: StackFacts, rows: Sequence[int], changed: set[str]) -> list[list[Box]]:
     """A compact stack table: header, merged view, then only the given layer rows."""
-    header = [box("layer", fill=COLOURS["header"], bold=True)]
+    header = [box(_("layer"), fill=COLOURS["header"], bold=True)]
     header += [
         box(
             c.path,
-            *(["changed here"] if c.path in changed else []),
+            *([_("changed here")] if c.path in changed else []),
             bold=True,
             fill=COLOURS["copy-up"] if c.path in changed else COLOURS["header"],
         )
         for c in facts.columns
     ]
-    merged = [box("merged view", fill=COLOURS["merged"], bold=True)]
+    merged = [box(_("merged view"), fill=COLOURS["merged"], bold=True)]
     merged += [merged_box(c, facts.rows) for c in facts.columns]
     grid = [header, merged]
     for index in sorted(rows, reverse=True):
@@ -69,10 +70,10 @@ def step_grid(facts: StackFacts, rows: Sequence[int], changed: set[str]) -> list
 
 def _step_caption(container: Container, number: int) -> list[str]:
     if number == 0:
-        return ["step 0: the fresh container (empty rw layer)"]
+        return [_("step 0: the fresh container (empty rw layer)")]
     step = container.log[number - 1]
-    lines = [f"step {number}: {step.command}"]
-    lines += [f"copy-up {p}" for p in step.copied_up] + list(step.notes)
+    lines = [_("step {n}: {command}").format(n=number, command=step.command)]
+    lines += [_("copy-up {path}").format(path=p) for p in step.copied_up] + list(step.notes)
     return [one_line(line) for line in lines]
 
 
@@ -114,7 +115,9 @@ def timeline(
     frames = _frames(container, numbers, paths)
     graph = new_graph(
         "timeline",
-        label=dot_label(f"copy-on-write timeline of container {container.name}"),
+        label=dot_label(
+            _("copy-on-write timeline of container {name}").format(name=container.name)
+        ),
         labelloc="t",
     )
     html, text = [], []
@@ -133,10 +136,21 @@ def timeline(
         graph.edge(f"step{a[0]}", f"step{b[0]}")
     copies = sum(len(container.log[n - 1].copied_up) for n, *_ in frames if n)
     columns = len(frames[0][1].columns) if frames else 0
-    span = f"steps {numbers[0]}..{numbers[-1]}" if numbers else "no steps"
-    summary = (
-        f"container {container.name}: {len(frames)} frames ({span}), "
-        f"{plural(columns, 'path')}, {plural(copies, 'copy-up')}"
+    span = (
+        _("steps {first}..{last}").format(first=numbers[0], last=numbers[-1])
+        if numbers
+        else _("no steps")
+    )
+    summary = ngettext(
+        "container {name}: {count} frame ({span}), {paths}, {copies}",
+        "container {name}: {count} frames ({span}), {paths}, {copies}",
+        len(frames),
+    ).format(
+        name=container.name,
+        count=len(frames),
+        span=span,
+        paths=ngettext("{count} path", "{count} paths", columns).format(count=columns),
+        copies=ngettext("{count} copy-up", "{count} copy-ups", copies).format(count=copies),
     )
     return Figure(
         "copy-on-write timeline",

@@ -22,6 +22,7 @@ import ipywidgets as widgets
 
 from ..container import Container
 from ..entries import ancestors
+from ..i18n import _
 from ..image import Image
 from ..initlayer import BIND_MOUNTED
 from ..layer import Layer
@@ -50,7 +51,7 @@ def _table(header: list[str], rows: list[list[str]], css: str, total: int | None
     grid = [[box(c, fill=COLOURS["header"], bold=True) for c in header]]
     grid += [[box(c, align="left") for c in row] for row in rows[:LIST_LIMIT]]
     more = (total if total is not None else len(rows)) - min(len(rows), LIST_LIMIT)
-    tail = f"<p><em>... and {more} more</em></p>" if more > 0 else ""
+    tail = _("<p><em>... and {more} more</em></p>").format(more=more) if more > 0 else ""
     return html_table(grid, css=css) + tail
 
 
@@ -77,7 +78,7 @@ class StackExplorer(widgets.VBox):
             toggle.observe(lambda _: self.refresh(), names="value")
         self.picture = _html("layerlab-stack-picture")
         self.merged = _html("layerlab-merged-view")
-        self.path_filter = widgets.Text(placeholder="filter paths, e.g. /etc")
+        self.path_filter = widgets.Text(placeholder=_("filter paths, e.g. /etc"))
         self.path_filter.add_class("layerlab-path-filter")
         self.paths = widgets.Select(options=self._all_paths[:LIST_LIMIT], rows=10, value=None)
         self.paths.add_class("layerlab-path-select")
@@ -87,7 +88,7 @@ class StackExplorer(widgets.VBox):
         self.paths.observe(lambda _: self.show_path(), names="value")
         # A wide stack picture must scroll, not squeeze the checkboxes to nothing.
         layers_box = widgets.VBox(
-            [widgets.HTML("<b>layers (top first)</b>"), *reversed(self.toggles)],
+            [widgets.HTML(_("<b>layers (top first)</b>")), *reversed(self.toggles)],
             layout=widgets.Layout(flex="0 0 auto", min_width="16em"),
         )
         self.picture.layout = widgets.Layout(overflow="auto", flex="1 1 auto")
@@ -95,9 +96,9 @@ class StackExplorer(widgets.VBox):
         super().__init__(
             [
                 widgets.HBox([layers_box, self.picture]),
-                widgets.HTML("<b>merged view</b>"),
+                widgets.HTML(_("<b>merged view</b>")),
                 self.merged,
-                widgets.HTML("<b>history of a path</b>"),
+                widgets.HTML(_("<b>history of a path</b>")),
                 widgets.HBox([path_box, widgets.VBox([self.history, self.diff])]),
             ]
         )
@@ -134,17 +135,19 @@ class StackExplorer(widgets.VBox):
         self.picture.value = stack_figure(facts, legend=False).to_html()
         nodes = [n for n in UnionView(layers).walk() if n.path != "/"]
         table = [
-            [n.path, entry_label(n.entry), rows[n.layer].short if n.layer >= 0 else "root"]
+            [n.path, entry_label(n.entry), rows[n.layer].short if n.layer >= 0 else _("root")]
             for n in nodes
         ]
         if container:
             table = [
-                [p, "bind mount (the container's own file)", "mount"]
+                [p, _("bind mount (the container's own file)"), _("mount")]
                 if p in container.mounts
                 else [p, e, w]
                 for p, e, w in table
             ]
-        self.merged.value = _table(["path", "entry", "from"], table, "layerlab-merged-table")
+        self.merged.value = _table(
+            [_("path"), _("entry"), _("from")], table, "layerlab-merged-table"
+        )
         self.show_path()
 
     def _filter(self) -> None:
@@ -156,7 +159,7 @@ class StackExplorer(widgets.VBox):
         """Show every version of the selected path and the diffs between them."""
         path = self.paths.value
         if path is None:
-            self.history.value = "<p><em>pick a path to see its history</em></p>"
+            self.history.value = _("<p><em>pick a path to see its history</em></p>")
             self.diff.value = ""
             return
         layers, rows = self._current()
@@ -166,13 +169,13 @@ class StackExplorer(widgets.VBox):
             [
                 rows[v.layer].title,
                 entry_label(v.entry),
-                v.fate + (f" by {names[v.by]}" if v.by is not None else ""),
+                v.fate + (_(" by {layer}").format(layer=names[v.by]) if v.by is not None else ""),
             ]
             for v in reversed(history.versions)
         ]
-        status = "visible" if history.visible else "not visible"
+        status = _("visible") if history.visible else _("not visible")
         self.history.value = f"<p><b>{esc(path)}</b>: {status}</p>" + _table(
-            ["layer", "version", "fate"], table, "layerlab-history"
+            [_("layer"), _("version"), _("fate")], table, "layerlab-history"
         )
         self.diff.value = diff_html(history_diffs(path, history.versions, names))
 
@@ -195,7 +198,7 @@ class CowPlayer(widgets.VBox):
     def __init__(self, container: Container, *, interval_ms: int = 1500) -> None:
         self._container = container
         last = len(container.log)
-        self.slider = widgets.IntSlider(value=0, min=0, max=last, description="step")
+        self.slider = widgets.IntSlider(value=0, min=0, max=last, description=_("step"))
         self.slider.add_class("layerlab-step-slider")
         self.play = widgets.Play(value=0, min=0, max=last, interval=interval_ms)
         self.play.add_class("layerlab-step-play")
@@ -212,7 +215,7 @@ class CowPlayer(widgets.VBox):
                 self.command,
                 self.copyups,
                 self.notes,
-                widgets.HTML("<b>rw layer</b>"),
+                widgets.HTML(_("<b>rw layer</b>")),
                 self.rw,
                 self.picture,
             ]
@@ -224,22 +227,26 @@ class CowPlayer(widgets.VBox):
         """Show the step the slider points at."""
         n = self.slider.value
         step = self._container.log[n - 1] if n else None
-        command = step.command if step else "(fresh container: nothing done yet)"
-        self.command.value = f"<p><b>step {n}</b>: <code>{esc(one_line(command))}</code></p>"
+        command = step.command if step else _("(fresh container: nothing done yet)")
+        self.command.value = _("<p><b>step {n}</b>: <code>{command}</code></p>").format(
+            n=n, command=esc(one_line(command))
+        )
         copies = step.copied_up if step else ()
         self.copyups.value = (
-            "<p>copied up: " + ", ".join(f"<code>{esc(p)}</code>" for p in copies) + "</p>"
+            _("<p>copied up: {paths}</p>").format(
+                paths=", ".join(f"<code>{esc(p)}</code>" for p in copies)
+            )
             if copies
-            else "<p>copied up: nothing</p>"
+            else _("<p>copied up: nothing</p>")
         )
         notes = step.notes if step else ()
         self.notes.value = "".join(f"<p>{esc(note)}</p>" for note in notes)
         rw = step.rw if step else self._container.fresh_rw
         rows = [[p, entry_label(e)] for p, e in rw.items() if p != "/"]
         self.rw.value = (
-            _table(["path", "entry"], rows, "layerlab-rw-table")
+            _table([_("path"), _("entry")], rows, "layerlab-rw-table")
             if rows
-            else "<p><em>the rw layer is empty</em></p>"
+            else _("<p><em>the rw layer is empty</em></p>")
         )
         self.picture.value = frame(self._container, n).to_html()
 
@@ -280,11 +287,12 @@ class ImageCompare(widgets.VBox):
         )
         self.paths.add_class("layerlab-path-select")
         self.paths.observe(lambda _: self.show_path(), names="value")
-        self.shared.value = self._layers(a, 0, common, "shared by both (same chain ID)")
-        self.only_a.value = self._layers(a, common, len(a.layers), f"only in {names[0]}")
-        self.only_b.value = self._layers(b, common, len(b.layers), f"only in {names[1]}")
+        self.shared.value = self._layers(a, 0, common, _("shared by both (same chain ID)"))
+        only_in = _("only in {image}")
+        self.only_a.value = self._layers(a, common, len(a.layers), only_in.format(image=names[0]))
+        self.only_b.value = self._layers(b, common, len(b.layers), only_in.format(image=names[1]))
         self.files.value = _table(
-            ["path", f"{names[0]} -> {names[1]}"],
+            [_("path"), f"{names[0]} -> {names[1]}"],
             [[p, what] for p, what in self.changes],
             "layerlab-files-table",
         )
@@ -294,7 +302,7 @@ class ImageCompare(widgets.VBox):
                 self.picture,
                 self.shared,
                 widgets.HBox([self.only_a, self.only_b]),
-                widgets.HTML("<b>files that differ</b>"),
+                widgets.HTML(_("<b>files that differ</b>")),
                 self.files,
                 widgets.HBox([self.paths, self.diff]),
             ]
@@ -313,9 +321,11 @@ class ImageCompare(widgets.VBox):
             for i in range(start, stop)
         ]
         body = (
-            _table(["layer", "chain ID", "diff ID", "created by"], rows, "layerlab-layers")
+            _table(
+                [_("layer"), _("chain ID"), _("diff ID"), _("created by")], rows, "layerlab-layers"
+            )
             if rows
-            else "<p><em>none</em></p>"
+            else _("<p><em>none</em></p>")
         )
         return f"<p><b>{esc(title)}</b></p>{body}"
 
@@ -327,7 +337,7 @@ class ImageCompare(widgets.VBox):
             old, new = va.get(path), vb.get(path)
             if old == new:
                 continue
-            kind = "added" if old is None else "removed" if new is None else "changed"
+            kind = _("added") if old is None else _("removed") if new is None else _("changed")
             out.append((path, f"{kind}: {entry_label(old)} -> {entry_label(new)}"))
         return out
 
@@ -335,7 +345,7 @@ class ImageCompare(widgets.VBox):
         """The diff of the selected path between the two merged views."""
         path = self.paths.value
         if path is None:
-            self.diff.value = "<p><em>pick a path to compare its contents</em></p>"
+            self.diff.value = _("<p><em>pick a path to compare its contents</em></p>")
             return
         old, new = (getattr(v.lookup(path), "entry", None) for v in self._views)
         a, b = self._names

@@ -190,6 +190,28 @@ def picture_failures(snap: dict, expected: dict[int, list[set[str]]]) -> list[st
     return failures
 
 
+def tofu_failures(report: dict) -> list[str]:
+    """Chinese is drawn with real glyphs (`lab_page.glyph_report`): each character its own
+    shape and none the shape of a missing glyph, one em wide as CJK glyphs are, and every
+    Chinese text of a picture at least as wide as its characters' ems."""
+    failures = []
+    if report["distinct"] != report["chars"] or report["like_tofu"]:
+        failures.append(
+            f"Chinese in {report['family']} draws as boxes: {report['distinct']} shapes for "
+            f"{report['chars']} characters, {report['like_tofu']} like a missing glyph; "
+            "install a CJK font (fonts-noto-cjk)"
+        )
+    if not 0.9 <= report["advance_em"] <= 1.1:
+        failures.append(f"a Chinese character advances {report['advance_em']:.2f} em, not 1")
+    for text in report["drawn"]:
+        if text["em"] < 0.9 * text["cjk"]:
+            failures.append(
+                f"picture text {text['text']!r} is {text['em']:.1f} em wide for "
+                f"{text['cjk']} Chinese characters: boxes, not glyphs"
+            )
+    return failures
+
+
 def notebook_failures(snap: dict, log: PageLog, blocked: list[str], notebook: dict) -> list[str]:
     """All checks for one notebook run; `notebook` is the file as committed (read before
     the browser opened it, so JupyterLab's autosave cannot have touched it)."""

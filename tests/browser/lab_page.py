@@ -234,6 +234,51 @@ def snapshot(page: Page) -> dict:
     return page.evaluate(_SNAPSHOT_JS)
 
 
+#: Draws three Chinese characters and a private-use code point (no font has it: the
+#: browser's "tofu" box) on a canvas in the output SVGs' font, and measures the Chinese
+#: texts the pictures drew. Read by lab_checks.tofu_failures.
+_GLYPHS_JS = r"""() => {
+  const size = 40;
+  const sample = document.querySelector('.jp-OutputArea svg text');
+  const family = sample ? getComputedStyle(sample).fontFamily : 'sans-serif';
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 64;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const shape = (ch) => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.font = `${size}px ${family}`;
+    ctx.textBaseline = 'top';
+    ctx.fillText(ch, 4, 4);
+    return ctx.getImageData(0, 0, 64, 64).data.filter((_, i) => i % 4 === 3).join(',');
+  };
+  const chars = ['镜', '像', '层'];
+  const shapes = chars.map(shape);
+  const tofu = shape('\ue000');
+  ctx.font = `${size}px ${family}`;
+  const cjk = /[\u4e00-\u9fff]/g;
+  const drawn = [...document.querySelectorAll('.jp-OutputArea svg text')]
+    .map((t) => ({
+      text: t.textContent,
+      cjk: (t.textContent.match(cjk) || []).length,
+      em: t.getComputedTextLength() / parseFloat(getComputedStyle(t).fontSize),
+    }))
+    .filter((t) => t.cjk >= 2);
+  return {
+    family,
+    chars: chars.length,
+    distinct: new Set(shapes).size,
+    like_tofu: shapes.filter((s) => s === tofu).length,
+    advance_em: ctx.measureText(chars.join('').repeat(4)).width / (4 * chars.length) / size,
+    drawn,
+  };
+}"""
+
+
+def glyph_report(page: Page) -> dict:
+    """How this page draws Chinese (see _GLYPHS_JS), for lab_checks.tofu_failures."""
+    return page.evaluate(_GLYPHS_JS)
+
+
 def screenshot_notebook(page: Page, path: Path, max_height: int = 12_000) -> Path:
     """Save the whole notebook as one tall PNG, for people to look at.
 

@@ -9,12 +9,26 @@ If one of these expectations stops matching, the check behind it has gone blind.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
-from lab_checks import error_failures, notebook_failures, picture_failures, read_notebook
-from lab_page import open_notebook, run_all_cells, screenshot_notebook, snapshot
+from lab_checks import (
+    error_failures,
+    notebook_failures,
+    picture_failures,
+    read_notebook,
+    tofu_failures,
+)
+from lab_page import (
+    CHROMIUM_ARGS,
+    glyph_report,
+    open_notebook,
+    run_all_cells,
+    screenshot_notebook,
+    snapshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +117,67 @@ def test_picture_labels_may_change_their_measurements_but_not_their_words():
     }
     stored = {3: [{"rw", "init", "136.0 KiB / 64.0 MiB", "throttled in 4 of 6"}]}
     assert picture_failures(snap, stored) == ["cell 3: picture lacks the labels ['init']"]
+
+
+GOOD_GLYPHS = {
+    "family": "Helvetica, sans-Serif",
+    "chars": 3,
+    "distinct": 3,
+    "like_tofu": 0,
+    "advance_em": 1.0,
+    "drawn": [{"text": "合并视图", "cjk": 4, "em": 4.0}],
+}
+
+
+def test_chinese_drawn_with_glyphs_passes_the_tofu_check():
+    assert tofu_failures(GOOD_GLYPHS) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"distinct": 1, "like_tofu": 3},  # one box shape for every character
+        {"like_tofu": 1},  # a character drawn as the missing-glyph box
+        {"advance_em": 0.6},  # boxes narrower than a CJK glyph
+        {"drawn": [{"text": "合并视图", "cjk": 4, "em": 2.4}]},  # a picture's text in boxes
+    ],
+)
+def test_tofu_is_reported(change):
+    assert tofu_failures({**GOOD_GLYPHS, **change})
+
+
+PICTURE_PAGE = (
+    '<div class="jp-OutputArea"><svg xmlns="http://www.w3.org/2000/svg" width="400" '
+    'height="60"><text x="10" y="30" font-family="Helvetica,sans-Serif" font-size="14.00">'
+    "合并视图：容器看到的内容</text></svg></div>"
+)
+
+
+@pytest.mark.parametrize("fonts", ["installed", "without CJK"])
+def test_a_browser_without_a_cjk_font_is_caught(browser, chromium, tmp_path, fonts):
+    """The real measure in a real Chromium: with the machine's fonts Chinese passes; with
+    fontconfig limited to DejaVu (no CJK glyphs) every kind of tofu is reported."""
+    env = dict(os.environ)
+    if fonts == "without CJK":
+        dejavu = Path("/usr/share/fonts/truetype/dejavu")
+        if not dejavu.is_dir():
+            pytest.skip("needs DejaVu (fonts-dejavu-core) as the font without CJK glyphs")
+        config = tmp_path / "fonts.conf"
+        config.write_text(
+            '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+            f"<dir>{dejavu}</dir><cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>"
+        )
+        env["FONTCONFIG_FILE"] = str(config)
+    instance = browser.browser_type.launch(
+        executable_path=chromium, headless=True, args=list(CHROMIUM_ARGS), env=env
+    )
+    try:
+        page = instance.new_page()
+        page.set_content(PICTURE_PAGE)
+        failures = tofu_failures(glyph_report(page))
+    finally:
+        instance.close()
+    if fonts == "installed":
+        assert failures == []
+    else:
+        assert len(failures) == 3, failures

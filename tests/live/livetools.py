@@ -1,6 +1,6 @@
 """Helpers for the live-lab tests: which world we are in, leftovers, and a Ctrl-C button.
 
-The same tests run in three worlds (see layerlab/live/result.py): as root, as an ordinary
+The same tests run in three worlds (see layerlab/live/kernel/result.py): as root, as an ordinary
 user (the rootless world of `make test-notebooks-rootless`) and with LAYERLAB_LIVE=0. Each
 test asserts what must hold in the world it finds itself in.
 """

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
+from ...i18n import N_, _, language
 from . import syscalls
 from .cgroupfs import Cgroup, detect_layout
 from .child import spawn
@@ -52,10 +53,12 @@ _NAMESPACE_FEATURES = {
     "net_namespace": "net",
     "ipc_namespace": "ipc",
 }
-OFF_REASON = "LAYERLAB_LIVE=0: live kernel features are switched off; labs show simulated results"
+OFF_REASON = N_(
+    "LAYERLAB_LIVE=0: live kernel features are switched off; labs show simulated results"
+)
 #: Pyodide (JupyterLite) runs Python inside a web page: no processes, mounts or kernel calls.
 IN_BROWSER = sys.platform == "emscripten"
-BROWSER_REASON = "running in the browser: no Linux kernel to ask; labs show simulated results"
+BROWSER_REASON = N_("running in the browser: no Linux kernel to ask; labs show simulated results")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class ProbeReport(dict):
     def __str__(self) -> str:
         width = max(map(len, self), default=0)
         return "\n".join(
-            f"{name:<{width}}  {'yes' if cap.available else 'no ':<3}  {cap.reason}"
+            f"{name:<{width}}  {_yes_no(cap.available):<3}  {cap.reason}"
             for name, cap in self.items()
         )
 
@@ -83,11 +86,16 @@ class ProbeReport(dict):
         import html
 
         rows = "".join(
-            f"<tr><td>{name}</td><td>{'yes' if cap.available else 'no'}</td>"
+            f"<tr><td>{name}</td><td>{_yes_no(cap.available)}</td>"
             f"<td>{html.escape(cap.reason)}</td></tr>"
             for name, cap in self.items()
         )
-        return f"<table><tr><th>feature</th><th>available</th><th>why</th></tr>{rows}</table>"
+        head = "".join(f"<th>{_(word)}</th>" for word in ("feature", "available", "why"))
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def _yes_no(available: bool) -> str:
+    return _("yes") if available else _("no")
 
 
 def live_enabled() -> bool:
@@ -100,15 +108,16 @@ def live_enabled() -> bool:
 
 def off_reason() -> str:
     """Why every live feature is off when `live_enabled()` is False."""
-    return BROWSER_REASON if IN_BROWSER else OFF_REASON
+    return _(BROWSER_REASON) if IN_BROWSER else _(OFF_REASON)
 
 
-_cache: dict[tuple[bool, int], ProbeReport] = {}
+_cache: dict[tuple[bool, int, str], ProbeReport] = {}
 
 
 def probe(refresh: bool = False) -> ProbeReport:
     """Try every feature once (cached per process); see the module docstring."""
-    key = (live_enabled(), os.geteuid())
+    # The reasons are written in the learner's language, so a new language probes anew.
+    key = (live_enabled(), os.geteuid(), language())
     if refresh or key not in _cache:
         _cache[key] = (
             _probe_all()
@@ -131,7 +140,9 @@ def missing(*features: str) -> str | None:
     report = probe()
     for name in features:
         if not report[name].available:
-            return f"{name} is not available: {report[name].reason}"
+            return _("{feature} is not available: {reason}").format(
+                feature=name, reason=report[name].reason
+            )
     return None
 
 
@@ -147,14 +158,17 @@ def run_live(features: Sequence[str], live: Callable[[], R], simulated: Callable
         try:
             return live()
         except LiveError as exc:
-            reason = f"the live attempt failed: {exc}"
+            reason = _("the live attempt failed: {error}").format(error=exc)
     return simulated(reason)
 
 
 def _probe_all() -> ProbeReport:
     if not sys.platform.startswith("linux"):
         off = Capability(
-            False, f"namespaces, overlayfs and cgroups are Linux features; this is {sys.platform}"
+            False,
+            _("namespaces, overlayfs and cgroups are Linux features; this is {platform}").format(
+                platform=sys.platform
+            ),
         )
         report = ProbeReport((name, off) for name in FEATURES)
         report["docker"] = _probe_docker()
@@ -168,7 +182,7 @@ def _probe_all() -> ProbeReport:
     if userns:
         report["overlayfs_rootless"] = _probe_overlay(rootless=True)
     else:
-        why = "rootless overlayfs needs a user namespace, and those are not available"
+        why = _("rootless overlayfs needs a user namespace, and those are not available")
         report["overlayfs_rootless"] = Capability(False, why)
     report["cgroups"] = _probe_cgroups()
     report["pivot_root"] = _probe_pivot_root(userns)
@@ -177,7 +191,7 @@ def _probe_all() -> ProbeReport:
 
 
 def _refusal(outcome_error: str | None, tmp: str = "") -> str:
-    text = outcome_error or "the child process failed"
+    text = outcome_error or _("the child process failed")
     return text.replace(tmp, "<tmp>") if tmp else text
 
 
@@ -189,7 +203,7 @@ def _probe_user_namespaces() -> Capability:
     outcome = spawn(check, user=True, timeout=5)
     if outcome.ok and outcome.value:
         return Capability(
-            True, "created a user namespace: uid 0 inside maps to your own uid outside"
+            True, _("created a user namespace: uid 0 inside maps to your own uid outside")
         )
     hint = ""
     for knob in (
@@ -197,8 +211,13 @@ def _probe_user_namespaces() -> Capability:
         "/proc/sys/user/max_user_namespaces",
     ):
         if _read_or(knob, "") == "0":
-            hint = f"; {knob.removeprefix('/proc/sys/').replace('/', '.')} is 0"
-    return Capability(False, f"cannot create a user namespace: {_refusal(outcome.error)}{hint}")
+            hint = _("; {sysctl} is 0").format(
+                sysctl=knob.removeprefix("/proc/sys/").replace("/", ".")
+            )
+    return Capability(
+        False,
+        _("cannot create a user namespace: {error}").format(error=_refusal(outcome.error)) + hint,
+    )
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -242,18 +261,26 @@ def _probe_namespace(ns: str, userns: bool) -> Capability:
         check = _NS_CHECKS[ns]
         direct = spawn(check, tmp, namespaces=[ns], user=False, timeout=5)
         if direct.ok:
-            return Capability(True, f"created a new {ns} namespace directly (privileged)")
+            return Capability(
+                True, _("created a new {ns} namespace directly (privileged)").format(ns=ns)
+            )
         if not userns:
             return Capability(
-                False, f"cannot create a new {ns} namespace: {_refusal(direct.error, tmp)}"
+                False,
+                _("cannot create a new {ns} namespace: {error}").format(
+                    ns=ns, error=_refusal(direct.error, tmp)
+                ),
             )
         nested = spawn(check, tmp, namespaces=[ns], user=True, timeout=5)
     if nested.ok:
-        return Capability(True, f"created a new {ns} namespace inside a user namespace (rootless)")
+        return Capability(
+            True, _("created a new {ns} namespace inside a user namespace (rootless)").format(ns=ns)
+        )
     return Capability(
         False,
-        f"cannot create a new {ns} namespace, even inside a user namespace: "
-        f"{_refusal(nested.error, tmp)}",
+        _("cannot create a new {ns} namespace, even inside a user namespace: {error}").format(
+            ns=ns, error=_refusal(nested.error, tmp)
+        ),
     )
 
 
@@ -290,37 +317,59 @@ def _probe_overlay(rootless: bool) -> Capability:
             open(os.path.join(tmp, name), "w").close()
         outcome = spawn(check_overlay, tmp, rootless, namespaces=["mnt"], user=rootless, timeout=5)
     if outcome.ok:
-        how = "inside a user namespace with -o userxattr" if rootless else "directly (privileged)"
-        return Capability(True, f"mounted overlayfs {how}; whiteouts and {outcome.value} work")
+        text = (
+            _(
+                "mounted overlayfs inside a user namespace with -o userxattr; "
+                "whiteouts and {how} work"
+            )
+            if rootless
+            else _("mounted overlayfs directly (privileged); whiteouts and {how} work")
+        )
+        return Capability(True, text.format(how=outcome.value))
     why = _refusal(outcome.error, tmp)
     if rootless:
         return Capability(
             False,
-            "overlayfs inside a user namespace failed (it needs Linux 5.11+, and user.* "
-            f"xattrs in the temp dir, which tmpfs lacks on older kernels such as 6.1): {why}",
+            _(
+                "overlayfs inside a user namespace failed (it needs Linux 5.11+, and user.* "
+                "xattrs in the temp dir, which tmpfs lacks on older kernels such as 6.1): {error}"
+            ).format(error=why),
         )
-    return Capability(False, f"mounting overlayfs directly failed: {why}; see overlayfs_rootless")
+    return Capability(
+        False,
+        _("mounting overlayfs directly failed: {error}; see overlayfs_rootless").format(error=why),
+    )
 
 
 def _probe_cgroups() -> Capability:
     layout = detect_layout()
     if layout.missing:
-        return Capability(False, f"{layout.describe()}; cannot set every limit the labs use")
+        return Capability(
+            False,
+            _("{layout}; cannot set every limit the labs use").format(layout=layout.describe()),
+        )
     try:
         with Cgroup("probe", layout) as group:
             group.create(memory=64 << 20, pids=16, cpu=0.5)
     except OSError as exc:
-        where = str(exc.filename).split("/layerlab-")[0] if exc.filename else "the cgroup tree"
+        where = str(exc.filename).split("/layerlab-")[0] if exc.filename else _("the cgroup tree")
         return Capability(
             False,
-            f"cannot create a cgroup in {where}: {syscalls.errno_text(exc)}; "
-            "needs root or a cgroup v2 subtree delegated to you "
-            "(systemd-run --user --scope -p Delegate=yes)",
+            _(
+                "cannot create a cgroup in {where}: {error}; needs root or a cgroup v2 subtree "
+                "delegated to you (systemd-run --user --scope -p Delegate=yes)"
+            ).format(where=where, error=syscalls.errno_text(exc)),
         )
     mounts = {h.mount for h in layout.hierarchies.values()}
     delegated = sorted(set(group.parents.values()) - mounts)
-    how = f"in the subtree delegated to you, {delegated[0]}" if delegated else "with limits"
-    return Capability(True, f"created and removed a test cgroup {how}; {layout.describe()}")
+    text = (
+        _("created and removed a test cgroup in the subtree delegated to you, {where}; {layout}")
+        if delegated
+        else _("created and removed a test cgroup with limits; {layout}")
+    )
+    return Capability(
+        True, text.format(where=delegated[0] if delegated else "", layout=layout.describe())
+    )
 
 
 def _pivot(new_root: str) -> None:
@@ -341,13 +390,13 @@ def _probe_pivot_root(userns: bool) -> Capability:
             else None
         )
     if direct.ok:
-        return Capability(True, "pivot_root worked in a private mount namespace (privileged)")
+        return Capability(True, _("pivot_root worked in a private mount namespace (privileged)"))
     if nested is not None and nested.ok:
         return Capability(
-            True, "pivot_root worked in a private mount namespace inside a user namespace"
+            True, _("pivot_root worked in a private mount namespace inside a user namespace")
         )
     error = (nested or direct).error
-    return Capability(False, f"pivot_root failed: {_refusal(error, tmp)}")
+    return Capability(False, _("pivot_root failed: {error}").format(error=_refusal(error, tmp)))
 
 
 def _probe_docker() -> Capability:
@@ -355,7 +404,8 @@ def _probe_docker() -> Capability:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if not host.startswith("unix://"):
         return Capability(
-            False, f"DOCKER_HOST={host} is not a local unix socket; the labs need one"
+            False,
+            _("DOCKER_HOST={host} is not a local unix socket; the labs need one").format(host=host),
         )
     path = host.removeprefix("unix://")
     try:
@@ -365,10 +415,17 @@ def _probe_docker() -> Capability:
             sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
             answer = b"".join(iter(lambda: sock.recv(4096), b""))
     except OSError as exc:
-        return Capability(False, f"no Docker engine answers at {path}: {syscalls.errno_text(exc)}")
+        return Capability(
+            False,
+            _("no Docker engine answers at {path}: {error}").format(
+                path=path, error=syscalls.errno_text(exc)
+            ),
+        )
     if answer.split(b"\r\n", 1)[0].split(b" ")[1:2] == [b"200"]:
-        return Capability(True, f"a Docker engine answered /_ping at {path}")
-    return Capability(False, f"{path} answered /_ping with something other than 200 OK")
+        return Capability(True, _("a Docker engine answered /_ping at {path}").format(path=path))
+    return Capability(
+        False, _("{path} answered /_ping with something other than 200 OK").format(path=path)
+    )
 
 
 def _read_or(path: str, default: str) -> str:

@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Literal, TypeVar
 
-from ...i18n import _
+from ...i18n import N_, _
 
 World = Literal["root", "rootless", "simulated"]
 
-SIMULATED_BANNER = "SIMULATED: this is what a Linux machine that allows it shows"
+#: Above every simulated result; translated with `_` where shown, like every label below.
+SIMULATED_BANNER = N_("SIMULATED: this is what a Linux machine that allows it shows")
 
 
 def live_world() -> World:
@@ -100,7 +101,7 @@ class LiveResult:
     world: World
     reason: str = ""
 
-    title: ClassVar[str] = "live lab"
+    title: ClassVar[str] = N_("live lab")
     lesson: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -156,31 +157,30 @@ class LiveResult:
 
     def _header(self) -> str:
         if self.live:
-            return f"LIVE ({self.world}): {self.title}"
-        return f"{SIMULATED_BANNER}\n  because: {self.reason}\n{self.title}"
+            return _("LIVE ({world}): {title}").format(world=self.world, title=_(self.title))
+        return _("{banner}\n  because: {reason}\n{title}").format(
+            banner=_(SIMULATED_BANNER), reason=_(self.reason), title=_(self.title)
+        )
 
     def __str__(self) -> str:
         lines = [self._header()]
         lines += [f"  {label}: {_show(value)}" for label, value in self.facts()]
         if self.lesson:
-            lines.append(self.lesson)
+            lines.append(_(self.lesson))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        badge = f"LIVE ({self.world})" if self.live else "SIMULATED"
+        badge = _("LIVE ({world})").format(world=self.world) if self.live else _("SIMULATED")
         colour = "#2e7d32" if self.live else "#b26a00"
         rows = "".join(
             f"<tr><td>{html.escape(label)}</td><td><code>{html.escape(_show(value))}</code></td></tr>"
             for label, value in self.facts()
         )
-        note = (
-            ""
-            if self.live
-            else f"<p><em>{html.escape(SIMULATED_BANNER)}</em> ({html.escape(self.reason)})</p>"
-        )
-        lesson = f"<p>{html.escape(self.lesson)}</p>" if self.lesson else ""
+        banner, reason = html.escape(_(SIMULATED_BANNER)), html.escape(_(self.reason))
+        note = "" if self.live else f"<p><em>{banner}</em> ({reason})</p>"
+        lesson = f"<p>{html.escape(_(self.lesson))}</p>" if self.lesson else ""
         return (
-            f'<div><strong style="color:{colour}">{badge}</strong> {html.escape(self.title)}'
+            f'<div><strong style="color:{colour}">{badge}</strong> {html.escape(_(self.title))}'
             f"{note}<table>{rows}</table>{lesson}</div>"
         )
 
@@ -188,9 +188,9 @@ class LiveResult:
 def _show(value: object) -> str:
     """yes/no for booleans and comma lists, so the printed form reads like a sentence."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, (list, tuple)):
-        return ", ".join(_show(v) for v in value) or "(none)"
+        return ", ".join(_show(v) for v in value) or _("(none)")
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_show(v)}" for k, v in value.items()) or "(none)"
+        return ", ".join(f"{k}={_show(v)}" for k, v in value.items()) or _("(none)")
     return str(value)
