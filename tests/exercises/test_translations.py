@@ -12,6 +12,7 @@ from __future__ import annotations
 import gettext
 import importlib
 import io
+import json
 import re
 import string
 from pathlib import Path
@@ -184,7 +185,25 @@ def test_english_stays_the_default(english):
 def test_the_language_can_also_come_from_the_environment(monkeypatch):
     monkeypatch.setattr(i18n, "_language", None)
     monkeypatch.setenv("LAYERLAB_LANG", "zh_CN.UTF-8")
-    assert str(check("00.1", 42)).startswith("✗ 练习 00.1（在 /etc/motd 里写一句问候）")
+    assert str(check("00.1", 42)).startswith("✗ 练习 00.1（/etc/motd 里的问候语）：还不对。")
+
+
+ZH_NOTEBOOKS = sorted(Path(i18n.__file__).parents[1].glob("notebooks/zh/[0-9][0-9]-*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", ZH_NOTEBOOKS, ids=[nb.name for nb in ZH_NOTEBOOKS])
+def test_a_verdict_names_its_exercise_as_the_zh_heading_above_its_cell(chinese, notebook):
+    """`### 练习 05.2：把一个层写成 tar 包` above the cell, `练习 05.2（把一个层写成 tar 包）`
+    in its verdict: one title, whoever translates it."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    headings = re.findall(
+        r"^### 练习 (\d\d\.\d+)：(.+)$",
+        "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"),
+        flags=re.M,
+    )
+    assert headings, f"{notebook.name} has no exercise heading"
+    for exercise_id, title in headings:
+        assert i18n._(get(exercise_id).title) == title.strip(), exercise_id
 
 
 def test_what_the_exercise_modules_print_outside_a_verdict_speaks_chinese(chinese, tmp_path):
