@@ -42,13 +42,13 @@ How to add one (say 02.3):
    with named fields, `_("{path} is gone").format(path=...)`, never an f-string; a table
    built at import marks its sentences with `N_()` and passes them through `_()` where
    it shows them, so that `set_language("zh")` in a notebook's first cell still applies.
-   Then translate them in the `exercises` catalog (from the repository root):
+   Then translate them in layerlab/locale/zh/LC_MESSAGES/exercises.po and compile it
+   into exercises.mo, with Babel:
 
        pybabel extract -k _ -k N_ -k ngettext:1,2 --no-location \\
            -o /tmp/exercises.pot layerlab/exercises
        pybabel update -D exercises -d layerlab/locale -l zh -i /tmp/exercises.pot
-       # fill in each empty or "fuzzy" msgstr of layerlab/locale/zh/LC_MESSAGES/
-       # exercises.po, keeping every {field}; then:
+       # fill in each empty or "fuzzy" msgstr, keeping every {field}; then:
        pybabel compile -D exercises -d layerlab/locale
 
    `tests/exercises/test_translations.py` fails while a message lacks its translation,
