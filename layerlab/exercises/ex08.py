@@ -1,5 +1,5 @@
-"""Exercises of notebook 08, the capstone: the order of a runtime's steps, and committing
-only what you mean.
+"""Exercises of notebook 08, the capstone: the order of a runtime's steps, committing only
+what you mean, and (in ex08_levels) a runtime of your own, written level by level.
 
 08.1 replays the learner's order on a model of what each step needs (a namespace before a
 mount, the rootfs before pivot_root, everything before exec), with the kernel's reason when
@@ -280,3 +280,5 @@ register(
         "08.2", N_("commit only what you mean"), CLEAN_STUB, CLEAN_SOLUTION, check_clean_commit
     ),
 )
+
+from . import ex08_levels  # noqa: E402,F401  08.3-08.5, the runtime levels, register themselves

@@ -183,7 +183,7 @@ def test_an_exception_from_the_answer_is_named_with_its_line(exercise_id):
 
 
 @pytest.mark.parametrize("exercise_id", EXERCISES)
-def test_printing_the_answer_instead_of_returning_it_gets_a_hint(exercise_id, capsys):
+def test_printing_the_answer_instead_of_returning_it_gets_a_hint(exercise_id, capsys, monkeypatch):
     answer = reference_answer(exercise_id)
     if not callable(answer):
         pytest.skip("this exercise's answer is a value, not code")
@@ -195,6 +195,10 @@ def test_printing_the_answer_instead_of_returning_it_gets_a_hint(exercise_id, ca
         print(result)
 
     verdict = check(exercise_id, printing)
+    if not returned:  # it ran in a child process (the runtime levels' sandbox): again in ours
+        monkeypatch.setenv("LAYERLAB_LIVE", "0")
+        in_child, verdict = verdict, check(exercise_id, printing)
+        assert (in_child.status, in_child.reason) == (verdict.status, verdict.reason)
     if all(r is None for r in returned):
         assert verdict.ok, str(verdict)  # it changes things; printing None is harmless
     else:

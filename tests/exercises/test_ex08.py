@@ -3,7 +3,12 @@ each step needs), and a commit that carries the build's result but not its lefto
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from exercise_contract import contract_tests
+from runtime_levels import RIGHT as LEVELS_RIGHT
+from runtime_levels import WRONG as LEVELS_WRONG
 
 import layerlab
 from layerlab.entries import File
@@ -52,6 +57,7 @@ def remove_whole_dirs(container):
 
 
 WRONG = {
+    **LEVELS_WRONG,  # 08.3-08.5, the runtime levels: see runtime_levels.py
     "08.1": {
         "after-exec": moved(EXEC, PIVOT),  # thinks steps can follow exec
         # mounts the rootfs before leaving the host's mount namespace
@@ -97,6 +103,7 @@ def scratch_removed_from_the_upper_layer(container):
 
 
 RIGHT = {
+    **LEVELS_RIGHT,
     "08.1": [tuple(moved(JOIN, UNSHARE)), iter(ORDER)],
     "08.2": [
         scratch_removed_from_the_upper_layer,
@@ -132,3 +139,42 @@ def test_removing_the_scratch_with_a_real_run_passes_too():
         return container.commit(created_by="build the site")
 
     assert check("08.2", with_rm).ok
+
+
+LEVEL_CASES = [(e, r, a) for e, answers in LEVELS_WRONG.items() for r, a in answers.items()]
+
+
+@pytest.mark.parametrize(
+    "exercise_id, reason, answer", LEVEL_CASES, ids=[f"{e}-{r}" for e, r, _ in LEVEL_CASES]
+)
+def test_a_runtime_level_gets_the_same_hint_on_the_simulated_kernel(
+    monkeypatch, exercise_id, reason, answer
+):
+    """No fork, no namespaces (LAYERLAB_LIVE=0, the browser): the hints must not change."""
+    here = check(exercise_id, answer)  # live where the probe allows it
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    verdict = check(exercise_id, answer)
+    assert (verdict.status, verdict.reason) == ("wrong", reason), str(verdict)
+    assert str(verdict) == str(here)  # word for word: the notebook's outputs must not differ
+
+
+@pytest.mark.parametrize("exercise_id", sorted(LEVELS_RIGHT))
+def test_the_runtime_levels_accept_right_answers_on_the_simulated_kernel(monkeypatch, exercise_id):
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    for answer in LEVELS_RIGHT[exercise_id]:
+        assert check(exercise_id, answer).ok, answer.__name__
+
+
+def test_the_levels_judge_in_the_browser_where_there_is_no_fork(monkeypatch, run_cell):
+    """Pyodide has no fork, exec or wait: the simulated kernel judges, with the same hints."""
+    from layerlab.exercises import get
+    from layerlab.live import probe
+
+    monkeypatch.setattr(probe, "IN_BROWSER", True)
+    for name in ("fork", "execvp", "execv", "waitpid", "waitstatus_to_exitcode", "_exit"):
+        monkeypatch.delattr(os, name, raising=False)
+    for exercise_id, mutants in LEVELS_WRONG.items():
+        assert run_cell(get(exercise_id).stub).status == "unsolved"
+        assert run_cell(get(exercise_id).solution).ok
+        for reason, answer in mutants.items():
+            assert check(exercise_id, answer).reason == reason

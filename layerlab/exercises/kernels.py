@@ -1,0 +1,293 @@
+"""The two kernels the build-your-own-runtime levels of notebook 08 run on.
+
+A level's answer is a function `run(k, argv, ...)` that starts a command the way a runtime
+does, calling the kernel only through `k`, whose names are the `os` module's (`k.fork()`,
+`k.execvp(...)`, `k.waitpid(pid, 0)`, `k.unshare(k.CLONE_NEWUTS)`...). That one indirection
+lets the same answer run on the live kernel (`LiveKernel`, in a throwaway sandbox process)
+or on `SimKernel`, a small model of processes and namespaces for machines where the probe
+says no, for LAYERLAB_LIVE=0, and in the browser, where there is no fork at all.
+
+Either way the checker gets an `Observed`: what the runtime returned, each command the
+answer exec'd (its PID, hostname and namespaces, as the command itself saw them) and what
+became of the runtime process. The hints are computed from that alone, so they are the
+same in every world.
+
+How SimKernel forks without fork(): the answer is plain Python that depends only on what
+`k` returns, so a child is the answer run again from the top, with every call before the
+fork replayed from the parent's log (no effect twice), the fork returning 0, and the
+child's own state copied from the parent's at the fork. The child runs to its end before
+the parent's fork() returns: one of the schedules the real kernel may pick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import errno
+import itertools
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .framework import NotSolved, Wrong, attempt
+
+__all__ = ["CLONE", "Observed", "Ran", "SimKernel", "judged_call", "simulate"]
+
+#: unshare(2) flags, the same numbers on every Linux architecture.
+CLONE = {
+    "CLONE_NEWNS": 0x00020000,
+    "CLONE_NEWCGROUP": 0x02000000,
+    "CLONE_NEWUTS": 0x04000000,
+    "CLONE_NEWIPC": 0x08000000,
+    "CLONE_NEWUSER": 0x10000000,
+    "CLONE_NEWPID": 0x20000000,
+    "CLONE_NEWNET": 0x40000000,
+}
+HOST_NAME = "host"  # the sandbox's hostname: what "the host" is called while a level runs
+#: Where a probe command lives: it reports what it sees, then exits with the code it is given.
+PROBE = "layerlab-probe"
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A command the answer exec'd, as the command saw itself."""
+
+    pid: int  # its PID in its own PID namespace
+    hostname: str
+    new_uts: bool  # not the host's UTS namespace
+    new_pid: bool  # not the host's PID namespace
+    new_pid_for_children: bool  # its children would land in a new PID namespace
+
+
+@dataclass
+class Observed:
+    """What one run of the answer did, the same shape in every world."""
+
+    runtime: str = "returned"  # returned, replaced (by exec), exited, hung
+    value: Any = None  # what run() returned (`plain`), or the verdict attempt() gave it
+    ran: list[Ran] = field(default_factory=list)
+    escaped: str = ""  # "returned"/"raised: ..." when a forked child came back out of run()
+    unreaped: bool = False  # the runtime left a child it never waited for
+    host_hostname: str = HOST_NAME
+    runtime_uts_moved: bool = False
+    runtime_pid_moved: bool = False  # the runtime's own next children would be in a new ns
+
+
+def plain(value: Any) -> Any:
+    """The returned value in a form that survives a pipe and compares simply: integral
+    types as int, a tuple of them as a tuple of ints, anything else by its repr."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple) and all(isinstance(v, numbers.Integral) for v in value):
+        return tuple(int(v) for v in value)
+    if value is None or value is Ellipsis:
+        return value
+    return f"a {type(value).__name__}"  # never its repr: that may hold a memory address
+
+
+def judged_call(answer: Callable[..., Any], k: Any, args: Sequence[Any]) -> Any:
+    """Call the answer as checkers do; a verdict it earns by itself comes back as a tuple."""
+    try:
+        return plain(attempt(answer, k, *args, name="run", returns=True))
+    except NotSolved:
+        return ("unsolved",)
+    except Wrong as wrong:
+        return ("wrong", wrong.reason, wrong.hint)
+
+
+# -- the simulated kernel ---------------------------------------------------------------------
+
+
+class _Exec(BaseException):
+    """The process image was replaced: the answer's code stops running in this process."""
+
+
+class _Exit(BaseException):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@dataclass
+class _Namespace:
+    kind: str
+    id: int
+    hostname: str = HOST_NAME
+    next_pid: int = 1
+
+
+@dataclass
+class _Proc:
+    pid: int
+    pid_ns: _Namespace
+    pid_for_children: _Namespace
+    uts: _Namespace
+    others: dict[str, int] = field(default_factory=dict)  # mnt, ipc, net...: namespace ids
+    children: dict[int, int | None] = field(default_factory=dict)  # pid -> status once ended
+    ended: BaseException | None = None  # the _Exec or _Exit that ended it
+
+
+class _World:
+    def __init__(self, programs: dict[str, int]) -> None:
+        self.ids = itertools.count(1)
+        self.host_uts = _Namespace("uts", next(self.ids))
+        self.host_pid = _Namespace("pid", next(self.ids), next_pid=100)
+        self.programs = programs  # probe path -> the exit code it ends with
+        self.orphans = 0  # processes reparented to the runtime (a subreaper), never reaped
+        self.observed = Observed()
+
+
+class SimKernel:
+    """The `os`-like calls of one simulated process (see the module docstring)."""
+
+    def __init__(
+        self, world: _World, proc: _Proc, answer: Callable[..., Any], args: tuple, replay: list
+    ) -> None:
+        self._world, self._proc, self._answer, self._args = world, proc, answer, args
+        self._replay, self._log = list(replay), list(replay)
+        for name, value in CLONE.items():
+            setattr(self, name, value)
+
+    # Each call is either replayed (the parent made it before the fork) or done. A process
+    # that exec'd or exited runs no more of the answer's code, even if a `finally:` of the
+    # answer catches our _Exec or _Exit: each later call ends it again, the same way.
+    def _call(self, do: Callable[[], Any]) -> Any:
+        if self._proc.ended is not None:
+            raise self._proc.ended
+        if self._replay:
+            kind, value = self._replay.pop(0)
+            if kind == "raise":
+                raise copy.copy(value)
+            return value
+        try:
+            value = do()
+        except OSError as exc:
+            self._log.append(("raise", exc))
+            raise
+        self._log.append(("value", value))
+        return value
+
+    def fork(self) -> int:
+        if self._replay and len(self._replay) == 1 and self._replay[0] == ("fork", 0):
+            self._replay.pop()
+            return 0
+        return self._call(self._fork)
+
+    def _fork(self) -> int:
+        parent, world = self._proc, self._world
+        ns = parent.pid_for_children
+        number = ns.next_pid
+        ns.next_pid += 1
+        child = _Proc(number, ns, ns, parent.uts, dict(parent.others))
+        status = run_process(world, self._answer, self._args, child, [*self._log, ("fork", 0)])
+        parent.children[number] = status
+        return number
+
+    def execvp(self, file: str, args: Sequence[str]) -> None:
+        self._call(lambda: self._exec(file, list(args)))
+
+    execv = execvp
+
+    def _exec(self, file: str, args: list[str]) -> None:
+        if file not in self._world.programs:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
+        proc, world = self._proc, self._world
+        world.observed.ran.append(
+            Ran(
+                pid=proc.pid,
+                hostname=proc.uts.hostname,
+                new_uts=proc.uts is not world.host_uts,
+                new_pid=proc.pid_ns is not world.host_pid,
+                new_pid_for_children=proc.pid_for_children is not world.host_pid,
+            )
+        )
+        proc.ended = _Exec(world.programs[file])
+        raise proc.ended
+
+    def waitpid(self, pid: int, options: int) -> tuple[int, int]:
+        return self._call(lambda: self._waitpid(pid))
+
+    def _waitpid(self, pid: int) -> tuple[int, int]:
+        children = self._proc.children
+        candidates = list(children) if pid == -1 else [pid] if pid in children else []
+        if not candidates:
+            raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
+        found = candidates[0]
+        status = children.pop(found)
+        return found, status or 0
+
+    @staticmethod
+    def waitstatus_to_exitcode(status: int) -> int:
+        """As os's, for a process that exited (the model has no signals)."""
+        if status & 0x7F:
+            raise ValueError(f"invalid wait status: {status}")
+        return (status >> 8) & 0xFF
+
+    def _exit(self, code: int) -> None:
+        if self._proc.ended is None:
+            self._proc.ended = _Exit(int(code) & 0xFF)
+        raise self._proc.ended
+
+    def getpid(self) -> int:
+        return self._call(lambda: self._proc.pid)
+
+    def unshare(self, flags: int) -> None:
+        self._call(lambda: self._unshare(int(flags)))
+
+    def _unshare(self, flags: int) -> None:
+        if flags & ~sum(CLONE.values()):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        proc, world = self._proc, self._world
+        if flags & CLONE["CLONE_NEWUTS"]:
+            # a new UTS namespace starts with a copy of the old one's hostname
+            proc.uts = _Namespace("uts", next(world.ids), proc.uts.hostname)
+        if flags & CLONE["CLONE_NEWPID"]:
+            proc.pid_for_children = _Namespace("pid", next(world.ids))
+        for name, value in CLONE.items():
+            if flags & value and name not in ("CLONE_NEWUTS", "CLONE_NEWPID"):
+                proc.others[name] = next(world.ids)
+
+    def sethostname(self, name: str | bytes) -> None:
+        text = name.decode() if isinstance(name, bytes) else str(name)
+        self._call(lambda: setattr(self._proc.uts, "hostname", text))
+
+    def gethostname(self) -> str:
+        return self._call(lambda: self._proc.uts.hostname)
+
+
+def run_process(
+    world: _World, answer: Callable[..., Any], args: tuple, proc: _Proc, replay: list
+) -> int:
+    """Run a forked child of the answer to its end; its wait status."""
+    how = "returned"
+    try:
+        answer(SimKernel(world, proc, answer, args, replay), *args)
+    except (_Exec, _Exit, Exception, SystemExit):
+        how = "raised"
+    world.orphans += len(proc.children)  # never waited for: they go to the subreaper
+    if isinstance(proc.ended, _Exec):
+        return int(proc.ended.args[0]) << 8
+    if isinstance(proc.ended, _Exit):
+        return proc.ended.code << 8
+    world.observed.escaped = world.observed.escaped or how
+    return (1 if how == "raised" else 0) << 8
+
+
+def simulate(answer: Callable[..., Any], args: Sequence[Any], programs: dict[str, int]) -> Observed:
+    """Run `answer(k, *args)` as the runtime process on the simulated kernel."""
+    world = _World(programs)
+    host = world.host_pid
+    runtime = _Proc(host.next_pid, host, host, world.host_uts)
+    host.next_pid += 1
+    k = SimKernel(world, runtime, answer, tuple(args), [])
+    seen = world.observed
+    with contextlib.suppress(_Exec, _Exit):  # how it ended is in runtime.ended
+        seen.value = judged_call(answer, k, args)
+    if runtime.ended is not None:
+        seen.runtime = "replaced" if isinstance(runtime.ended, _Exec) else "exited"
+    seen.unreaped = bool(runtime.children or world.orphans)
+    seen.host_hostname = world.host_uts.hostname
+    seen.runtime_uts_moved = runtime.uts is not world.host_uts
+    seen.runtime_pid_moved = runtime.pid_for_children is not world.host_pid
+    return seen

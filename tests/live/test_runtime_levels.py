@@ -1,0 +1,62 @@
+"""Notebook 08's runtime levels run the learner's run() in a live sandbox: whatever that
+code does (hang, raise, fork and forget, Ctrl-C while it runs), the check stops it and
+leaves nothing behind (the autouse no_leftovers fixture: processes, temp dirs, mounts)."""
+
+from __future__ import annotations
+
+import pytest
+from livetools import WORLD, Interrupter
+
+from layerlab.exercises import check, ex08_levels
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(autouse=True)
+def live_only(monkeypatch):
+    if WORLD == "simulated":
+        pytest.skip("the sandbox is live; the simulated kernel runs in the test's own process")
+    monkeypatch.setattr(ex08_levels, "TIMEOUT", 2.0)
+
+
+def waits_for_a_sleeper(k, argv):
+    pid = k.fork()
+    if pid == 0:
+        k.execvp("sleep", ["sleep", "60"])
+    k.waitpid(pid, 0)
+
+
+def forks_and_raises(k, argv):
+    k.fork()
+    k.fork()
+    raise RuntimeError("half way")
+
+
+def forgets_a_sleeper(k, argv, hostname):
+    if k.fork() == 0:
+        k.unshare(k.CLONE_NEWPID)
+        if k.fork() == 0:
+            k.execvp("sleep", ["sleep", "60"])
+        k._exit(0)
+    return 0
+
+
+def test_a_runtime_that_hangs_is_stopped_with_its_children():
+    verdict = check("08.3", waits_for_a_sleeper)
+    assert verdict.reason == "hung", str(verdict)
+
+
+def test_a_runtime_whose_processes_all_raise_leaves_none_of_them():
+    verdict = check("08.3", forks_and_raises)
+    assert verdict.reason == "child-returned", str(verdict)
+
+
+def test_a_process_left_running_in_its_own_pid_namespace_is_stopped():
+    verdict = check("08.5", forgets_a_sleeper)
+    assert verdict.reason == "no-wait", str(verdict)
+
+
+def test_ctrl_c_while_the_learners_runtime_runs_stops_the_sandbox():
+    with Interrupter("child-started") as press, pytest.raises(KeyboardInterrupt):
+        check("08.3", waits_for_a_sleeper)
+    assert press.reached
