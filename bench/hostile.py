@@ -32,6 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "hostile"))
+sys.path.insert(1, str(HERE.parent / "tests"))  # tarbuild, which the corpus builds with
 
 from hostile_corpus import (  # noqa: E402
     BOMB_DIFF_ID,
@@ -55,7 +56,11 @@ def run(args: list[str], *, env: dict[str, str] | None = None, signal_after: flo
     the peak is 0 when the process was killed before it could report it."""
     start = time.perf_counter()
     path = os.pathsep.join(
-        [str(HERE.parent / "tests" / "hostile"), os.environ.get("PYTHONPATH", "")]
+        [
+            str(HERE.parent / "tests" / "hostile"),
+            str(HERE.parent / "tests"),
+            os.environ.get("PYTHONPATH", ""),
+        ]
     )
     proc = subprocess.Popen(
         [*LAYERLAB, *args],

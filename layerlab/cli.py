@@ -29,7 +29,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _flatten(args: argparse.Namespace) -> int:
     from .formats import load_image
-    from .formats.flatten import flatten
+    from .tar.flatten import flatten
 
     image = load_image(args.image)
     result = flatten(image, args.dest, progress=None if args.progress else False)
@@ -40,10 +40,10 @@ def _flatten(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .changeset import write_changeset
     from .formats.ondisk import read_layer_dir
-    from .formats.output import new_file
-    from .formats.treediff import diff_trees
+    from .output import new_file
+    from .tar.treediff import diff_trees
+    from .tar.write import write_changeset
 
     old = read_layer_dir(args.old, None, include_root=True)
     new = read_layer_dir(args.new, None, include_root=True)
@@ -66,7 +66,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from .live.probe import probe, probe_json
+    from .live.kernel.probe import probe, probe_json
 
     print(probe_json() if args.json else probe())
     return 0

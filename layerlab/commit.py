@@ -20,14 +20,11 @@ import copy
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .changeset import write_changeset
 from .image import Image, LayerRef, canonical_json
 from .layer import Layer
-
-if TYPE_CHECKING:
-    from .container import Container
+from .tar.write import write_changeset
 
 __all__ = ["CommitResult", "commit", "build_image", "EPOCH"]
 
@@ -86,7 +83,8 @@ def _add_layer(
 
 
 def commit(
-    container: Container,
+    parent: Image | Sequence[Layer],
+    changes: Layer | None,
     *,
     created_by: str = "layerlab commit",
     comment: str = "",
@@ -95,10 +93,14 @@ def commit(
     tag: str | None = None,
     mtime: int | None = None,
 ) -> CommitResult:
-    """Capture the container's rw layer as a new image on top of its image."""
-    parent = container.image
-    if parent is None:
-        parent = build_image(container.image_layers)
+    """A new image: `parent` (an image, or bare layers bottom first) plus `changes`.
+
+    It takes layers, not a container, so that the model of an image never needs to know
+    what a container is; `Container.commit` passes its parent and its rw layer's changes.
+    `changes` None records a history entry with no layer, as a no-change commit does.
+    """
+    if not isinstance(parent, Image):
+        parent = build_image(parent)
     config = copy.deepcopy(parent.config)
     config["created"] = created
     history: dict[str, Any] = {"created": created, "created_by": created_by}
@@ -107,7 +109,6 @@ def commit(
     if author:
         history["author"] = author
         config["author"] = author
-    changes = container.changes() if len(container.rw) else None
     ref, data = _add_layer(config, changes, history, mtime=mtime)
     layers = [*parent.layers, ref] if ref is not None else list(parent.layers)
     image = Image(canonical_json(config), layers, repo_tags=[tag] if tag else [])

@@ -17,17 +17,15 @@ import hashlib
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .commit import CommitResult, commit
 from .copy_on_write import Effects, Overlay
 from .engines import engine_profile
 from .entries import normpath
 from .image import Image
 from .layer import Layer
+from .mv import move
 from .union import UnionView
-
-if TYPE_CHECKING:
-    from .commit import CommitResult
 
 __all__ = ["Container", "Step"]
 
@@ -265,7 +263,7 @@ class Container:
         """mv: rename, falling back to copy-and-delete on EXDEV, as coreutils and busybox do."""
         self._refuse_busy(old, new)
         return self._step(
-            "move", (old, new), f"mv {old} {new}", lambda: self._overlay.move(old, new)
+            "move", (old, new), f"mv {old} {new}", lambda: move(self._overlay, old, new)
         )
 
     # -- commit -------------------------------------------------------------------------
@@ -275,9 +273,9 @@ class Container:
 
     def commit(self, **options: object) -> CommitResult:
         """`docker commit` (or `podman commit`): see `layerlab.commit.commit` for the options."""
-        from .commit import commit
-
-        return commit(self, **options)  # type: ignore[arg-type]
+        parent = self.image if self.image is not None else self.image_layers
+        changes = self.changes() if len(self.rw) else None
+        return commit(parent, changes, **options)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return (

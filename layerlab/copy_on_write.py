@@ -10,7 +10,7 @@ and `redirect_dir` and `metacopy` at the kernel's defaults, off (docs/semantics.
   upper layer has simply removes it;
 * `mkdir` over a whited-out name makes an opaque directory;
 * renaming a directory that exists in a lower layer fails with EXDEV, so `mv` falls back
-  to copy-and-delete (see `move`);
+  to copy-and-delete (see `layerlab.mv`);
 * copy-up breaks hardlinks between lower files.
 
 Docker builds both the `-init` layer and the container's read-write layer this way.
@@ -375,9 +375,3 @@ class Overlay:
         for p, e in self.upper.items():  # hardlinks follow their target's new name
             if isinstance(e, Hardlink) and is_under(normpath(e.target), old):
                 self.upper[p] = Hardlink(e.meta, target=new + normpath(e.target)[len(old) :])
-
-    def move(self, old: str, new: str) -> None:
-        """What `mv OLD NEW` does here, EXDEV fallback included (see `layerlab.mv`)."""
-        from .mv import move
-
-        move(self, old, new)

@@ -19,12 +19,9 @@ import errno
 import os
 import posixpath
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from .copy_on_write import Overlay
 from .entries import Dir, Hardlink, Symlink, normpath
-
-if TYPE_CHECKING:
-    from .copy_on_write import Overlay
 
 __all__ = ["move"]
 

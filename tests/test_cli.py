@@ -15,10 +15,10 @@ import pytest
 from layerlab.cli import main
 from layerlab.commit import build_image
 from layerlab.entries import Dir, File, Meta, OpaqueDir, Symlink, Whiteout
-from layerlab.formats import tree_writer
 from layerlab.formats.docker_archive import save_docker_archive
 from layerlab.formats.oci import save_oci
 from layerlab.layer import Layer
+from layerlab.tar import tree_writer
 
 IMAGE = build_image(
     [

@@ -35,7 +35,7 @@ import threading
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode
 
-from layerlab.live.cgroups import Cgroup
+from layerlab.live.kernel.cgroupfs import Cgroup
 
 _accounts_lock = threading.Lock()
 

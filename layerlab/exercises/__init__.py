@@ -55,7 +55,7 @@ How to add one (say 02.3):
    while the .mo lags behind the .po, or while a hint of a mutant comes out in English.
 
 Number exercises in the order the notebook asks them. Ask the checker's questions
-of fresh objects (`images.ubuntu_image()` builds a new image per call), so a learner's
+of fresh objects (`samples.ubuntu_image()` builds a new image per call), so a learner's
 mistake in one attempt cannot leak into the next; `judging.py` has the questions most
 checkers ask (was the image edited, what is visible, which names would a commit hold).
 """

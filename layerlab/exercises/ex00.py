@@ -7,8 +7,8 @@ import posixpath
 from ..container import Container
 from ..entries import Symlink
 from ..i18n import N_, _
+from ..samples import ubuntu_image
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import ubuntu_image
 from .judging import require_image_untouched, require_no_collateral, snapshot, visible_state
 
 __all__ = ["GREETING"]

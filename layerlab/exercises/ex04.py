@@ -12,9 +12,9 @@ from ..entries import File, OpaqueDir, Whiteout
 from ..i18n import N_, _
 from ..image import chain_ids
 from ..layer import Layer
+from ..samples import ubuntu_image
 from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import ubuntu_image
 from .judging import as_int, as_text
 
 __all__ = ["lookup_stack", "LOOKUP_QUESTIONS"]

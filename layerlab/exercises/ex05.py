@@ -12,8 +12,8 @@ from ..entries import Dir, File, Meta, OpaqueDir, Symlink, Whiteout
 from ..i18n import N_, _
 from ..image import Image
 from ..layer import Layer
+from ..samples import app_image, ubuntu_image, ubuntu_layers
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import app_image, ubuntu_image, ubuntu_layers
 from .judging import (
     as_items,
     layer_names,

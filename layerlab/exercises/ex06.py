@@ -9,9 +9,9 @@ from ..entries import Whiteout
 from ..i18n import N_, _
 from ..image import Image
 from ..initlayer import BIND_MOUNTED, INIT_PATHS
+from ..samples import ubuntu_image
 from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import ubuntu_image
 from .judging import as_items, as_text, tar_paths
 
 __all__ = ["busy_container", "serves", "PLACES"]
@@ -88,7 +88,7 @@ def check_init_in_commit(answer: object) -> str:
 
 
 INIT_STUB = """
-from layerlab.initlayer import INIT_PATHS
+from layerlab import INIT_PATHS
 
 in_commit = ...  # YOUR CODE HERE: the set of INIT_PATHS that the commit of busy records
 
@@ -96,7 +96,7 @@ check("06.1", in_commit)
 """
 
 INIT_SOLUTION = """
-from layerlab.initlayer import INIT_PATHS
+from layerlab import INIT_PATHS
 
 in_commit = {"/.dockerenv"}   # deleted in the rw layer: a whiteout; the rest never got there
 

@@ -12,9 +12,9 @@ from ..container import Container
 from ..engines import PODMAN_BIND_MOUNTED
 from ..i18n import N_, _
 from ..initlayer import INIT_PATHS
+from ..samples import ubuntu_image
 from ..union import UnionView
 from .framework import Exercise, NotSolved, Wrong, register
-from .images import ubuntu_image
 from .judging import as_items, tar_paths
 
 __all__ = ["twin_containers"]

@@ -12,8 +12,8 @@ from ..container import Container
 from ..i18n import N_, _
 from ..image import EMPTY_TAR_DIFF_ID, canonical_json, sha256_digest
 from ..layer import Layer
+from ..samples import ubuntu_image
 from .framework import Exercise, NotSolved, Wrong, attempt, register
-from .images import ubuntu_image
 from .judging import as_items, require_image_untouched, snapshot
 
 __all__ = ["MONDAY", "TUESDAY"]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from ..commit import CommitResult
 from ..container import Container
 from ..i18n import N_, _
-from ..live.busybox import busybox_image
+from ..samples import busybox_image
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .judging import (
     as_items,

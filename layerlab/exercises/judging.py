@@ -7,20 +7,18 @@ which names would the committed tar hold. These helpers answer with plain values
 
 from __future__ import annotations
 
-import io
 import numbers
 import posixpath
-import tarfile
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-from ..changeset import write_changeset
 from ..container import Container
 from ..entries import Dir, File, Symlink
 from ..i18n import _
 from ..layer import Layer
 from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
+from ..tar.write import layer_names, member_names
 from .framework import Wrong
 
 __all__ = [
@@ -116,24 +114,10 @@ def visible_paths(container: Container) -> set[str]:
     return {node.path for node in container.view().walk() if node.path != "/"}
 
 
-def _names(tar: bytes) -> tuple[str, ...]:
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        return tuple(sorted(name.rstrip("/") for name in archive.getnames()))
-
-
-def layer_names(layer: Layer | None) -> tuple[str, ...]:
-    """The member names of a layer's OCI tar, sorted, without a directory's trailing '/'."""
-    if layer is None:
-        return ()
-    buffer = io.BytesIO()
-    write_changeset(layer, buffer)
-    return _names(buffer.getvalue())
-
-
 def tar_paths(tar: bytes | None) -> set[str]:
     """The model paths a layer tar changes: '.wh.x' counts as a change to x."""
     paths = set()
-    for name in _names(tar) if tar else ():
+    for name in member_names(tar) if tar else ():
         parent, base = posixpath.split(name)
         if base != OPAQUE_MARKER:
             paths.add("/" + posixpath.join(parent, base.removeprefix(WHITEOUT_PREFIX)))

@@ -108,7 +108,7 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
 
 def _stop_the_rest(me: int) -> None:
     """Kill what the answer left running and reap it: orphans come to us (a subreaper)."""
-    from ..live.cleanup import group_members
+    from ..live.kernel.cleanup import group_members
 
     while True:
         for pid in group_members(me) - {me}:

@@ -1,13 +1,11 @@
-"""Adapters between the model and the bytes of the outside world.
+"""Adapters between the model and the image stores of the outside world.
 
     oci             OCI image layouts (DIR or DIR:TAG)
     docker_archive  `docker save` tars, legacy and OCI forms
-    blobs           digests, compression and their checks, shared by both
     ondisk          layer directories, AuFS or overlayfs spelling
-    flatten         an image's merged rootfs, written once per file
-    treediff        the changeset between two directory trees
-    tree_writer     creating files without following an image's symlinks
-    output          all-or-nothing destinations; progress: a bar for long jobs
+
+A layer's own bytes (the tar changeset, its compression, flattening) are `layerlab.tar`;
+all-or-nothing destinations are `layerlab.output`.
 
 `load_image` picks the right reader for a path, as the CLI does.
 """

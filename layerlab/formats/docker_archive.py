@@ -24,8 +24,8 @@ import tarfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..blobslice import BlobSlice
 from ..image import Image, LayerRef, chain_ids, sha256_digest
+from ..output import new_file
 from ..safety import (
     MAX_JSON_BYTES,
     LayerlabError,
@@ -34,9 +34,9 @@ from ..safety import (
     clean_member_name,
     parse_json,
 )
-from .blobs import check_digest, file_opener, open_layer, open_layers, open_regular, sniff
+from ..tar.blobs import check_digest, file_opener, open_layer, open_layers, open_regular, sniff
+from ..tar.blobslice import BlobSlice
 from .oci import LAYER, load_from_store, read_layer, split_ref
-from .output import new_file
 
 __all__ = ["TarStore", "is_docker_archive", "load_docker_archive", "save_docker_archive"]
 

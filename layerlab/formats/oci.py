@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from ..changeset import read_changeset
 from ..image import Image, LayerRef
 from ..layer import Layer
+from ..output import new_directory
 from ..safety import (
     MAX_ENTRIES,
     MAX_JSON_BYTES,
@@ -32,7 +32,7 @@ from ..safety import (
     inside,
     parse_json,
 )
-from .blobs import (
+from ..tar.blobs import (
     blob_path,
     check_digest,
     compress,
@@ -41,7 +41,7 @@ from .blobs import (
     open_regular,
     sniff,
 )
-from .output import new_directory
+from ..tar.read import read_changeset
 
 __all__ = [
     "REF_NAME",

@@ -24,7 +24,6 @@ import posixpath
 import stat
 from typing import BinaryIO
 
-from ..changeset import apply_markers, check_parents
 from ..entries import (
     Content,
     Device,
@@ -39,6 +38,7 @@ from ..entries import (
     Whiteout,
 )
 from ..layer import Layer
+from ..output import new_directory
 from ..safety import (
     AUFS_META_PREFIX,
     OPAQUE_MARKER,
@@ -48,8 +48,8 @@ from ..safety import (
     check_no_whiteout_name,
     whiteout_name,
 )
-from .output import new_directory
-from .tree_writer import TreeWriter, WriteStats
+from ..tar.read import apply_markers, check_parents
+from ..tar.tree_writer import TreeWriter, WriteStats
 
 __all__ = ["OnDiskFormat", "opaque_xattr", "read_layer_dir", "write_layer_dir", "convert_layer_dir"]
 

@@ -1,5 +1,5 @@
 """`python -m layerlab.live [--json]`: print what this machine allows (see probe.py)."""
 
-from .probe import main
+from .kernel.probe import main
 
 raise SystemExit(main())

@@ -23,9 +23,9 @@ import sys
 from importlib import resources
 from typing import Any
 
-from .cgroup_labs import cpu_throttle, fork_limit, oom_kill
-from .cgroups import detect_layout
-from .result import LiveError
+from .cgroup_limits import cpu_throttle, fork_limit, oom_kill
+from .kernel.cgroupfs import detect_layout
+from .kernel.result import LiveError
 
 #: The recordings the course shows, by cgroup layout, in the order of the comparison.
 LAYOUTS = {"hybrid": "v1 (hybrid)", "v2": "v2 (pure)"}

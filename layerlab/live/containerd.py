@@ -41,10 +41,10 @@ from ..container import Container
 from ..formats.oci import save_oci
 from ..formats.ondisk import OnDiskFormat, write_layer_dir
 from ..image import Image
-from .cleanup import shield_interrupts, temp_dir
 from .engine_facts import CONTAINERD_OVERLAYFS_ROOT
-from .probe import OFF_REASON, live_enabled
-from .result import LiveError, LiveResult, live_world
+from .kernel.cleanup import shield_interrupts, temp_dir
+from .kernel.probe import OFF_REASON, live_enabled
+from .kernel.result import LiveError, LiveResult, derived, fact, live_world
 from .storage import Items, disk_label, layer_items, render_tree
 
 __all__ = ["Snapshot", "ContainerdLab", "containerd_lab", "private_containerd", "Ctr"]
@@ -255,26 +255,18 @@ def private_containerd(timeout: float = 30.0) -> Iterator[Ctr]:
 class ContainerdLab(LiveResult):
     """One container's layers in containerd's overlayfs snapshotter, next to overlay2's."""
 
-    classic_id: str
-    containerd_id: str
+    classic_id: str = fact("image ID in the classic store (config digest)")
+    containerd_id: str = fact("image ID in the containerd store (manifest digest)")
     snapshots: list[tuple[str, str]]  # (its dir, "key <- parent (kind, role)")
-    mount: str
-    matches: bool
+    per_snapshot = derived(None, lambda r: list(r.snapshots))
+    mount: str = fact("the container's mount")
+    matches: bool = fact("snapshot dirs equal the prediction")
     tree: str = ""
     title: ClassVar[str] = "containerd's image store: the overlayfs snapshotter"
     lesson: ClassVar[str] = (
         "Same layers, other bookkeeping: numbered snapshot dirs, parents in metadata.db "
         "keyed by chain ID, and an image ID that is the manifest's digest."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("image ID in the classic store (config digest)", self.classic_id),
-            ("image ID in the containerd store (manifest digest)", self.containerd_id),
-            *self.snapshots,
-            ("the container's mount", self.mount),
-            ("snapshot dirs equal the prediction", self.matches),
-        ]
 
     def layout(self) -> str:
         return self.tree

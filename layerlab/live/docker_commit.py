@@ -28,17 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..changeset import write_changeset
 from ..commit import build_image
 from ..container import Container
 from ..entries import File, Symlink
-from ..exercises.judging import layer_names
 from ..image import Image, LayerRef
 from ..layer import Layer
+from ..tar.write import layer_names, write_changeset
 from ..union import UnionView
-from .cleanup import temp_dir
-from .probe import missing
-from .result import LiveResult, live_world
+from .kernel.cleanup import temp_dir
+from .kernel.probe import missing
+from .kernel.result import LiveResult, derived, fact, live_world
 
 __all__ = [
     "STEPS",
@@ -137,17 +136,10 @@ class CommitComparison(LiveResult):
         "Both commits hold the rw layer only: the bind-mounted hostname and hosts writes "
         "are in neither, the deleted /.dockerenv is a whiteout in both."
     )
-    docker_layer: tuple[str, ...]
-    layerlab_layer: tuple[str, ...]
-    same_tree: bool
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("docker commit's layer", list(self.docker_layer)),
-            ("layerlab commit's layer", list(self.layerlab_layer)),
-            ("same member names", self.docker_layer == self.layerlab_layer),
-            ("same merged tree in the new image", self.same_tree),
-        ]
+    docker_layer: tuple[str, ...] = fact("docker commit's layer", show=list)
+    layerlab_layer: tuple[str, ...] = fact("layerlab commit's layer", show=list)
+    same_names = derived("same member names", lambda r: r.docker_layer == r.layerlab_layer)
+    same_tree: bool = fact("same merged tree in the new image")
 
 
 def compare_with_docker() -> CommitComparison:

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Sequence
 
 from ..container import Container
-from .busybox import PATH
+from ..samples import PATH
 from .simshell import simulate
 
 __all__ = ["Op", "OPERATIONS", "show_op", "kernel_ops", "model_ops", "ENV"]

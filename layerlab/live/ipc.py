@@ -19,9 +19,9 @@ import errno
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .child import Witness, run
-from .probe import run_live
-from .result import LiveError, LiveResult, live_world
+from .kernel.child import Witness, run
+from .kernel.probe import run_live
+from .kernel.result import LiveError, LiveResult, fact, live_world
 
 __all__ = ["KEY", "IpcIsolation", "ipc_isolation"]
 
@@ -52,32 +52,14 @@ def create_queue(key: int) -> None:
 class IpcIsolation(LiveResult):
     """Who sees a message queue made inside a new IPC namespace."""
 
-    inside_sees_queue: bool
-    host_sees_queue: bool
-    left_on_host: bool
+    inside_sees_queue: bool = fact(f"key {KEY:#x} visible inside", simulated=True)
+    host_sees_queue: bool = fact("visible to the host at the same time", simulated=False)
+    left_on_host: bool = fact("left on the host after the namespace ended", simulated=False)
     title: ClassVar[str] = "IPC namespace: a System V message queue"
     lesson: ClassVar[str] = (
         "System V IPC objects are found by key; a new IPC namespace has its own keys, "
         "and its objects die with it."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            (f"key {KEY:#x} visible inside", self.inside_sees_queue),
-            ("visible to the host at the same time", self.host_sees_queue),
-            ("left on the host after the namespace ended", self.left_on_host),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> IpcIsolation:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            inside_sees_queue=True,
-            host_sees_queue=False,
-            left_on_host=False,
-        )
 
 
 def ipc_isolation() -> IpcIsolation:

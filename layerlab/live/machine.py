@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
-from .cgroups import CgroupLayout, detect_layout
-from .probe import ProbeReport, probe
+from .kernel.cgroupfs import CgroupLayout, detect_layout
+from .kernel.probe import ProbeReport, probe
 
 __all__ = [
     "LABS",

@@ -7,7 +7,7 @@ first five for every container, a cgroup namespace on cgroup v2 hosts, a user na
 only with userns-remap, and no time namespace (man 7 namespaces; moby
 daemon/oci_linux.go). The labs here use the seven kinds Docker can use.
 
-Each demo below runs in a forked child (see `child.py`) and returns a small result with
+Each demo below runs in a forked child (see `kernel/child.py`) and returns a small result with
 `live`, `world` and stable facts to print. As an ordinary user, every demo runs inside a
 user namespace first: there you are uid 0 with full capabilities over the new namespaces,
 but nothing more on the host. When the probe says no, the demo returns the same result
@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from . import syscalls
-from .child import ALL_NAMESPACES, CommandResult, Witness, run, run_program
-from .cleanup import checkpoint, temp_dir
-from .probe import run_live
-from .result import LiveResult, live_world
+from .kernel import syscalls
+from .kernel.child import ALL_NAMESPACES, CommandResult, Witness, run, run_program
+from .kernel.cleanup import checkpoint, temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveResult, derived, fact, live_world
 
 LINKS = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
 
@@ -62,19 +62,13 @@ def run_command(
 class NamespaceLinks(LiveResult):
     """Does each /proc/self/ns/<kind> link point somewhere new inside the container?"""
 
-    differs: dict[str, bool]
+    differs: dict[str, bool] = field(metadata={"simulated": dict.fromkeys(LINKS, True)})
+    per_kind = derived(None, lambda r: [(f"{kind} differs", v) for kind, v in r.differs.items()])
     title: ClassVar[str] = "namespace links: /proc/self/ns/* inside vs outside"
     lesson: ClassVar[str] = (
         "Each link names a namespace; a different link means a separate copy "
         "of that kind of global name."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [(f"{kind} differs", value) for kind, value in self.differs.items()]
-
-    @classmethod
-    def simulated(cls, reason: str) -> NamespaceLinks:
-        return cls(live=False, world="simulated", reason=reason, differs=dict.fromkeys(LINKS, True))
 
 
 def namespace_links() -> NamespaceLinks:
@@ -107,23 +101,13 @@ def namespace_links() -> NamespaceLinks:
 class PidIsolation(LiveResult):
     """The first process in a new PID namespace is PID 1 and sees only its own processes."""
 
-    pid_inside: int
-    processes_visible: int
+    pid_inside: int = fact("pid inside", simulated=1)
+    processes_visible: int = fact("processes visible in /proc", simulated=1)
     title: ClassVar[str] = "PID namespace"
     lesson: ClassVar[str] = (
         "Inside, the process is PID 1 (the container's init) and a fresh "
         "/proc lists only the container's processes."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("pid inside", self.pid_inside),
-            ("processes visible in /proc", self.processes_visible),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> PidIsolation:
-        return cls(live=False, world="simulated", reason=reason, pid_inside=1, processes_visible=1)
 
 
 def pid_isolation() -> PidIsolation:
@@ -145,25 +129,13 @@ def pid_isolation() -> PidIsolation:
 class HostnameIsolation(LiveResult):
     """A hostname set inside a UTS namespace, and whether the host's stayed the same."""
 
-    hostname_inside: str
-    host_unchanged: bool
+    hostname_inside: str = fact("hostname inside", simulated="container")
+    host_unchanged: bool = fact("host's hostname unchanged", simulated=True)
     title: ClassVar[str] = "UTS namespace: hostname"
     lesson: ClassVar[str] = (
         "sethostname() inside changes only the container's copy; this is "
         "how `docker run --hostname` works."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("hostname inside", self.hostname_inside),
-            ("host's hostname unchanged", self.host_unchanged),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str, name: str = "container") -> HostnameIsolation:
-        return cls(
-            live=False, world="simulated", reason=reason, hostname_inside=name, host_unchanged=True
-        )
 
 
 def hostname_isolation(name: str = "container") -> HostnameIsolation:
@@ -184,26 +156,21 @@ def hostname_isolation(name: str = "container") -> HostnameIsolation:
             live=True, world=live_world(), hostname_inside=seen, host_unchanged=unchanged
         )
 
-    return run_live(["uts_namespace"], live, lambda why: HostnameIsolation.simulated(why, name))
+    return run_live(
+        ["uts_namespace"], live, lambda why: HostnameIsolation.simulated(why, hostname_inside=name)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkIsolation(LiveResult):
     """The network devices a new network namespace starts with."""
 
-    interfaces: list[str]
+    interfaces: list[str] = fact("interfaces inside", simulated=["lo"])
     title: ClassVar[str] = "network namespace"
     lesson: ClassVar[str] = (
         "A new network namespace has only a loopback device; Docker then "
         "adds one end of a veth pair (none with --network none)."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [("interfaces inside", self.interfaces)]
-
-    @classmethod
-    def simulated(cls, reason: str) -> NetworkIsolation:
-        return cls(live=False, world="simulated", reason=reason, interfaces=["lo"])
 
 
 def network_isolation() -> NetworkIsolation:
@@ -220,32 +187,14 @@ def network_isolation() -> NetworkIsolation:
 class MountIsolation(LiveResult):
     """A tmpfs mounted inside a private mount namespace, looked at from both sides."""
 
-    inside_sees_file: bool
-    host_sees_file: bool
-    host_sees_mount: bool
+    inside_sees_file: bool = fact("inside sees the file", simulated=True)
+    host_sees_file: bool = fact("host sees the file", simulated=False)
+    host_sees_mount: bool = fact("host's mount table shows the mount", simulated=False)
     title: ClassVar[str] = "mount namespace"
     lesson: ClassVar[str] = (
         "Mounts made inside a private mount namespace are invisible to the "
         "host, and vanish when the last process inside exits."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("inside sees the file", self.inside_sees_file),
-            ("host sees the file", self.host_sees_file),
-            ("host's mount table shows the mount", self.host_sees_mount),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> MountIsolation:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            inside_sees_file=True,
-            host_sees_file=False,
-            host_sees_mount=False,
-        )
 
 
 def mount_isolation() -> MountIsolation:
@@ -288,37 +237,19 @@ def mount_isolation() -> MountIsolation:
 class UserMapping(LiveResult):
     """Who you are inside a user namespace, and who the host says you are."""
 
-    uid_inside: int
-    gid_inside: int
-    maps_to_your_uid: bool
-    file_owned_by_you: bool
-    outer_uid: int = 0  # machine-specific: kept for tools, never printed
+    uid_inside: int = fact("uid inside", simulated=0)
+    gid_inside: int = fact("gid inside", simulated=0)
+    maps_to_your_uid: bool = fact("uid 0 inside maps to your uid outside", simulated=True)
+    file_owned_by_you: bool = fact(
+        "a file root creates inside is owned by you outside", simulated=True
+    )
+    #: machine-specific: kept for tools, never printed
+    outer_uid: int = field(default=0, metadata={"simulated": 1000})
     title: ClassVar[str] = "user namespace: uid mapping"
     lesson: ClassVar[str] = (
         "uid 0 inside is your own uid outside (uid_map '0 <you> 1'): root "
         "powers over the container's namespaces, none over the host."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("uid inside", self.uid_inside),
-            ("gid inside", self.gid_inside),
-            ("uid 0 inside maps to your uid outside", self.maps_to_your_uid),
-            ("a file root creates inside is owned by you outside", self.file_owned_by_you),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> UserMapping:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            uid_inside=0,
-            gid_inside=0,
-            maps_to_your_uid=True,
-            file_owned_by_you=True,
-            outer_uid=1000,
-        )
 
 
 def user_mapping() -> UserMapping:

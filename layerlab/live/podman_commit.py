@@ -13,22 +13,19 @@ computed. tests/exercises/test_podman_lab.py re-runs the live lab against the re
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..changeset import write_changeset
 from ..commit import build_image
 from ..container import Container
-from ..exercises.judging import layer_names
 from ..image import Image
 from ..layer import Layer
-from .cleanup import temp_dir
+from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, STEPS, _blob_names, busybox_base, tree
-from .podman import podman_capability, private_podman
-from .result import LiveResult, live_world
+from .kernel.result import LiveResult, derived, fact, live_world
+from .podman import committed_run, podman_capability
 
 __all__ = [
     "ENGINE_STEPS",
@@ -84,17 +81,10 @@ class PodmanComparison(LiveResult):
         "mount points and bind-mounted files, and libpod's /etc/mtab. What the container "
         "wrote to hostname and hosts went to the bind mounts, into neither layer."
     )
-    podman_layer: tuple[str, ...]
-    layerlab_layer: tuple[str, ...]
-    same_tree: bool
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("podman commit's layer", list(self.podman_layer)),
-            ("layerlab commit's layer (engine='podman')", list(self.layerlab_layer)),
-            ("same member names", self.podman_layer == self.layerlab_layer),
-            ("same merged tree in the new image", self.same_tree),
-        ]
+    podman_layer: tuple[str, ...] = fact("podman commit's layer", show=list)
+    layerlab_layer: tuple[str, ...] = fact("layerlab commit's layer (engine='podman')", show=list)
+    same_names = derived("same member names", lambda r: r.podman_layer == r.layerlab_layer)
+    same_tree: bool = fact("same merged tree in the new image")
 
 
 def compare_with_podman() -> PodmanComparison:
@@ -120,15 +110,8 @@ def _live() -> PodmanComparison:
     from ..formats.docker_archive import load_docker_archive
 
     busybox = Path(BUSYBOX).read_bytes()
-    with temp_dir("podman-lab") as tmp, private_podman() as podman:
-        base_tar = os.path.join(tmp, "base.tar")
-        with open(base_tar, "wb") as out:
-            write_changeset(busybox_base(busybox), out)
-        with open(base_tar, "rb") as tar:
-            base_ref = podman.import_rootfs(tar.read(), "base")
-        script = " && ".join(command for command, _ in ENGINE_STEPS)
-        name, _ = podman.run(base_ref, "web", script, "--hostname", "web")
-        saved = podman.save(podman.commit(name, "committed"), Path(tmp) / "saved.tar")
+    script = " && ".join(command for command, _ in ENGINE_STEPS)
+    with committed_run(busybox_base(busybox), "web", script, "--hostname", "web") as (saved, _):
         image = load_docker_archive(saved)
         parent_config = dict(image.config)
         parent_config["rootfs"] = {"type": "layers", "diff_ids": image.diff_ids[:-1]}

@@ -26,13 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..changeset import write_changeset
 from ..container import Container
-from ..exercises.judging import layer_names
-from .cleanup import temp_dir
+from ..tar.write import layer_names
 from .docker_commit import BUSYBOX, busybox_base
-from .podman import private_podman, rootless_podman_capability
-from .result import LiveResult, live_world
+from .kernel.result import LiveResult, derived, live_world
+from .podman import committed_run, rootless_podman_capability
 
 __all__ = ["RootlessPodmanUsers", "RootlessPodmanOverlay", "rootless_podman", "measure"]
 
@@ -75,14 +73,7 @@ def measure() -> dict[str, object]:
     """Run rootless Podman once, as this user, and say what it did."""
     busybox = Path(BUSYBOX).read_bytes()
     user = pwd.getpwuid(os.getuid()).pw_name
-    with temp_dir("podman-rootless") as tmp, private_podman() as podman:
-        base_tar = os.path.join(tmp, "base.tar")
-        with open(base_tar, "wb") as out:
-            write_changeset(busybox_base(busybox), out)
-        with open(base_tar, "rb") as tar:
-            base = podman.import_rootfs(tar.read(), "base")
-        name, output = podman.run(base, "rootless", SCRIPT)
-        saved = podman.save(podman.commit(name, "c"), Path(tmp) / "c.tar")
+    with committed_run(busybox_base(busybox), "rootless", SCRIPT) as (saved, output):
         committed, leaked = _top_layer_members(saved)
     lines = output.splitlines()
     maps = [line.split() for line in lines if len(line.split()) == 3]
@@ -149,15 +140,14 @@ class RootlessPodmanUsers(LiveResult):
         "from that range (Exercise 01.3); without, your uid is mapped alone."
     )
     measured: dict
-
-    def facts(self) -> list[tuple[str, object]]:
-        m = self.measured
-        return [
-            ("uid 0 in the container is your uid outside", m["root_is_you"]),
-            ("uids mapped into the container", m["uids_mapped"]),
-            ("subordinate uids for you in /etc/subuid", m["subuid_range"]),
-            ("newuidmap installed (package uidmap)", m["newuidmap"]),
-        ]
+    root_is_you = derived(
+        "uid 0 in the container is your uid outside", lambda r: r.measured["root_is_you"]
+    )
+    uids_mapped = derived("uids mapped into the container", lambda r: r.measured["uids_mapped"])
+    subuid_range = derived(
+        "subordinate uids for you in /etc/subuid", lambda r: r.measured["subuid_range"]
+    )
+    newuidmap = derived("newuidmap installed (package uidmap)", lambda r: r.measured["newuidmap"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,16 +162,20 @@ class RootlessPodmanOverlay(LiveResult):
     )
     measured: dict
     model: tuple[str, ...]
-
-    def facts(self) -> list[tuple[str, object]]:
-        m = self.measured
-        return [
-            ("the container's / is mounted as", m["fstype"]),
-            ("with the mount option userxattr", m["userxattr"]),
-            ("podman commit's layer after echo hi > /etc/motd", list(m["committed"])),
-            ("the same as layerlab's Container(engine='podman')", m["committed"] == self.model),
-            ("overlayfs's own xattrs written into that layer", list(m["overlay_xattrs"])),
-        ]
+    fstype = derived("the container's / is mounted as", lambda r: r.measured["fstype"])
+    userxattr = derived("with the mount option userxattr", lambda r: r.measured["userxattr"])
+    committed = derived(
+        "podman commit's layer after echo hi > /etc/motd",
+        lambda r: list(r.measured["committed"]),
+    )
+    same_as_model = derived(
+        "the same as layerlab's Container(engine='podman')",
+        lambda r: r.measured["committed"] == r.model,
+    )
+    overlay_xattrs = derived(
+        "overlayfs's own xattrs written into that layer",
+        lambda r: list(r.measured["overlay_xattrs"]),
+    )
 
 
 def rootless_podman() -> tuple[RootlessPodmanUsers, RootlessPodmanOverlay]:

@@ -14,7 +14,7 @@ where pivot_root cannot work: when the host's root is the initramfs ("rootfs", w
 never be unmounted), as on boot2docker. There `DOCKER_RAMDISK=1` makes runc move the new
 root over "/" with MS_MOVE and chroot, and the isolation relies on dropping privileges.
 
-Everything here runs in forked children inside new namespaces (see `child.py`): the
+Everything here runs in forked children inside new namespaces (see `kernel/child.py`): the
 notebook's own root and mounts never change.
 """
 
@@ -23,16 +23,16 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from . import syscalls
-from .child import ALL_NAMESPACES, CommandResult, run, run_program
-from .cleanup import checkpoint, temp_dir
-from .probe import run_live
-from .result import LiveError, LiveResult, live_world
+from ..samples import find_static_busybox
+from .kernel import syscalls
+from .kernel.child import ALL_NAMESPACES, CommandResult, run, run_program
+from .kernel.cleanup import checkpoint, temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveError, LiveResult, fact, live_world
 
 MARKER = "LAYERLAB_ROOTFS"  # a file only the tiny rootfs has, to tell it from the host's root
 # busybox applets linked into /bin: enough for a shell session inside the container
@@ -50,33 +50,6 @@ class Rootfs:
 
     def entries(self) -> list[str]:
         return sorted(os.listdir(self.path))
-
-
-def is_static_elf(path: str) -> bool:
-    """True for an ELF executable without a PT_INTERP header: it runs with no libc around it."""
-    with open(path, "rb") as handle:
-        head = handle.read(64)
-        if head[:4] != b"\x7fELF":
-            return False
-        order = "<" if head[5] == 1 else ">"
-        if head[4] == 2:  # 64-bit: e_phoff at 32, e_phentsize and e_phnum at 54
-            (phoff,) = struct.unpack_from(order + "Q", head, 32)
-            phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
-        else:  # 32-bit: e_phoff at 28, e_phentsize and e_phnum at 42
-            (phoff,) = struct.unpack_from(order + "I", head, 28)
-            phentsize, phnum = struct.unpack_from(order + "HH", head, 42)
-        handle.seek(phoff)
-        table = handle.read(phentsize * phnum)
-    types = {struct.unpack_from(order + "I", table, i)[0] for i in range(0, len(table), phentsize)}
-    return 3 not in types  # 3 = PT_INTERP: "load me with this dynamic linker"
-
-
-def find_static_busybox() -> str | None:
-    """The busybox from Debian's busybox-static (a dynamic busybox would need a libc inside)."""
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
-        if candidate and os.path.isfile(candidate) and is_static_elf(candidate):
-            return candidate
-    return None
 
 
 def build_rootfs(dest: str, busybox: str | None = "auto") -> Rootfs:
@@ -153,46 +126,33 @@ def climb_out(hatch: str = "/.escape-hatch", depth: int = 64) -> None:
     os.chdir("/")
 
 
+_TYPICAL_LISTING = [MARKER, "bin", "dev", "etc", "proc", "root", "sys", "tmp"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChrootEscape(LiveResult):
     """What a root process inside a chroot sees, before and after the classic escape."""
 
-    root_listing: list[str]
-    host_visible_before: bool
-    escaped: bool
+    root_listing: list[str] = fact("ls / inside the chroot", simulated=_TYPICAL_LISTING)
+    host_visible_before: bool = fact("host files visible before the escape", simulated=False)
+    escaped: bool = fact("escaped to the host's root", simulated=True)
     title: ClassVar[str] = "chroot and the classic chroot escape"
     lesson: ClassVar[str] = (
         "chroot moves one process's '/', not the mount tree: root inside can "
         "chroot into a subdir, cd .. past its root, and reach the host."
     )
 
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("ls / inside the chroot", self.root_listing),
-            ("host files visible before the escape", self.host_visible_before),
-            ("escaped to the host's root", self.escaped),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> ChrootEscape:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            root_listing=_TYPICAL_LISTING,
-            host_visible_before=False,
-            escaped=True,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
 class PivotRootJail(LiveResult):
     """The same escape attempted after pivot_root in a private mount namespace."""
 
-    root_listing: list[str]
-    old_root_visible_before_unmount: bool
-    old_root_visible_after_unmount: bool
-    escaped: bool
+    root_listing: list[str] = fact("ls / inside", simulated=_TYPICAL_LISTING)
+    old_root_visible_before_unmount: bool = fact(
+        "host visible before unmounting the old root", simulated=True
+    )
+    old_root_visible_after_unmount: bool = fact("host visible after unmounting it", simulated=False)
+    escaped: bool = fact("the chroot escape reached the host", simulated=False)
     title: ClassVar[str] = "pivot_root closes the escape"
     lesson: ClassVar[str] = (
         "pivot_root makes the rootfs the root mount of a private mount "
@@ -200,29 +160,6 @@ class PivotRootJail(LiveResult):
         "to climb to. Docker prefers it, and falls back to chroot only "
         "when the host root is an initramfs (DOCKER_RAMDISK)."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("ls / inside", self.root_listing),
-            ("host visible before unmounting the old root", self.old_root_visible_before_unmount),
-            ("host visible after unmounting it", self.old_root_visible_after_unmount),
-            ("the chroot escape reached the host", self.escaped),
-        ]
-
-    @classmethod
-    def simulated(cls, reason: str) -> PivotRootJail:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            root_listing=_TYPICAL_LISTING,
-            old_root_visible_before_unmount=True,
-            old_root_visible_after_unmount=False,
-            escaped=False,
-        )
-
-
-_TYPICAL_LISTING = [MARKER, "bin", "dev", "etc", "proc", "root", "sys", "tmp"]
 
 
 def chroot_escape() -> ChrootEscape:

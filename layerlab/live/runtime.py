@@ -46,24 +46,25 @@ import signal
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..container import Container
+from ..entries import describe
 from ..image import Image
-from . import probe, syscalls
-from .busybox import cannot_run
-from .cgroups import Cgroup
-from .child import LiveTimeout, enter_namespaces
-from .child import run as run_in_child
-from .cleanup import become_reaper, checkpoint, shield_interrupts, stop_group, temp_dir
+from ..samples import cannot_run
 from .fileops import ENV
-from .overlay import mount_container, mounted_paths, read_back, safe_path
-from .result import LiveError
+from .kernel import probe, syscalls
+from .kernel.cgroupfs import Cgroup
+from .kernel.child import LiveTimeout, enter_namespaces
+from .kernel.child import run as run_in_child
+from .kernel.cleanup import become_reaper, checkpoint, shield_interrupts, stop_group, temp_dir
+from .kernel.result import LiveError, LiveResult, fact, live_world
+from .overlay_mount import mount_container, mounted_paths, read_back, safe_path
 from .rootfs import pivot_into, populate_dev
-from .run_result import RunResult, describe_limits, parse_memory
 from .simshell import simulate
 
-__all__ = ["run", "RunResult"]
+__all__ = ["run", "RunResult", "parse_memory", "describe_limits"]
 
 NAMESPACES = {"uts", "pid", "mnt", "net", "ipc"}
 NO_CGROUP = "a cgroup needs root or a cgroup v2 subtree delegated to you, so this run has none"
@@ -281,3 +282,73 @@ def _why(exc: BaseException) -> str:
 def _text(path: str) -> str:
     with open(path, "rb") as handle:
         return handle.read().decode(errors="replace")
+
+
+# -- what `layerlab.run` returns, and how it reads Docker-style limits --------------------
+
+MIB = 1 << 20
+
+
+def _printed(stdout: str) -> str:
+    """Output lines indented under their label, as a terminal would show them."""
+    return "\n    ".join(stdout.rstrip("\n").split("\n")) or "(nothing)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult(LiveResult):
+    """How a container's command ended, what it printed, and what it changed.
+
+    `container` is the Container it ran in: its `rw` layer is what the command changed
+    (read back from the kernel's upper dir), ready for `container.commit()`.
+    """
+
+    command: str = fact("command")
+    exit_code: int = fact("exit code")
+    oom_killed: bool = fact("killed by the OOM killer")
+    pid_inside: int = fact("pid inside")
+    hostname_inside: str = fact("hostname inside")
+    limits: str = fact("cgroup limits")
+    stdout: str = fact("printed", show=_printed)
+    rw_layer: list[str] = fact("rw layer")
+    stderr: str
+    container: Container = field(compare=False)
+    title: ClassVar[str] = "layerlab.run: overlay rootfs, namespaces, cgroup, pivot_root, exec"
+    lesson: ClassVar[str] = (
+        "The command ran as PID 1 of its own namespaces, on an overlay of the image's "
+        "layers; what it changed is the rw layer, which commit turns into a new image layer."
+    )
+
+    @classmethod
+    def of(
+        cls, container: Container, argv: Sequence[str], *, reason: str = "", **facts: object
+    ) -> RunResult:
+        """A result for `container`; `reason` non-empty means simulated, for that reason."""
+        return cls(
+            live=not reason,
+            world="simulated" if reason else live_world(),
+            reason=reason,
+            command=shlex.join(argv),
+            rw_layer=[f"{path} {describe(entry)}" for path, entry in container.rw.items()],
+            container=container,
+            **facts,  # type: ignore[arg-type]
+        )
+
+
+def parse_memory(memory: int | str | None) -> int | None:
+    """Bytes from an int or from Docker's spelling: "64m" -> 67108864, "1g", "512k"."""
+    if memory is None or isinstance(memory, int):
+        return memory
+    units = {"b": 1, "k": 1 << 10, "m": MIB, "g": 1 << 30}
+    text = memory.strip().lower()
+    try:
+        if text[-1:] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ValueError(f"memory={memory!r}: give bytes, or a number with k, m or g") from None
+
+
+def describe_limits(memory: int | None, pids: int | None) -> str:
+    """'memory 64 MiB, pids 32': the limits as a learner asked for them."""
+    shown = [f"memory {memory / MIB:g} MiB" if memory else "", f"pids {pids}" if pids else ""]
+    return ", ".join(s for s in shown if s) or "none asked for"

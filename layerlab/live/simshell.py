@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from ..container import Container
 from ..entries import Dir, normpath
 from ..union import Node
-from .child import CommandResult
+from .kernel.child import CommandResult
 
 __all__ = ["simulate"]
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..image import Image
-from .cleanup import temp_dir
-from .probe import live_enabled, off_reason
-from .result import LiveResult, live_world
+from .kernel.cleanup import temp_dir
+from .kernel.probe import live_enabled, off_reason
+from .kernel.result import LiveResult, derived, fact, live_world
 
 __all__ = ["UmociRead", "umoci_read"]
 
@@ -34,25 +34,19 @@ INSTALL = "umoci is not installed (Debian and Ubuntu: apt-get install umoci)"
 class UmociRead(LiveResult):
     """What umoci says about an OCI layout, next to what layerlab says."""
 
-    tags: list[str]
-    layers: int
-    top_layer_is_ours: bool
-    last_step: str
+    tags: list[str] = fact("umoci ls: tags")
+    layers: int = fact("umoci stat: layers")
+    top_layer_is_ours: bool = fact("top layer's DiffID is the commit's")
+    last_step: str = fact("top layer created by")
     present: dict[str, bool]
+    per_path = derived(
+        None, lambda r: [(f"unpacked rootfs has {path}", seen) for path, seen in r.present.items()]
+    )
     title: ClassVar[str] = "umoci reads the committed image"
     lesson: ClassVar[str] = (
         "A tool that knows nothing of layerlab lists the tag, finds our layer on top, and "
         "unpacks a root filesystem with the container's changes applied."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("umoci ls: tags", self.tags),
-            ("umoci stat: layers", self.layers),
-            ("top layer's DiffID is the commit's", self.top_layer_is_ours),
-            ("top layer created by", self.last_step),
-            *((f"unpacked rootfs has {path}", seen) for path, seen in self.present.items()),
-        ]
 
 
 def _facts(image: Image, tag: str, paths: Sequence[str]) -> dict[str, object]:

@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .probe import missing
-from .result import LiveResult, live_world
+from .kernel.probe import missing
+from .kernel.result import LiveResult, fact, live_world
 
 __all__ = ["UNSHARE", "SCRIPT", "UnshareRun", "unshare_run"]
 
@@ -34,25 +34,22 @@ NEEDS = ("user_namespaces", "uts_namespace", "pid_namespace", "mount_namespace")
 NEEDS += ("net_namespace", "ipc_namespace")
 
 
+def command_line() -> str:
+    return shlex.join([*UNSHARE, "sh", "-c", SCRIPT])
+
+
 @dataclass(frozen=True, kw_only=True)
 class UnshareRun(LiveResult):
     """The command, and what the shell in the new namespaces printed."""
 
-    command: str
-    output: str
-    returncode: int
+    command: str = fact("command", simulated=command_line())
+    output: str = fact("output", simulated=RECORDED)
+    returncode: int = fact("exit status", simulated=0)
     title: ClassVar[str] = "unshare: a container by hand"
     lesson: ClassVar[str] = (
         "The shell renamed its own copy of the hostname, is PID 1 of its own PID namespace, "
         "and is root (uid 0) in its own user namespace."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("command", self.command),
-            ("output", self.output),
-            ("exit status", self.returncode),
-        ]
 
     def __str__(self) -> str:
         """The command, then what it printed, one `|` line each, as a terminal would show it."""
@@ -60,21 +57,6 @@ class UnshareRun(LiveResult):
         lines += [f"  | {line}" for line in self.output.splitlines()]
         lines += [f"  exit status: {self.returncode}", self.lesson]
         return "\n".join(lines)
-
-    @classmethod
-    def simulated(cls, reason: str) -> UnshareRun:
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            command=command_line(),
-            output=RECORDED,
-            returncode=0,
-        )
-
-
-def command_line() -> str:
-    return shlex.join([*UNSHARE, "sh", "-c", SCRIPT])
 
 
 def unshare_run(timeout: float = 10.0) -> UnshareRun:

@@ -89,7 +89,8 @@ def processes_from_links(
 
 
 def cgroup_from_snapshot(snapshot: Any, path: str = "/layerlab/demo") -> CgroupNode:
-    """A `CgroupNode` from a `live.cgroups.CgroupSnapshot`; `path` replaces its random name."""
+    """A `CgroupNode` from a `live.kernel.cgroupfs.CgroupSnapshot`; `path` replaces its
+    random name."""
     names = [f for f in CgroupNode.__dataclass_fields__ if f != "path"]
     return CgroupNode(path, **{n: getattr(snapshot, n) for n in names if hasattr(snapshot, n)})
 

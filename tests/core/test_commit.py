@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from layerlab.commit import build_image
+from layerlab.commit import build_image, commit
 from layerlab.container import Container
 from layerlab.entries import File
 from layerlab.image import EMPTY_TAR_DIFF_ID, Image, chain_ids, sha256_digest
@@ -76,3 +76,20 @@ def test_the_empty_changeset_has_the_well_known_diff_id():
 def test_an_image_whose_config_and_layers_disagree_is_refused(image):
     with pytest.raises(ValueError, match="diff_ids but the image has"):
         Image(image.config_bytes, [])
+
+
+def test_commit_takes_a_parent_and_changes_not_a_container(image):
+    """commit() is the model's: an image (or bare layers) plus a changeset; Container.commit
+    only hands it its own parent and rw changes."""
+    container = Container(image, name="c")
+    edit(container)
+    via_container = container.commit(tag="t:1")
+    direct = commit(image, container.changes(), tag="t:1")
+    assert direct.image.id == via_container.image.id
+    assert direct.tar == via_container.tar
+    on_layers = commit(image.model_layers(), container.changes())
+    assert on_layers.image.diff_ids == via_container.image.diff_ids
+    empty = commit(image, None)
+    assert empty.layer is None
+    assert empty.image.diff_ids == image.diff_ids
+    assert empty.image.history[-1]["empty_layer"] is True

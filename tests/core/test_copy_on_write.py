@@ -7,6 +7,7 @@ import pytest
 from layerlab.copy_on_write import Overlay
 from layerlab.entries import Content, Dir, File, Hardlink, Meta, OpaqueDir, Symlink, Whiteout
 from layerlab.layer import Layer
+from layerlab.mv import move
 from layerlab.union import UnionView
 
 LOWER = {
@@ -76,7 +77,7 @@ def test_renaming_a_lower_directory_fails_with_exdev(ov):
 
 
 def test_mv_of_a_lower_directory_copies_then_deletes(ov):
-    ov.move("/d", "/e")
+    move(ov, "/d", "/e")
     assert ov.upper["/d"] == Whiteout()
     m = merged(ov)
     assert m.read("/e/sub/b") == b"b"

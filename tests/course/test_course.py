@@ -23,8 +23,8 @@ from layerlab.course import (
     skip_optional,
     with_header,
 )
+from layerlab.live.kernel.probe import Capability, ProbeReport
 from layerlab.live.machine import LABS, here
-from layerlab.live.probe import Capability, ProbeReport
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))

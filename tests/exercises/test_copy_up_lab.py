@@ -10,10 +10,10 @@ import tempfile
 import pytest
 
 from layerlab.container import Container
-from layerlab.exercises.images import app_image
-from layerlab.live.copy_up import copy_up_cost
-from layerlab.live.probe import missing
-from layerlab.live.result import SIMULATED_BANNER
+from layerlab.live.copy_up_timing import copy_up_cost
+from layerlab.live.kernel.probe import missing
+from layerlab.live.kernel.result import SIMULATED_BANNER
+from layerlab.samples import app_image
 
 pytestmark = pytest.mark.live
 

@@ -14,9 +14,11 @@ import subprocess
 import pytest
 
 from layerlab.live import ipc as ipc_lab
-from layerlab.live import probe
 from layerlab.live import unshare as unshare_lab
-from layerlab.live.child import run
+from layerlab.live.kernel import probe
+from layerlab.live.kernel.child import run
+from layerlab.live.kernel.probe import FEATURES, Capability, ProbeReport
+from layerlab.live.kernel.result import SIMULATED_BANNER
 from layerlab.live.machine import (
     LABS,
     MachineTable,
@@ -24,8 +26,6 @@ from layerlab.live.machine import (
     lab_requirements,
     probe_table,
 )
-from layerlab.live.probe import FEATURES, Capability, ProbeReport
-from layerlab.live.result import SIMULATED_BANNER
 
 pytestmark = pytest.mark.live
 
@@ -144,8 +144,8 @@ def test_umoci_reads_what_layerlab_committed(tmp_path):
 
     from layerlab.container import Container
     from layerlab.formats.oci import save_oci
-    from layerlab.live.busybox import busybox_image
     from layerlab.live.umoci import umoci_read
+    from layerlab.samples import busybox_image
 
     if WORLD != "simulated":
         need_tool("umoci")
@@ -165,8 +165,8 @@ def test_umoci_reads_what_layerlab_committed(tmp_path):
 
 def test_without_umoci_the_read_is_labelled_and_says_how_to_install(monkeypatch, tmp_path):
     need_live()
-    from layerlab.exercises.images import ubuntu_image
     from layerlab.live import umoci as capstone
+    from layerlab.samples import ubuntu_image
 
     monkeypatch.setattr(capstone.shutil, "which", lambda name: None)
     result = capstone.umoci_read(tmp_path, "x", ubuntu_image(), ["/etc/motd"])

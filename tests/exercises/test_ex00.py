@@ -8,7 +8,7 @@ from exercise_contract import contract_tests
 from layerlab.container import Container
 from layerlab.entries import File
 from layerlab.exercises.ex00 import GREETING
-from layerlab.exercises.images import ubuntu_image
+from layerlab.samples import ubuntu_image
 
 
 def edit_the_image_layer(container):

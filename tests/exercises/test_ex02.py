@@ -19,7 +19,7 @@ from layerlab.exercises.ex02 import (
     parse_v2_limits,
 )
 from layerlab.live import detect_layout
-from layerlab.live.cgroup_labs import ForkLimit
+from layerlab.live.cgroup_limits import ForkLimit
 
 
 def v2_files(memory_mib, cpus, pids, **override):

@@ -10,7 +10,7 @@ import pytest
 
 from layerlab.commit import build_image
 from layerlab.exercises.judging import layer_names
-from layerlab.live import podman_commit
+from layerlab.live import podman as podman_engine
 from layerlab.live.docker_commit import busybox_base
 from layerlab.live.podman import private_podman
 from layerlab.live.podman_commit import (
@@ -60,7 +60,7 @@ def test_a_real_podman_commit_matches_the_model_and_the_recording(podman, need_r
             used.append(engine)
             yield engine
 
-    monkeypatch.setattr(podman_commit, "private_podman", recording)
+    monkeypatch.setattr(podman_engine, "private_podman", recording)
     result = compare_with_podman()
     assert result.live, result.reason
     assert result.podman_layer == RECORDED_PODMAN_LAYER

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-from layerlab.live.result import LiveResult
+from layerlab.live.kernel.result import LiveResult
 
 CONFIG = Path(__file__).resolve().parents[2] / "notebooks" / "nbval-sanitize.cfg"
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tarbuild import tar_bytes
+
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MiB = 1 << 20
@@ -31,28 +33,8 @@ MiB = 1 << 20
 
 
 def tar(*members: tuple[str, str, bytes | str, dict[str, Any]] | tuple[str, str]) -> bytes:
-    """Tar bytes, no checks: (name, kind, data or link target, TarInfo fields).
-    kind: f file, d dir, l symlink, h hardlink, c char device, p fifo."""
-    types = {"f": tarfile.REGTYPE, "d": tarfile.DIRTYPE, "l": tarfile.SYMTYPE}
-    types |= {"h": tarfile.LNKTYPE, "c": tarfile.CHRTYPE, "p": tarfile.FIFOTYPE}
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as out:
-        for name, kind, *rest in members:
-            data = rest[0] if rest else b""
-            fields = rest[1] if len(rest) > 1 else {}
-            data = data.encode() if isinstance(data, str) else data
-            info = tarfile.TarInfo(name)
-            info.type = types[kind]
-            info.mode = 0o755 if kind == "d" else 0o644
-            stream = None
-            if kind in ("l", "h"):
-                info.linkname = data.decode()
-            elif kind == "f":
-                info.size, stream = len(data), io.BytesIO(data)
-            for key, value in fields.items():
-                setattr(info, key, value)
-            out.addfile(info, stream)
-    return buffer.getvalue()
+    """Tar bytes, no checks: (name, kind, data or link target, TarInfo fields)."""
+    return tar_bytes(members)
 
 
 def raw_pax(name: str, records: dict[str, str], data: bytes = b"x") -> bytes:

@@ -14,7 +14,7 @@ import pytest
 from hostile_corpus import CASES
 
 from layerlab.cli import main
-from layerlab.formats import blobs
+from layerlab.tar import blobs
 
 #: The bombs are stopped by the space budget; the sweep keeps it at 256 MiB to stay quick.
 BUDGET = 256 << 20

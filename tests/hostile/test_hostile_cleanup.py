@@ -21,9 +21,10 @@ import time
 import pytest
 from hostile_corpus import layout, tar
 
+from layerlab import output
 from layerlab.cli import main
-from layerlab.formats import ondisk, output
-from layerlab.formats.output import STAGING_TAG, remove_stale, remove_tree
+from layerlab.formats import ondisk
+from layerlab.output import STAGING_TAG, remove_stale, remove_tree
 from layerlab.safety import LayerlabError
 
 

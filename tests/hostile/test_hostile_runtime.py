@@ -24,7 +24,7 @@ LAYERLAB = [sys.executable, "-c", "from hostile_corpus import run_and_report_pea
 
 
 def _spawn(args: list[str], **env: str) -> subprocess.Popen[str]:
-    path = os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")])
+    path = os.pathsep.join([HERE, os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")])
     return subprocess.Popen(
         [*LAYERLAB, *args],
         stdout=subprocess.PIPE,

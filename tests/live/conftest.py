@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from livetools import leftovers, snapshot
 
-from layerlab.live import probe
+from layerlab.live.kernel import probe
 
 
 @pytest.fixture(autouse=True)

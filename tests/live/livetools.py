@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from layerlab.live import cleanup, probe
+from layerlab.live.kernel import cleanup, probe
 
 
 def world() -> str:

@@ -11,8 +11,9 @@ import os
 import tempfile
 
 from layerlab.container import Container
-from layerlab.live import overlay, runtime
-from layerlab.live.busybox import busybox_image
+from layerlab.live import overlay_mount as overlay
+from layerlab.live import runtime
+from layerlab.samples import busybox_image
 
 OPS = [("unlink", "/etc/motd"), ("remove", "/srv"), ("mkdir", "/srv"), ("write", "/srv/a", "a")]
 SCRIPT = "echo $$; hostname; rm /etc/motd; rm -r /srv; mkdir /srv; echo hi > /srv/new; ls /"

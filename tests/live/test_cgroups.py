@@ -9,11 +9,12 @@ import subprocess
 import pytest
 from livetools import WORLD, Interrupter, cgroups_live, need_feature, need_live_cgroups
 
-from layerlab.live import cgroup_labs as labs
-from layerlab.live import cgroup_observed, probe
-from layerlab.live.cgroups import Cgroup, delegated_subtree, detect_layout
-from layerlab.live.child import LiveTimeout
-from layerlab.live.result import SIMULATED_BANNER, LiveResult
+from layerlab.live import cgroup_limits as labs
+from layerlab.live import cgroup_observed
+from layerlab.live.kernel import probe
+from layerlab.live.kernel.cgroupfs import Cgroup, delegated_subtree, detect_layout
+from layerlab.live.kernel.child import LiveTimeout
+from layerlab.live.kernel.result import SIMULATED_BANNER, LiveResult
 
 pytestmark = pytest.mark.live
 

@@ -8,8 +8,8 @@ import signal
 import pytest
 from livetools import WORLD
 
-from layerlab.live import cleanup, syscalls
-from layerlab.live.child import run
+from layerlab.live.kernel import cleanup, syscalls
+from layerlab.live.kernel.child import run
 
 pytestmark = pytest.mark.live
 

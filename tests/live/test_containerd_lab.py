@@ -17,10 +17,10 @@ import pytest
 from livetools import WORLD
 
 from layerlab.container import Container
-from layerlab.exercises.images import ubuntu_image
 from layerlab.live import containerd
-from layerlab.live.cleanup import TEMP_PREFIX
-from layerlab.live.result import SIMULATED_BANNER
+from layerlab.live.kernel.cleanup import TEMP_PREFIX
+from layerlab.live.kernel.result import SIMULATED_BANNER
+from layerlab.samples import ubuntu_image
 
 pytestmark = pytest.mark.live
 

@@ -15,8 +15,8 @@ import pytest
 from livetools import WORLD, Interrupter
 
 from layerlab.live import namespaces as ns
-from layerlab.live.child import LiveTimeout
-from layerlab.live.result import SIMULATED_BANNER, LiveError, LiveResult
+from layerlab.live.kernel.child import LiveTimeout
+from layerlab.live.kernel.result import SIMULATED_BANNER, LiveError, LiveResult
 
 pytestmark = pytest.mark.live
 

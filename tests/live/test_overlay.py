@@ -19,12 +19,12 @@ from layerlab.container import Container
 from layerlab.entries import File, Hardlink, Meta, OpaqueDir, Whiteout
 from layerlab.image import Image
 from layerlab.live import storage
-from layerlab.live.busybox import busybox_image, has_busybox
-from layerlab.live.child import LiveTimeout, spawn
-from layerlab.live.cleanup import temp_dir
 from layerlab.live.fileops import model_ops
-from layerlab.live.overlay import ROOT_OPTIONS, ROOTLESS_OPTIONS, OverlayLab, overlay_lab
-from layerlab.live.result import SIMULATED_BANNER
+from layerlab.live.kernel.child import LiveTimeout, spawn
+from layerlab.live.kernel.cleanup import temp_dir
+from layerlab.live.kernel.result import SIMULATED_BANNER
+from layerlab.live.overlay_mount import ROOT_OPTIONS, ROOTLESS_OPTIONS, OverlayLab, overlay_lab
+from layerlab.samples import busybox_image, has_busybox
 
 pytestmark = pytest.mark.live
 
@@ -208,7 +208,7 @@ def test_write_aufs_puts_on_disk_what_the_model_predicts(image: Image, tmp_path)
 
 def _mount_with(base: str, options: str) -> str:
     """Inside a user namespace: try an overlay mount with these options."""
-    from layerlab.live import syscalls
+    from layerlab.live.kernel import syscalls
 
     for name in ("lower", "upper", "work", "merged"):
         os.mkdir(f"{base}/{name}")

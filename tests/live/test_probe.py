@@ -16,7 +16,7 @@ import tempfile
 import pytest
 from livetools import WORLD
 
-from layerlab.live import probe
+from layerlab.live.kernel import probe
 
 pytestmark = pytest.mark.live
 
@@ -130,7 +130,7 @@ def test_overlayfs_agrees_with_mount(tmp_path: os.PathLike, need_tool) -> None:
 @pytest.mark.skipif(WORLD == "simulated", reason="LAYERLAB_LIVE=0")
 def test_cgroups_agree_with_mkdir() -> None:
     """A cgroup can be made exactly when the probe says so (tried here with plain mkdir)."""
-    from layerlab.live.cgroups import detect_layout, lab_parent
+    from layerlab.live.kernel.cgroupfs import detect_layout, lab_parent
 
     layout = detect_layout()
     writable = not layout.missing

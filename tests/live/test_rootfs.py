@@ -10,8 +10,9 @@ import tempfile
 import pytest
 from livetools import WORLD, Interrupter, need
 
+from layerlab import samples
 from layerlab.live import rootfs
-from layerlab.live.result import SIMULATED_BANNER, LiveError, LiveResult
+from layerlab.live.kernel.result import SIMULATED_BANNER, LiveError, LiveResult
 
 pytestmark = pytest.mark.live
 
@@ -27,18 +28,18 @@ def check_world(result: LiveResult) -> None:
 
 
 def static_busybox() -> str:
-    found = rootfs.find_static_busybox()
+    found = samples.find_static_busybox()
     need(found is not None, "no static busybox; install it with: apt-get install busybox-static")
     return found or ""
 
 
 def test_static_elf_detection_tells_busybox_static_from_dynamic_programs(tmp_path) -> None:
     """A rootfs without libc can only hold static programs: PT_INTERP is the tell."""
-    assert rootfs.is_static_elf(static_busybox())
-    assert not rootfs.is_static_elf(os.path.realpath("/bin/sh"))  # dash, linked to libc
+    assert samples.is_static_elf(static_busybox())
+    assert not samples.is_static_elf(os.path.realpath("/bin/sh"))  # dash, linked to libc
     text = tmp_path / "script"
     text.write_text("#!/bin/sh\n")
-    assert not rootfs.is_static_elf(str(text))
+    assert not samples.is_static_elf(str(text))
 
 
 def test_build_rootfs_with_busybox(tmp_path) -> None:

@@ -27,10 +27,10 @@ from layerlab.entries import File, OpaqueDir, Whiteout
 from layerlab.formats.oci import save_oci
 from layerlab.image import Image
 from layerlab.live import runtime
-from layerlab.live.busybox import busybox_image, has_busybox
-from layerlab.live.child import LiveTimeout
-from layerlab.live.result import SIMULATED_BANNER
-from layerlab.live.run_result import RunResult, parse_memory
+from layerlab.live.kernel.child import LiveTimeout
+from layerlab.live.kernel.result import SIMULATED_BANNER
+from layerlab.live.runtime import RunResult, parse_memory
+from layerlab.samples import busybox_image, has_busybox
 
 pytestmark = pytest.mark.live
 

@@ -11,7 +11,9 @@ import json
 import os
 import tempfile
 
-from layerlab.live import cgroup_labs, namespaces, probe, rootfs
+from layerlab.live import cgroup_limits as cgroup_labs
+from layerlab.live import namespaces, rootfs
+from layerlab.live.kernel import probe
 
 
 def _state() -> dict[str, list[str]]:

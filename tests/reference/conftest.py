@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from docker_engine import Engine
 from needs import need_root, need_tool, unavailable
 from overlay_kernel import RootKernel
 from rootless import RootlessWorker
@@ -49,3 +50,16 @@ def rootless_overlay() -> Iterator[RootlessWorker]:
 def kernel(request: pytest.FixtureRequest) -> RootKernel | RootlessWorker:
     """The kernel as root, then rootless: `.run(lowers, ops)` gives its Outcome."""
     return request.getfixturevalue(f"{request.param}_overlay")
+
+
+@pytest.fixture(scope="module")
+def engine(docker: str) -> Iterator[Engine]:
+    """The Docker engine of `docker`, on overlay2, with what a module made removed after it."""
+    engine = Engine(docker)
+    driver = engine("info", "--format", "{{.Driver}}")
+    if driver != "overlay2":
+        unavailable(f"the Docker engine stores layers with {driver!r}; these tests need overlay2")
+    try:
+        yield engine
+    finally:
+        engine.cleanup()

@@ -23,6 +23,7 @@ from layerlab.copy_on_write import Overlay
 from layerlab.entries import Dir, Entry, File, Hardlink, OpaqueDir, Symlink, Whiteout, normpath
 from layerlab.formats.ondisk import OnDiskFormat, read_layer_dir, write_layer_dir
 from layerlab.layer import Layer
+from layerlab.mv import move
 from layerlab.union import UnionView
 
 #: Docker 20.10's overlay2 mounts with index=off and never asks for redirect_dir, so the
@@ -168,7 +169,7 @@ def run_on_model(overlay: Overlay, ops: Iterable[Op]) -> list[int | None]:
         "remove": overlay.remove,
         "mkdir": overlay.mkdir,
         "rename": overlay.rename,
-        "move": overlay.move,
+        "move": lambda old, new: move(overlay, old, new),
         "symlink": overlay.symlink,
         "link": overlay.link,
     }

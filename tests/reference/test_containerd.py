@@ -18,10 +18,10 @@ from docker_engine import Engine
 from needs import need_root, need_tool
 
 from layerlab.container import Container
-from layerlab.exercises.images import app_image, ubuntu_image
 from layerlab.live import containerd
-from layerlab.live.cleanup import TEMP_PREFIX
 from layerlab.live.engine_facts import CONTAINERD_OVERLAYFS_ROOT
+from layerlab.live.kernel.cleanup import TEMP_PREFIX
+from layerlab.samples import app_image, ubuntu_image
 
 pytestmark = pytest.mark.reference
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,18 +88,6 @@ class Session:
     docker_name: str
     docker_output: str
     script: str
-
-
-@pytest.fixture(scope="module")
-def engine(docker: str) -> Iterator[Engine]:
-    engine = Engine(docker)
-    driver = engine("info", "--format", "{{.Driver}}")
-    if driver != "overlay2":
-        unavailable(f"the Docker engine stores layers with {driver!r}; these tests need overlay2")
-    try:
-        yield engine
-    finally:
-        engine.cleanup()
 
 
 @pytest.fixture(scope="module")

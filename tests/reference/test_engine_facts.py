@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,23 +19,11 @@ from needs import need_root, need_tool, unavailable
 from layerlab.formats.docker_archive import load_docker_archive
 from layerlab.image import chain_ids
 from layerlab.live import engine_facts
-from layerlab.live.overlay import DOCKER_OPTIONS_FACT
+from layerlab.live.overlay_mount import DOCKER_OPTIONS_FACT
 
 pytestmark = pytest.mark.reference
 
 MEMORY = 100 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def engine(docker: str) -> Iterator[Engine]:
-    engine = Engine(docker)
-    driver = engine("info", "--format", "{{.Driver}}")
-    if driver != "overlay2":
-        unavailable(f"the Docker engine stores layers with {driver!r}; these tests need overlay2")
-    try:
-        yield engine
-    finally:
-        engine.cleanup()
 
 
 @pytest.fixture(scope="module")

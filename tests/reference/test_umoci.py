@@ -25,9 +25,9 @@ from umoci_stacks import differences, layer_stacks, one_layer, snapshot
 from layerlab.cli import main
 from layerlab.commit import build_image
 from layerlab.entries import Dir, File, Meta, Symlink
-from layerlab.formats.flatten import flatten
 from layerlab.formats.oci import save_oci
 from layerlab.layer import Layer
+from layerlab.tar.flatten import flatten
 
 pytestmark = pytest.mark.reference
 

@@ -11,7 +11,7 @@ import pytest
 
 from layerlab.entries import File
 from layerlab.layer import Layer
-from layerlab.live import probe
+from layerlab.live.kernel import probe
 from layerlab.render import browser, stack
 
 

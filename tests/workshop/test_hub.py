@@ -102,7 +102,7 @@ def test_a_learner_is_nobody_special(learners, hub):
     report = run(
         me.run_code(
             "import json, os\n"
-            "from layerlab.live.probe import probe\n"
+            "from layerlab.live.kernel.probe import probe\n"
             "def refused(action):\n"
             "    try:\n"
             "        action()\n"

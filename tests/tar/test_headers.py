@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerlab.blobslice import BlobSlice
-from layerlab.tarheaders import read_headers
+from layerlab.tar.blobslice import BlobSlice
+from layerlab.tar.headers import read_headers
 
 FIELDS = (
     "name",

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 from . import syscalls
-from .cgroups import Cgroup, detect_layout
+from .cgroupfs import Cgroup, detect_layout
 from .child import spawn
 from .cleanup import temp_dir
 from .result import LiveError

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tarbuild import member, tar_bytes
 
-from layerlab.changeset import empty_diff_id, read_changeset, write_changeset
 from layerlab.entries import (
     Content,
     Device,
@@ -27,6 +26,7 @@ from layerlab.entries import (
 from layerlab.image import EMPTY_TAR_DIFF_ID
 from layerlab.layer import Layer
 from layerlab.safety import LayerlabError
+from layerlab.tar import empty_diff_id, read_changeset, write_changeset
 from layerlab.union import UnionView
 
 

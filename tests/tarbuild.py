@@ -1,4 +1,6 @@
-"""Hand-made tars for tests: exactly the bytes a hostile or unusual producer would write."""
+"""Hand-made tars for tests: exactly the bytes a hostile or unusual producer would write.
+
+The format tests and the hostile corpus both build their tars here."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import tarfile
 from collections.abc import Iterable
 from typing import Any
 
-from layerlab.changeset import read_changeset
 from layerlab.image import Image, LayerRef
+from layerlab.tar.read import read_changeset
 
 
 def member(name: str, kind: str = "f", data: bytes | str = b"", **fields: Any) -> tuple:
@@ -19,6 +21,8 @@ def member(name: str, kind: str = "f", data: bytes | str = b"", **fields: Any) -
 
 
 def tar_bytes(members: Iterable[tuple], *, fmt: int = tarfile.PAX_FORMAT) -> bytes:
+    """Tar bytes, no checks. Each member is (name, kind, data or link target, TarInfo fields)
+    as `member` makes it; data and fields may be left off (kinds as in `member`)."""
     buffer = io.BytesIO()
     types = {
         "f": tarfile.REGTYPE,
@@ -30,7 +34,10 @@ def tar_bytes(members: Iterable[tuple], *, fmt: int = tarfile.PAX_FORMAT) -> byt
         "p": tarfile.FIFOTYPE,
     }
     with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
-        for name, kind, data, fields in members:
+        for name, kind, *rest in members:
+            data = rest[0] if rest else b""
+            data = data.encode() if isinstance(data, str) else data
+            fields = rest[1] if len(rest) > 1 else {}
             info = tarfile.TarInfo(name)
             info.type = types[kind]
             info.mode = 0o755 if kind == "d" else 0o644

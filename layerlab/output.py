@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..safety import LayerlabError, check_destination
+from .safety import LayerlabError, check_destination
 
 __all__ = ["new_directory", "new_file", "remove_tree", "STAGING_TAG"]
 

@@ -8,8 +8,8 @@ both (see bench/README.md).
 
 Safety against a hostile image comes from two helpers: the output is built in a staging
 directory and renamed into place, or removed on any error or Ctrl-C
-(`formats.output.new_directory`); and every name is created relative to a directory we made
-ourselves, never through a path an image symlink could redirect (`formats.tree_writer`).
+(`output.new_directory`); and every name is created relative to a directory we made
+ourselves, never through a path an image symlink could redirect (`tar.tree_writer`).
 DEST itself is the user's: mode 0700, their owner, whatever the image's root entry says
 (umoci's safe default). Setuid files and device nodes of an untrusted image then stay out
 of other users' reach until the owner decides otherwise.
@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 
 from ..entries import Dir
 from ..layer import Layer
+from ..output import new_directory
 from ..safety import LayerlabError
 from ..union import UnionView
-from .output import new_directory
 from .progress import Progress
 from .tree_writer import TreeWriter, WriteStats
 

@@ -1,7 +1,7 @@
 """Three cgroup labs: the kernel enforcing a memory, a process-count and a CPU limit.
 
 Namespaces decide what a container sees; cgroups decide how much it may use. Each lab
-makes a fresh cgroup (see `cgroups.py`), runs a small Python workload inside it in a forked
+makes a fresh cgroup (see `kernel/cgroupfs.py`), runs a small Python workload inside it in a forked
 child, reads the kernel's own counters, and removes the cgroup whatever happens:
 
 - memory: allocate past the limit; the kernel's OOM killer ends the process with SIGKILL
@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .cgroups import Cgroup, CgroupSnapshot
-from .child import Outcome, spawn
-from .cleanup import checkpoint
-from .probe import run_live
-from .result import LiveResult, live_world
+from .kernel.cgroupfs import Cgroup, CgroupSnapshot
+from .kernel.child import Outcome, spawn
+from .kernel.cleanup import checkpoint
+from .kernel.probe import run_live
+from .kernel.result import LiveResult, fact, live_world
 
 MIB = 1 << 20
 
@@ -95,10 +95,10 @@ def _spin(seconds: float) -> float:
 class OomKill(LiveResult):
     """A workload allocating past memory.max (v1: memory.limit_in_bytes)."""
 
-    limit_mib: int
-    killed_by: str
-    oom_kills: int
-    reached_limit: bool
+    limit_mib: int = fact("memory limit", show=lambda mib: f"{mib} MiB")
+    killed_by: str = fact("workload ended by", simulated="SIGKILL")
+    oom_kills: int = fact("OOM kills counted by the cgroup", simulated=1)
+    reached_limit: bool = fact("usage reached the limit", simulated=True)
     snapshot: CgroupSnapshot
     title: ClassVar[str] = "cgroup memory limit: the OOM killer"
     lesson: ClassVar[str] = (
@@ -106,29 +106,13 @@ class OomKill(LiveResult):
         "kernel's OOM killer: `docker run --memory` is this file."
     )
 
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("memory limit", f"{self.limit_mib} MiB"),
-            ("workload ended by", self.killed_by),
-            ("OOM kills counted by the cgroup", self.oom_kills),
-            ("usage reached the limit", self.reached_limit),
-        ]
-
     @classmethod
-    def simulated(cls, reason: str, limit_mib: int = 64) -> OomKill:
+    def simulated(cls, reason: str, limit_mib: int = 64) -> OomKill:  # type: ignore[override]
+        """The typical run for this limit: the counters follow from it."""
         snap = _typical_snapshot(
             "oom", memory_max=limit_mib * MIB, memory_peak=limit_mib * MIB, oom_kills=1
         )
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            limit_mib=limit_mib,
-            killed_by="SIGKILL",
-            oom_kills=1,
-            reached_limit=True,
-            snapshot=snap,
-        )
+        return super().simulated(reason, limit_mib=limit_mib, snapshot=snap)
 
 
 def oom_kill(limit_mib: int = 64, timeout: float = 20.0) -> OomKill:
@@ -157,11 +141,11 @@ def oom_kill(limit_mib: int = 64, timeout: float = 20.0) -> OomKill:
 class ForkLimit(LiveResult):
     """A workload forking more children than pids.max allows."""
 
-    pids_max: int
-    attempts: int
-    forks_succeeded: int
-    forks_refused: int
-    refusal_errno: str
+    pids_max: int = fact("pids.max")
+    attempts: int = fact("forks attempted")
+    forks_succeeded: int = fact("forks succeeded")
+    forks_refused: int = fact("forks refused")
+    refusal_errno: str = fact("fork() failed with", simulated="EAGAIN")
     snapshot: CgroupSnapshot
     title: ClassVar[str] = "cgroup pids limit: fork refused"
     lesson: ClassVar[str] = (
@@ -169,28 +153,19 @@ class ForkLimit(LiveResult):
         "fork() fails with EAGAIN. This stops fork bombs (`--pids-limit`)."
     )
 
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("pids.max", self.pids_max),
-            ("forks attempted", self.attempts),
-            ("forks succeeded", self.forks_succeeded),
-            ("forks refused", self.forks_refused),
-            ("fork() failed with", self.refusal_errno),
-        ]
-
     @classmethod
-    def simulated(cls, reason: str, pids_max: int = 8, attempts: int = 20) -> ForkLimit:
+    def simulated(  # type: ignore[override]
+        cls, reason: str, pids_max: int = 8, attempts: int = 20
+    ) -> ForkLimit:
+        """The typical run for this limit: the counts follow from it."""
         ok = pids_max - 1  # the workload itself is one of the pids
         snap = _typical_snapshot("pids", pids_max=pids_max, pids_refused=attempts - ok)
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
+        return super().simulated(
+            reason,
             pids_max=pids_max,
             attempts=attempts,
             forks_succeeded=ok,
             forks_refused=attempts - ok,
-            refusal_errno="EAGAIN",
             snapshot=snap,
         )
 
@@ -221,9 +196,9 @@ def fork_limit(pids_max: int = 8, attempts: int = 20, timeout: float = 10.0) -> 
 class CpuThrottle(LiveResult):
     """A busy loop under a CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us)."""
 
-    quota_percent: int
-    throttled: bool
-    within_quota: bool
+    quota_percent: int = fact("quota", show=lambda percent: f"{percent} % of one CPU")
+    throttled: bool = fact("throttled by the scheduler (cpu.stat nr_throttled > 0)", simulated=True)
+    within_quota: bool = fact("received no more than about the quota", simulated=True)
     cpu_share: float  # measured; varies run to run, so never printed
     snapshot: CgroupSnapshot
     title: ClassVar[str] = "cgroup cpu limit: throttling"
@@ -233,15 +208,9 @@ class CpuThrottle(LiveResult):
         "(`docker run --cpus`)."
     )
 
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("quota", f"{self.quota_percent} % of one CPU"),
-            ("throttled by the scheduler (cpu.stat nr_throttled > 0)", self.throttled),
-            ("received no more than about the quota", self.within_quota),
-        ]
-
     @classmethod
-    def simulated(cls, reason: str, fraction: float = 0.1) -> CpuThrottle:
+    def simulated(cls, reason: str, fraction: float = 0.1) -> CpuThrottle:  # type: ignore[override]
+        """The typical run for this quota: the counters follow from it."""
         snap = _typical_snapshot(
             "cpu",
             cpu_quota_us=int(fraction * 100_000),
@@ -249,15 +218,8 @@ class CpuThrottle(LiveResult):
             nr_throttled=5,
             throttled_us=450_000,
         )
-        return cls(
-            live=False,
-            world="simulated",
-            reason=reason,
-            quota_percent=round(fraction * 100),
-            throttled=True,
-            within_quota=True,
-            cpu_share=fraction,
-            snapshot=snap,
+        return super().simulated(
+            reason, quota_percent=round(fraction * 100), cpu_share=fraction, snapshot=snap
         )
 
 

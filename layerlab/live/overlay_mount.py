@@ -39,13 +39,14 @@ from ..container import Container
 from ..entries import Content, Device, File, Hardlink, Whiteout, describe
 from ..formats.ondisk import OnDiskFormat, opaque_xattr, read_layer_dir
 from ..layer import Layer
-from . import storage, syscalls
-from .child import run
-from .cleanup import checkpoint, temp_dir
+from . import storage
 from .engine_facts import OVERLAY2_PASSES
 from .fileops import OPERATIONS, Op, kernel_ops, model_ops, show_op
-from .probe import run_live
-from .result import LiveError, LiveResult, live_world
+from .kernel import syscalls
+from .kernel.child import run
+from .kernel.cleanup import checkpoint, temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveError, LiveResult, derived, fact, live_world
 
 __all__ = ["ROOT_OPTIONS", "ROOTLESS_OPTIONS", "OverlayLab", "overlay_lab"]
 __all__ += ["mount_container", "mounted_paths", "read_back", "safe_path", "Mounted"]
@@ -213,10 +214,16 @@ def check_rootless(container: Container) -> None:
 class OverlayLab(LiveResult):
     """File operations through a real overlay mount, and the upper dir read back."""
 
-    operations: list[str]
-    rw_layer: list[str]
-    kernel_matches_model: bool
-    differences: list[str]
+    docker_options = derived("Docker's overlay2 passes", lambda r: DOCKER_OPTIONS_FACT)
+    lab_options = derived("this lab mounts with", lambda r: f"{ROOT_OPTIONS} {ROOTLESS_NOTE}")
+    operations: list[str] = fact("operations")
+    rw_layer: list[str] = fact("upper dir read back as the rw layer")
+    whiteout = derived("a whiteout on disk is", lambda r: "a char device 0/0 with the deleted name")
+    opaque = derived(
+        "an opaque dir on disk has", lambda r: "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE
+    )
+    kernel_matches_model: bool = fact("kernel's upper dir equals the model's rw layer")
+    differences: list[str] = fact("differences")
     mount_options: str = ROOT_OPTIONS  # what this run used (differs rootless): not printed
     opaque_xattr: str = "trusted.overlay.opaque"  # likewise
     outputs: list[str] = field(default_factory=list)
@@ -227,19 +234,6 @@ class OverlayLab(LiveResult):
         "Deleting a lower file leaves a whiteout in the upper dir; a dir recreated after "
         "`rm -r` is opaque. The upper dir *is* the container's rw layer: commit tars it."
     )
-
-    def facts(self) -> list[tuple[str, object]]:
-        """The same text in every world: the world-bound details are in the fields."""
-        return [
-            ("Docker's overlay2 passes", DOCKER_OPTIONS_FACT),
-            ("this lab mounts with", f"{ROOT_OPTIONS} {ROOTLESS_NOTE}"),
-            ("operations", self.operations),
-            ("upper dir read back as the rw layer", self.rw_layer),
-            ("a whiteout on disk is", "a char device 0/0 with the deleted name"),
-            ("an opaque dir on disk has", "the xattr trusted.overlay.opaque=y " + OPAQUE_NOTE),
-            ("kernel's upper dir equals the model's rw layer", self.kernel_matches_model),
-            ("differences", self.differences),
-        ]
 
     def layout(self) -> str:
         """The overlay2 dirs of this container next to what Docker's aufs driver kept."""

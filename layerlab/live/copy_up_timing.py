@@ -21,11 +21,11 @@ from typing import ClassVar
 
 from ..container import Container
 from ..entries import File
-from .child import run
-from .cleanup import temp_dir
-from .overlay import check_rootless, mount_container
-from .probe import run_live
-from .result import LiveResult, live_world
+from .kernel.child import run
+from .kernel.cleanup import temp_dir
+from .kernel.probe import run_live
+from .kernel.result import LiveResult, derived, fact, live_world
+from .overlay_mount import check_rootless, mount_container
 
 __all__ = ["CopyUpCost", "copy_up_cost"]
 
@@ -41,20 +41,13 @@ class CopyUpCost(LiveResult):
     )
     path: str
     size: int
-    upper_size: int
+    file = derived("file", lambda r: f"{r.path} ({r.size:,} bytes in an image layer)")
+    written = derived("bytes written by the process", lambda r: 1)
+    upper_size: int = fact("bytes the upper dir holds for it afterwards", show="{:,}".format)
     small_files: int
-    big_was_slower: bool
-
-    def facts(self) -> list[tuple[str, object]]:
-        return [
-            ("file", f"{self.path} ({self.size:,} bytes in an image layer)"),
-            ("bytes written by the process", 1),
-            ("bytes the upper dir holds for it afterwards", f"{self.upper_size:,}"),
-            (
-                f"slower than the same append to a small file (best of {self.small_files})",
-                self.big_was_slower,
-            ),
-        ]
+    big_was_slower: bool = fact(
+        "slower than the same append to a small file (best of {small_files})"
+    )
 
 
 def _append_timed(path: str) -> float:

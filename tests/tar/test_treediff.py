@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerlab.entries import Dir, File, Hardlink, Meta, OpaqueDir, Symlink, Whiteout
-from layerlab.formats.treediff import diff_trees
 from layerlab.layer import Layer
+from layerlab.tar.treediff import diff_trees
 from layerlab.union import UnionView
 
 ROOT = {"/": Dir()}

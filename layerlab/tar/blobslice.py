@@ -13,7 +13,7 @@ import io
 import os
 from typing import BinaryIO
 
-from .safety import LayerlabError
+from ..safety import LayerlabError
 
 __all__ = ["BlobSlice", "Extent"]
 

@@ -35,9 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from ..blobslice import BlobSlice, Extent
 from ..entries import Device, Entry, Fifo, File, Meta, Symlink, is_under, parent_of
 from ..safety import OVERLAY_XATTR_PREFIXES, LayerlabError
+from .blobslice import BlobSlice, Extent
 
 __all__ = ["TreeWriter", "WriteStats"]
 

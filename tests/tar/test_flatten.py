@@ -21,12 +21,12 @@ from layerlab.entries import (
     Symlink,
     Whiteout,
 )
-from layerlab.formats import flatten as flatten_module
-from layerlab.formats import progress as progress_module
-from layerlab.formats.flatten import flatten
 from layerlab.formats.oci import load_oci, save_oci
 from layerlab.layer import Layer
 from layerlab.safety import LayerlabError
+from layerlab.tar import flatten as flatten_module
+from layerlab.tar import progress as progress_module
+from layerlab.tar.flatten import flatten
 
 STACK = [
     Layer(
