@@ -61,7 +61,7 @@ class LiveKernel:
 
     @staticmethod
     def unshare(flags: int) -> None:
-        from ..live import syscalls
+        from ..live.kernel import syscalls
 
         syscalls.unshare(flags)
 
@@ -127,7 +127,7 @@ def live_observe(
 
     `make_args(fd)` builds the answer's arguments once the report descriptor is known.
     """
-    from ..live import child, cleanup
+    from ..live.kernel import child, cleanup
 
     with cleanup.temp_dir("runtime-level") as base:
         path = os.path.join(base, "report")
