@@ -38,6 +38,21 @@ How to add one (say 02.3):
    `test_notebooks.py` then checks that the cell matches the stub, sits under its
    heading, and that the solutions notebook
    (`python -m layerlab.exercises.solutions NB -o OUT`) passes every check.
+4. Write every sentence a learner reads in English inside `_()` (from `layerlab.i18n`),
+   with named fields, `_("{path} is gone").format(path=...)`, never an f-string; a table
+   built at import marks its sentences with `N_()` and passes them through `_()` where
+   it shows them, so that `set_language("zh")` in a notebook's first cell still applies.
+   Then translate them in layerlab/locale/zh/LC_MESSAGES/exercises.po and compile it
+   into exercises.mo, with Babel:
+
+       pybabel extract -k _ -k N_ -k ngettext:1,2 --no-location \\
+           -o /tmp/exercises.pot layerlab/exercises
+       pybabel update -D exercises -d layerlab/locale -l zh -i /tmp/exercises.pot
+       # fill in each empty or "fuzzy" msgstr, keeping every {field}; then:
+       pybabel compile -D exercises -d layerlab/locale
+
+   `tests/exercises/test_translations.py` fails while a message lacks its translation,
+   while the .mo lags behind the .po, or while a hint of a mutant comes out in English.
 
 Number exercises in the order the notebook asks them. Ask the checker's questions
 of fresh objects (`samples.ubuntu_image()` builds a new image per call), so a learner's

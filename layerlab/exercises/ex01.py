@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..i18n import N_, _, ngettext
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .judging import as_int, as_items
 
@@ -47,10 +48,10 @@ def _container(new: dict[str, int]) -> dict[str, str]:
 
 #: Example links of containers on such a host, by how each was started.
 CONTAINERS: dict[str, dict[str, str]] = {
-    "docker run --network host (cgroup v1 host)": _container(
+    N_("docker run --network host (cgroup v1 host)"): _container(
         {"ipc": 4026532290, "mnt": 4026532288, "pid": 4026532291, "uts": 4026532289}
     ),
-    "docker run (cgroup v2 host)": _container(
+    N_("docker run (cgroup v2 host)"): _container(
         {
             "cgroup": 4026532354,
             "ipc": 4026532352,
@@ -60,7 +61,7 @@ CONTAINERS: dict[str, dict[str, str]] = {
             "uts": 4026532351,
         }
     ),
-    "podman run as an ordinary user": _container(
+    N_("podman run as an ordinary user"): _container(
         {
             "cgroup": 4026532410,
             "ipc": 4026532408,
@@ -83,7 +84,7 @@ def link_cases(count: int = 24, seed: str = "01.1") -> list[tuple[dict[str, str]
     that are themselves in non-initial namespaces, and containers sharing any subset."""
     rng = random.Random(seed)
     cases = [(dict(HOST_LINKS), dict(links)) for links in CONTAINERS.values()]
-    for _ in range(count):
+    for _n in range(count):
         host = {kind: rng.randrange(4026531835, 4026539999) for kind in KINDS}
         shared = {kind for kind in KINDS if rng.random() < 0.5}
         other = {k: (n if k in shared else n + rng.randrange(1, 900)) for k, n in host.items()}
@@ -102,7 +103,7 @@ def check_shared(solve: object) -> str:
         answer = attempt(solve, dict(host), dict(links), returns=True)
         if answer is None or answer is Ellipsis:
             raise NotSolved()
-        items = as_items(answer, what="a set of kinds", example="{'net', 'user'}")
+        items = as_items(answer, what=_("a set of kinds"), example="{'net', 'user'}")
         answers.append({str(kind) for kind in items})
     hows = list(CONTAINERS)
     first_truth = _shared(*cases[0])
@@ -110,44 +111,56 @@ def check_shared(solve: object) -> str:
         truth = _shared(host, links)
         if got == truth:
             continue
-        how = hows[index] if index < len(hows) else "a generated pair"
+        how = _(hows[index]) if index < len(hows) else _("a generated pair")
         if got and got <= {host[k] for k in KINDS} | {links[k] for k in KINDS}:
             raise Wrong(
                 "links-not-kinds",
-                "you returned the links themselves; return the kinds, like {'net', 'user'}.",
+                _("you returned the links themselves; return the kinds, like {'net', 'user'}."),
             )
         if got == set(KINDS) - truth:
             raise Wrong(
                 "differs",
-                f"for `{how}` you returned the kinds that *differ*. A namespace is shared "
-                "when both links are equal: same kind, same number.",
+                _(
+                    "for `{how}` you returned the kinds that *differ*. A namespace is shared "
+                    "when both links are equal: same kind, same number."
+                ).format(how=how),
             )
         if got == set(KINDS):
             raise Wrong(
                 "kind-only",
-                "you found every kind shared. The text before the colon is only the kind; "
-                "the number in brackets names the namespace itself (its inode), and that is "
-                "what two processes share or not.",
+                _(
+                    "you found every kind shared. The text before the colon is only the kind; "
+                    "the number in brackets names the namespace itself (its inode), and that "
+                    "is what two processes share or not."
+                ),
             )
         if all(a == _initial_numbers(*c) for a, c in zip(answers, cases, strict=True)):
             raise Wrong(
                 "initial-numbers",
-                "you compared the container's numbers with the initial namespaces' numbers "
-                "(4026531835 and friends). Those are only this host's; compare the two "
-                "links you are given: the host may itself live in a container.",
+                _(
+                    "you compared the container's numbers with the initial namespaces' numbers "
+                    "(4026531835 and friends). Those are only this host's; compare the two "
+                    "links you are given: the host may itself live in a container."
+                ),
             )
         if index > 0 and answers[0] == first_truth and len({frozenset(a) for a in answers}) == 1:
             raise Wrong(
                 "one-case",
-                f"right for the first container, wrong for `{how}`: compute the answer "
-                "from the two link tables you are given.",
+                _(
+                    "right for the first container, wrong for `{how}`: compute the answer "
+                    "from the two link tables you are given."
+                ).format(how=how),
             )
         raise Wrong(
             "mismatch",
-            f"for `{how}` ({', '.join(f'{k}: {host[k]} vs {links[k]}' for k in KINDS)}) "
-            f"the shared kinds are {sorted(truth)}, not {sorted(got)}.",
+            _("for `{how}` ({links}) the shared kinds are {truth}, not {got}.").format(
+                how=how,
+                links=", ".join(f"{k}: {host[k]} vs {links[k]}" for k in KINDS),
+                truth=sorted(truth),
+                got=sorted(got),
+            ),
         )
-    return (
+    return _(
         "--network host keeps the host's net (and Docker creates no user namespace, nor a "
         "cgroup namespace on a v1 host); a default docker run shares only the user "
         "namespace; rootless podman shares nothing: it needs a user namespace of its own."
@@ -185,14 +198,17 @@ class HostnameChange:
     host_renamed: bool
 
     def __str__(self) -> str:
-        who = "root" if self.as_root else "an ordinary user"
-        kinds = ", ".join(sorted(self.namespaces)) or "no new namespaces"
-        outcome = (
-            self.error
-            or f"hostname inside is {self.hostname_inside!r}; host renamed: "
-            f"{'yes' if self.host_renamed else 'no'}"
+        who = "root" if self.as_root else _("an ordinary user")
+        kinds = ", ".join(sorted(self.namespaces)) or _("no new namespaces")
+        if self.error:
+            outcome = _(self.error)
+        elif self.host_renamed:
+            outcome = _("hostname inside is {name!r}; host renamed: yes")
+        else:
+            outcome = _("hostname inside is {name!r}; host renamed: no")
+        return _("{who}, {kinds}: {outcome}").format(
+            who=who, kinds=kinds, outcome=outcome.format(name=self.hostname_inside)
         )
-        return f"{who}, {kinds}: {outcome}"
 
 
 def hostname_change(namespaces: set[str], as_root: bool) -> HostnameChange:
@@ -206,11 +222,11 @@ def hostname_change(namespaces: set[str], as_root: bool) -> HostnameChange:
     kinds = frozenset(namespaces)
     own_user = "user" in kinds
     if kinds - {"user"} and not (as_root or own_user):
-        return HostnameChange(kinds, as_root, "unshare fails: EPERM (needs root)", "", False)
+        return HostnameChange(kinds, as_root, N_("unshare fails: EPERM (needs root)"), "", False)
     if "uts" in kinds:
         return HostnameChange(kinds, as_root, "", "web", False)
     if own_user or not as_root:
-        why = "sethostname fails: EPERM (the host's UTS namespace is not yours)"
+        why = N_("sethostname fails: EPERM (the host's UTS namespace is not yours)")
         return HostnameChange(kinds, as_root, why, "", False)
     return HostnameChange(kinds, as_root, "", "web", True)
 
@@ -218,42 +234,54 @@ def hostname_change(namespaces: set[str], as_root: bool) -> HostnameChange:
 def check_hostname(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    items = as_items(answer, what="a set of namespace kinds", example="{'pid', 'net'}")
+    items = as_items(answer, what=_("a set of namespace kinds"), example="{'pid', 'net'}")
     chosen = {str(kind) for kind in items}
     unknown = sorted(chosen - set(KINDS))
     if unknown:
         raise Wrong(
             "unknown-kind",
-            f"{unknown[0]!r} is not a namespace kind; use the names of /proc/<pid>/ns: "
-            f"{', '.join(KINDS)}",
+            _("{kind!r} is not a namespace kind; use the names of /proc/<pid>/ns: {kinds}").format(
+                kind=unknown[0], kinds=", ".join(KINDS)
+            ),
         )
     if "uts" not in chosen and "user" in chosen:
         raise Wrong(
             "user-without-uts",
-            "the user namespace makes you root, but only over namespaces it owns. The "
-            "hostname still belongs to the host's UTS namespace, so sethostname fails with "
-            "EPERM (and run as real root, it would rename the host).",
+            _(
+                "the user namespace makes you root, but only over namespaces it owns. The "
+                "hostname still belongs to the host's UTS namespace, so sethostname fails with "
+                "EPERM (and run as real root, it would rename the host)."
+            ),
         )
     if "uts" not in chosen:
         raise Wrong(
             "no-uts",
-            "the hostname lives in the UTS namespace; without a new one there is only the "
-            "host's hostname to change (as root, you would rename the host).",
+            _(
+                "the hostname lives in the UTS namespace; without a new one there is only the "
+                "host's hostname to change (as root, you would rename the host)."
+            ),
         )
     if hostname_change(chosen, as_root=False).error:
         raise Wrong(
             "needs-user",
-            "as an ordinary user, unshare(CLONE_NEWUTS) is refused (EPERM): creating a "
-            "namespace needs CAP_SYS_ADMIN. Which namespace gives you that, without root?",
+            _(
+                "as an ordinary user, unshare(CLONE_NEWUTS) is refused (EPERM): creating a "
+                "namespace needs CAP_SYS_ADMIN. Which namespace gives you that, without root?"
+            ),
         )
     extra = sorted(chosen - {"user", "uts"})
     if extra:
         raise Wrong(
             "more-than-needed",
-            f"that works, but {', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not "
-            "needed: each namespace isolates one kind of name. Give the smallest set.",
+            ngettext(
+                "that works, but {extra} is not needed: each namespace isolates one kind of "
+                "name. Give the smallest set.",
+                "that works, but {extra} are not needed: each namespace isolates one kind of "
+                "name. Give the smallest set.",
+                len(extra),
+            ).format(extra=", ".join(extra)),
         )
-    return (
+    return _(
         "unshare --user --map-root-user --uts: the user namespace comes first and owns the "
         "new UTS namespace, so root inside may rename it, and the host never notices. This "
         "is how rootless containers get their own hostname."
@@ -303,9 +331,9 @@ def uid_cases(count: int = 40, seed: str = "01.3") -> list[tuple[str, int, int |
     non-overlapping lines, in any order, and uids in, below, between and above them."""
     rng = random.Random(seed)
     cases = list(UID_CASES)
-    for _ in range(count):
+    for _n in range(count):
         lines, inside = [], rng.randrange(0, 50)
-        for _ in range(rng.randint(1, 5)):
+        for _n in range(rng.randint(1, 5)):
             size = rng.randint(1, 70000)
             lines.append((inside, rng.randrange(1, 1 << 31), size))
             inside += size + rng.randrange(0, 100)
@@ -380,51 +408,65 @@ MISTAKES: tuple[tuple[Callable[[str, int], int | None], str, str], ...] = (
     (
         _identity,
         "identity",
-        "you returned the uid unchanged. Root inside a user namespace is not root on the "
-        "host: each uid_map line maps a range of uids inside to a range outside.",
+        N_(
+            "you returned the uid unchanged. Root inside a user namespace is not root on the "
+            "host: each uid_map line maps a range of uids inside to a range outside."
+        ),
     ),
     (
         _reversed,
         "reversed",
-        "the columns are the other way round: each line reads 'first uid INSIDE, first uid "
-        "OUTSIDE, how many'.",
+        N_(
+            "the columns are the other way round: each line reads 'first uid INSIDE, first "
+            "uid OUTSIDE, how many'."
+        ),
     ),
     (
         _inclusive,
         "off-by-one",
-        "a line 'inside outside count' maps inside .. inside+count-1: count uids, so "
-        "inside+count itself is not mapped.",
+        N_(
+            "a line 'inside outside count' maps inside .. inside+count-1: count uids, so "
+            "inside+count itself is not mapped."
+        ),
     ),
     (
         _overflow,
         "overflow-uid",
-        "65534 is how the kernel *shows* an unmapped uid (nobody, the overflow uid), but "
-        "no host uid owns it: return None for an unmapped uid.",
+        N_(
+            "65534 is how the kernel *shows* an unmapped uid (nobody, the overflow uid), but "
+            "no host uid owns it: return None for an unmapped uid."
+        ),
     ),
     (
         _no_offset,
         "no-offset",
-        "you returned the first host uid of the range for every uid in it. The range maps "
-        "one to one: uid inside+k lands on outside+k.",
+        N_(
+            "you returned the first host uid of the range for every uid in it. The range maps "
+            "one to one: uid inside+k lands on outside+k."
+        ),
     ),
     (
         _no_lower_bound,
         "below-range",
-        "a uid *below* a line's first inside uid is not in that range either: check "
-        "inside <= uid as well as uid < inside + count.",
+        N_(
+            "a uid *below* a line's first inside uid is not in that range either: check "
+            "inside <= uid as well as uid < inside + count."
+        ),
     ),
     (
         _first_line,
         "first-line-only",
-        "a uid_map may have several lines (rootless runtimes add a range from "
-        "/etc/subuid): look at every line.",
+        N_(
+            "a uid_map may have several lines (rootless runtimes add a range from "
+            "/etc/subuid): look at every line."
+        ),
     ),
 )
 
 
 def _run_model(model: Callable[[str, int], int | None], cases: list) -> list[object]:
     out: list[object] = []
-    for uid_map, uid, _ in cases:
+    for uid_map, uid, _expected in cases:
         try:
             out.append(model(uid_map, uid))
         except (ValueError, IndexError):
@@ -439,36 +481,40 @@ def check_uid_map(solve: object) -> str:
         if isinstance(exc, ValueError) and "''" in str(exc):
             return Wrong(
                 "padded-columns",
-                "int('') failed: the kernel pads uid_map's columns with several spaces "
-                "('         0       1000          1'), so split(' ') yields empty strings. "
-                "split() without an argument splits on any run of whitespace.",
+                _(
+                    "int('') failed: the kernel pads uid_map's columns with several spaces "
+                    "('         0       1000          1'), so split(' ') yields empty strings. "
+                    "split() without an argument splits on any run of whitespace."
+                ),
             )
         return None
 
     got = []
-    for uid_map, uid, _ in cases:
+    for uid_map, uid, _expected in cases:
         answer = attempt(solve, uid_map, uid, explain=explain)
         if answer is Ellipsis:
             raise NotSolved()
-        got.append(None if answer is None else as_int(answer, what="the host uid"))
+        got.append(None if answer is None else as_int(answer, what=_("the host uid")))
     if all(g is None for g in got):
         raise NotSolved()
-    truth = [expected for _, _, expected in cases]
+    truth = [expected for _map, _uid, expected in cases]
     if got == truth:
-        return (
+        return _(
             "uid 0 inside is your own uid outside, a /etc/subuid range covers the rest, "
             "and anything else is unmapped: a rootless container's root owns nothing of "
             "the host but your own files."
         )
     for model, reason, hint in MISTAKES:
         if got == _run_model(model, cases):
-            raise Wrong(reason, hint)
+            raise Wrong(reason, _(hint))
     index = next(i for i, (g, t) in enumerate(zip(got, truth, strict=True)) if g != t)
     uid_map, uid, expected = cases[index]
     raise Wrong(
         "mismatch",
-        f"with uid_map {uid_map!r}, uid {uid} inside is {expected} on the host; you "
-        f"returned {got[index]!r}.",
+        _(
+            "with uid_map {uid_map!r}, uid {uid} inside is {expected} on the host; you "
+            "returned {got!r}."
+        ).format(uid_map=uid_map, uid=uid, expected=expected, got=got[index]),
     )
 
 
@@ -497,9 +543,9 @@ check("01.3", solve)
 '''
 
 register(
-    Exercise("01.1", "which namespaces are shared", SHARED_STUB, SHARED_SOLUTION, check_shared),
+    Exercise("01.1", N_("which namespaces are shared"), SHARED_STUB, SHARED_SOLUTION, check_shared),
     Exercise(
-        "01.2", "a hostname that stays inside", HOSTNAME_STUB, HOSTNAME_SOLUTION, check_hostname
+        "01.2", N_("a hostname that stays inside"), HOSTNAME_STUB, HOSTNAME_SOLUTION, check_hostname
     ),
-    Exercise("01.3", "where uid 0 lands on the host", UID_STUB, UID_SOLUTION, check_uid_map),
+    Exercise("01.3", N_("where uid 0 lands on the host"), UID_STUB, UID_SOLUTION, check_uid_map),
 )

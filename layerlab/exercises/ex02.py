@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
+from ..i18n import N_, _, ngettext
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .judging import as_int
 
@@ -46,13 +47,13 @@ def forks_allowed(pids_max: int) -> int:
 
 
 def _forks(count: int) -> str:
-    return f"{count} fork{'' if count == 1 else 's'}"
+    return ngettext("{count} fork", "{count} forks", count).format(count=count)
 
 
 def pids_cases(count: int = 12, seed: str = "02.1") -> list[int]:
     """The notebook's numbers, a service that forks nothing, then generated ones (seeded)."""
     rng = random.Random(seed)
-    return [3, 7, 20, 0, 1, *(rng.randrange(2, 5000) for _ in range(count))]
+    return [3, 7, 20, 0, 1, *(rng.randrange(2, 5000) for _n in range(count))]
 
 
 def _pids_value(answer: object) -> int | None:
@@ -63,7 +64,8 @@ def _pids_value(answer: object) -> int | None:
             return _pids(answer.strip())
         except Invalid:
             raise Wrong(
-                "not-an-int", f"the kernel would refuse pids.max = {answer!r} (EINVAL)"
+                "not-an-int",
+                _("the kernel would refuse pids.max = {answer!r} (EINVAL)").format(answer=answer),
             ) from None
     return as_int(answer, what="pids.max")
 
@@ -78,14 +80,18 @@ def check_pids_max(solve: object) -> str:
         if value is None:
             raise Wrong(
                 "unlimited",
-                "'max' is no limit at all: a fork bomb would get every process the machine "
-                "has. Give a number.",
+                _(
+                    "'max' is no limit at all: a fork bomb would get every process the machine "
+                    "has. Give a number."
+                ),
             )
         answers[n] = value
     if len(set(answers.values())) == 1:
         raise Wrong(
             "one-case",
-            f"you return {next(iter(answers.values()))} whatever n is: compute pids.max from n.",
+            _("you return {value} whatever n is: compute pids.max from n.").format(
+                value=next(iter(answers.values()))
+            ),
         )
     for n, answer in answers.items():
         if forks_allowed(answer) == n:
@@ -93,21 +99,26 @@ def check_pids_max(solve: object) -> str:
         if answer == n:
             raise Wrong(
                 "forgot-self",
-                f"with pids.max = {n} only {_forks(max(n - 1, 0))} succeed: pids.max counts "
-                "every process in the cgroup, and the process that forks is one of them.",
+                _(
+                    "with pids.max = {n} only {forks} succeed: pids.max counts "
+                    "every process in the cgroup, and the process that forks is one of them."
+                ).format(n=n, forks=_forks(max(n - 1, 0))),
             )
         if forks_allowed(answer) > n:
             raise Wrong(
                 "too-many",
-                f"pids.max = {answer} lets {_forks(forks_allowed(answer))} through, not "
-                f"{n}: the limit should refuse fork number {n + 1}.",
+                _(
+                    "pids.max = {answer} lets {forks} through, not "
+                    "{n}: the limit should refuse fork number {next}."
+                ).format(answer=answer, forks=_forks(forks_allowed(answer)), n=n, next=n + 1),
             )
         raise Wrong(
             "too-few",
-            f"pids.max = {answer} allows only {_forks(forks_allowed(answer))}; the workload "
-            f"needs {n}.",
+            _("pids.max = {answer} allows only {forks}; the workload needs {n}.").format(
+                answer=answer, forks=_forks(forks_allowed(answer)), n=n
+            ),
         )
-    return (
+    return _(
         "N children plus the process that forks them: pids.max = N + 1. Fork N + 1 fails "
         "with EAGAIN, as the live lab showed."
     )
@@ -262,8 +273,10 @@ def _judge_cpu(text: str, cpus: float) -> None:
     if text == str(cpus):
         raise Wrong(
             "cpus-as-is",
-            f"the kernel refuses '{text}' (EINVAL): cpu.max holds two whole numbers of "
-            "microseconds, '$QUOTA $PERIOD': how much CPU time the group may use per period.",
+            _(
+                "the kernel refuses '{text}' (EINVAL): cpu.max holds two whole numbers of "
+                "microseconds, '$QUOTA $PERIOD': how much CPU time the group may use per period."
+            ).format(text=text),
         )
     numbers = [int(n) for n in text.split() if n.isdigit()]
     try:
@@ -272,22 +285,28 @@ def _judge_cpu(text: str, cpus: float) -> None:
         if len(numbers) == 2 and numbers[1] and abs(numbers[0] / numbers[1] - cpus) < 1e-9:
             raise Wrong(
                 "milliseconds",
-                f"the right ratio, but '{text}' is in the wrong unit: both numbers are "
-                "microseconds, and the kernel refuses periods below 1000 (1 ms).",
+                _(
+                    "the right ratio, but '{text}' is in the wrong unit: both numbers are "
+                    "microseconds, and the kernel refuses periods below 1000 (1 ms)."
+                ).format(text=text),
             ) from None
         if numbers and numbers[0] == round(cpus * 100):
             raise Wrong(
                 "percent",
-                f"'{text}' reads as {numbers[0]} microseconds of CPU time per period, which "
-                "the kernel refuses (below 1000). cpu.max is not a percentage: the quota is "
-                "cpus x period, in microseconds.",
+                _(
+                    "'{text}' reads as {quota} microseconds of CPU time per period, which "
+                    "the kernel refuses (below 1000). cpu.max is not a percentage: the quota is "
+                    "cpus x period, in microseconds."
+                ).format(text=text, quota=numbers[0]),
             ) from None
         return  # refused for another reason: the caller reports it
     if share is not None and cpus != 1 and abs(share - 1 / cpus) < 1e-9:
         raise Wrong(
             "reversed",
-            f"cpu.max '{text}' gives {share:.2f} CPUs: the quota comes first, then the "
-            "period, so '150000 100000' is 1.5 CPUs.",
+            _(
+                "cpu.max '{text}' gives {share:.2f} CPUs: the quota comes first, then the "
+                "period, so '150000 100000' is 1.5 CPUs."
+            ).format(text=text, share=share),
         )
 
 
@@ -300,7 +319,7 @@ def flag_cases(count: int = 12, seed: str = "02.2") -> list[tuple[int, float, in
     rng = random.Random(seed)
     generated = [
         (rng.randrange(4, 65536), rng.randrange(1, 6400) / 100, rng.randrange(1, 10000))
-        for _ in range(count)
+        for _n in range(count)
     ]
     return [*CASES, (4, 0.01, 1), (65536, 64.0, 4194304), *generated]
 
@@ -311,17 +330,23 @@ def check_docker_flags(solve: object) -> str:
         if files is None or files is Ellipsis:
             raise NotSolved()
         if not isinstance(files, Mapping):
-            raise Wrong("not-a-dict", "return a dict of file name -> text, like {'pids.max': '20'}")
+            raise Wrong(
+                "not-a-dict", _("return a dict of file name -> text, like {'pids.max': '20'}")
+            )
         v1 = sorted(set(files) & set(V1_FILES))
         if v1:
             raise Wrong(
                 "v1-names",
-                f"{v1[0]} is a cgroup v1 file. In v2 the limits are memory.max, cpu.max "
-                "and pids.max, all in the container's one directory.",
+                _(
+                    "{file} is a cgroup v1 file. In v2 the limits are memory.max, cpu.max "
+                    "and pids.max, all in the container's one directory."
+                ).format(file=v1[0]),
             )
         missing = [name for name in V2_FILES if name not in files]
         if missing:
-            raise Wrong("missing-file", f"there is no {missing[0]} in your dict")
+            raise Wrong(
+                "missing-file", _("there is no {file} in your dict").format(file=missing[0])
+            )
         command = f"docker run --memory {memory_mib}m --cpus {cpus} --pids-limit {pids}"
         try:
             memory = _memory(_text(files["memory.max"]))
@@ -330,15 +355,18 @@ def check_docker_flags(solve: object) -> str:
         if _text(files["memory.max"]) == str(memory_mib):
             raise Wrong(
                 "mib-not-bytes",
-                f"memory.max = {memory_mib} means {memory_mib} *bytes*. Write bytes "
-                f"({memory_mib * (1 << 20)}), or use the suffix the kernel accepts: "
-                f"'{memory_mib}M'.",
+                _(
+                    "memory.max = {mib} means {mib} *bytes*. Write bytes "
+                    "({bytes}), or use the suffix the kernel accepts: '{mib}M'."
+                ).format(mib=memory_mib, bytes=memory_mib * (1 << 20)),
             )
         if memory == memory_mib * 10**6 // PAGE_SIZE * PAGE_SIZE:
             raise Wrong(
                 "decimal-megabytes",
-                f"{_text(files['memory.max'])} bytes is {memory_mib} decimal megabytes, but "
-                f"docker's {memory_mib}m means mebibytes: {memory_mib} x 1024 x 1024 bytes.",
+                _(
+                    "{text} bytes is {mib} decimal megabytes, but "
+                    "docker's {mib}m means mebibytes: {mib} x 1024 x 1024 bytes."
+                ).format(text=_text(files["memory.max"]), mib=memory_mib),
             )
         cpu_text = _text(files["cpu.max"])
         _judge_cpu(cpu_text, cpus)
@@ -346,7 +374,10 @@ def check_docker_flags(solve: object) -> str:
             limits = parse_v2_limits(files)
         except Invalid as bad:
             raise Wrong(
-                "invalid", f"the kernel would refuse '{bad}' (EINVAL) for {command}."
+                "invalid",
+                _("the kernel would refuse '{text}' (EINVAL) for {command}.").format(
+                    text=bad, command=command
+                ),
             ) from None
         wanted = {"memory.max": memory_mib << 20, "cpu.max": cpus, "pids.max": pids}
         for name in V2_FILES:
@@ -355,10 +386,17 @@ def check_docker_flags(solve: object) -> str:
             if not same:
                 raise Wrong(
                     "mismatch",
-                    f"for {command}, {name} = {_text(files[name])!r} sets "
-                    f"{'no limit' if got is None else got}; it should set {wanted[name]}.",
+                    _(
+                        "for {command}, {file} = {text!r} sets {got}; it should set {wanted}."
+                    ).format(
+                        command=command,
+                        file=name,
+                        text=_text(files[name]),
+                        got=_("no limit") if got is None else got,
+                        wanted=wanted[name],
+                    ),
                 )
-    return (
+    return _(
         "memory.max in bytes (or with a K/M/G suffix), cpu.max as '$QUOTA $PERIOD' in "
         "microseconds, pids.max as a count: what runc writes for those three flags."
     )
@@ -390,10 +428,12 @@ check("02.2", solve)
 '''
 
 register(
-    Exercise("02.1", "a pids.max that allows N forks", PIDS_STUB, PIDS_SOLUTION, check_pids_max),
+    Exercise(
+        "02.1", N_("a pids.max that allows N forks"), PIDS_STUB, PIDS_SOLUTION, check_pids_max
+    ),
     Exercise(
         "02.2",
-        "docker run's limits as cgroup v2 files",
+        N_("docker run's limits as cgroup v2 files"),
         FLAGS_STUB,
         FLAGS_SOLUTION,
         check_docker_flags,

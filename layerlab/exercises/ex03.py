@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..i18n import N_, _
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .judging import as_items, as_text
 
@@ -57,18 +58,18 @@ def path_cases(count: int = 60, seed: str = "03.1") -> list[tuple[str, str, str]
     rng = random.Random(seed)
     cases = list(PATH_CASES)
     names = ["a", "b", "etc", "..", "..", ".", ""]
-    for _ in range(count):
-        root = "/" + "/".join(rng.choice("xyz") for _ in range(rng.randint(0, 3)))
+    for _n in range(count):
+        root = "/" + "/".join(rng.choice("xyz") for _n in range(rng.randint(0, 3)))
         where = rng.choice(["at", "below", "above", "beside"])
         if where == "at":
             cwd = root
         elif where == "below":
-            cwd = posixpath.join(root, *(rng.choice("pq") for _ in range(rng.randint(1, 3))))
+            cwd = posixpath.join(root, *(rng.choice("pq") for _n in range(rng.randint(1, 3))))
         elif where == "above":
             cwd = posixpath.dirname(root)
         else:
             cwd = posixpath.join(posixpath.dirname(root), "w")
-        path = "/".join(rng.choice(names) for _ in range(rng.randint(1, 6))) or "."
+        path = "/".join(rng.choice(names) for _n in range(rng.randint(1, 6))) or "."
         if rng.random() < 0.4:
             path = "/" + path
         cases.append((root, cwd, path))
@@ -82,14 +83,18 @@ def _answer_path(answer: object) -> str:
     if not isinstance(text, str) or not text.startswith("/"):
         raise Wrong(
             "not-a-path",
-            f"return the host path as an absolute path like '/srv/box/etc', not {answer!r}",
+            _(
+                "return the host path as an absolute path like '/srv/box/etc', not {answer!r}"
+            ).format(answer=answer),
         )
     names = [name for name in text.split("/") if name]
     if "." in names or ".." in names:
         raise Wrong(
             "unresolved",
-            f"{text} still holds '.' or '..': resolve them, one name at a time, as the "
-            "kernel's walk does (that is where the root stops '..').",
+            _(
+                "{path} still holds '.' or '..': resolve them, one name at a time, as the "
+                "kernel's walk does (that is where the root stops '..')."
+            ).format(path=text),
         )
     return "/" + "/".join(names)
 
@@ -104,7 +109,7 @@ def check_resolve(solve: object) -> str:
         got.append(_answer_path(answer))
     wrong = [i for i, case in enumerate(cases) if got[i] != resolve(*case)]
     if not wrong:
-        return (
+        return _(
             "'..' stops only when the walk stands on the process's root. After a second "
             "chroot into a subdirectory, the working directory is outside the new root, so "
             "no walk from it ever stands on the root: that is the whole escape."
@@ -123,42 +128,54 @@ def check_resolve(solve: object) -> str:
         root, cwd, path = cases[from_root[0]]
         raise Wrong(
             "relative-from-root",
-            f"{path} from {cwd} is {resolve(root, cwd, path)}: a relative path starts at "
-            "the working directory.",
+            _(
+                "{path} from {cwd} is {result}: a relative path starts at the working directory."
+            ).format(path=path, cwd=cwd, result=resolve(root, cwd, path)),
         )
     escapes = [i for i in wrong if not _inside(cases[i][1], cases[i][0])]
     if escapes and all(_inside(got[i], cases[i][0]) for i in escapes):
         root, cwd, path = cases[escapes[0]]
         raise Wrong(
             "clamped",
-            f"with root {root} and cwd {cwd}, {path} is {resolve(root, cwd, path)}. The "
-            "kernel does not keep a path below the root by its text: it stops '..' only when "
-            "the walk stands on the root directory, and a walk that starts outside never does.",
+            _(
+                "with root {root} and cwd {cwd}, {path} is {result}. The "
+                "kernel does not keep a path below the root by its text: it stops '..' only "
+                "when the walk stands on the root directory, and a walk that starts outside "
+                "never does."
+            ).format(root=root, cwd=cwd, path=path, result=resolve(root, cwd, path)),
         )
     if path.startswith("/") and root != cwd and got[wrong[0]] == resolve(cwd, cwd, path):
         raise Wrong(
             "absolute-from-cwd",
-            f"{path} with root {root} and cwd {cwd} is {expected}: an absolute path starts "
-            "at the process's root, whatever the working directory is.",
+            _(
+                "{path} with root {root} and cwd {cwd} is {result}: an absolute path starts "
+                "at the process's root, whatever the working directory is."
+            ).format(path=path, root=root, cwd=cwd, result=expected),
         )
     if path.startswith("/") and root != "/" and got[wrong[0]] == resolve("/", "/", path):
         raise Wrong(
             "absolute-from-host",
-            f"{path} with root {root} is {expected}: in a chroot, an "
-            "absolute path starts at the process's root, not at the host's '/'.",
+            _(
+                "{path} with root {root} is {result}: in a chroot, an "
+                "absolute path starts at the process's root, not at the host's '/'."
+            ).format(path=path, root=root, result=expected),
         )
     inside = [i for i in wrong if _inside(cases[i][1], cases[i][0])]
     if inside:
         root, cwd, path = cases[inside[0]]
         raise Wrong(
             "no-stop",
-            f"with root {root}, {path} from {cwd} is {resolve(root, cwd, path)}: '..' at the "
-            "root stays at the root. That is what chroot promises a process that stays inside.",
+            _(
+                "with root {root}, {path} from {cwd} is {result}: '..' at the "
+                "root stays at the root. That is what chroot promises a process that stays "
+                "inside."
+            ).format(root=root, path=path, cwd=cwd, result=resolve(root, cwd, path)),
         )
     raise Wrong(
         "mismatch",
-        f"root {root}, cwd {cwd}, path {path}: expected {expected}, you "
-        f"returned {got[wrong[0]]!r}.",
+        _("root {root}, cwd {cwd}, path {path}: expected {result}, you returned {got!r}.").format(
+            root=root, cwd=cwd, path=path, result=expected, got=got[wrong[0]]
+        ),
     )
 
 
@@ -226,12 +243,18 @@ class Confinement:
 
     def __str__(self) -> str:
         if self.error:
-            return f"refused: {self.error}"
+            return _("refused: {error}").format(error=_error(self.error))
         if self.host_changed:
-            return f"the host was changed: {self.host_changed}"
+            return _("the host was changed: {change}").format(change=_(self.host_changed))
         if not self.confined:
-            return "the program runs in the host's root: not confined at all"
-        return "escape reaches the host" if self.host_reachable else "escape impossible"
+            return _("the program runs in the host's root: not confined at all")
+        return _("escape reaches the host") if self.host_reachable else _("escape impossible")
+
+
+def _error(error: str) -> str:
+    """A refusal in the learner's language: the one with a step in it is composed."""
+    step = error.removeprefix("unknown step ")
+    return _("unknown step {step}").format(step=step) if step != error else _(error)
 
 
 def confinement(steps: Sequence[str]) -> Confinement:
@@ -244,37 +267,39 @@ def confinement(steps: Sequence[str]) -> Confinement:
             own_ns = True
         elif step == "mount --make-rprivate /":
             if not own_ns:
-                return Confinement(host_changed="every mount of the host is now private")
+                return Confinement(host_changed=N_("every mount of the host is now private"))
             private = True
         elif step == "mount --bind rootfs rootfs":
             if not own_ns:
-                return Confinement(host_changed="a bind mount appeared in the host's mount table")
+                return Confinement(
+                    host_changed=N_("a bind mount appeared in the host's mount table")
+                )
             if not private:
                 return Confinement(
-                    host_changed="the bind mount propagated to the host's (shared) mounts"
+                    host_changed=N_("the bind mount propagated to the host's (shared) mounts")
                 )
             bind = True
         elif step == "mkdir rootfs/.oldroot":
             oldroot_dir = True
         elif step == "pivot_root rootfs rootfs/.oldroot":
             if not own_ns:
-                return Confinement(host_changed="pivot_root swapped the root of the whole host")
+                return Confinement(host_changed=N_("pivot_root swapped the root of the whole host"))
             if chrooted:
-                return Confinement(error="pivot_root: EINVAL (our root is not a mount point)")
+                return Confinement(error=N_("pivot_root: EINVAL (our root is not a mount point)"))
             if not private:
-                return Confinement(error="pivot_root: EINVAL (the mounts are shared)")
+                return Confinement(error=N_("pivot_root: EINVAL (the mounts are shared)"))
             if not bind:
-                return Confinement(error="pivot_root: EINVAL (rootfs is not a mount point)")
+                return Confinement(error=N_("pivot_root: EINVAL (rootfs is not a mount point)"))
             if not oldroot_dir:
-                return Confinement(error="pivot_root: ENOENT (no rootfs/.oldroot)")
+                return Confinement(error=N_("pivot_root: ENOENT (no rootfs/.oldroot)"))
             pivoted = True
         elif step == "umount -l /.oldroot":
             if not pivoted:
-                return Confinement(error="umount: /.oldroot: no mount point there")
+                return Confinement(error=N_("umount: /.oldroot: no mount point there"))
             unmounted = True
         elif step == "chroot rootfs":
             if pivoted:
-                return Confinement(error="chroot: rootfs: ENOENT (the host's paths are gone)")
+                return Confinement(error=N_("chroot: rootfs: ENOENT (the host's paths are gone)"))
             chrooted = True
         else:
             return Confinement(error=f"unknown step {step!r}")
@@ -287,60 +312,82 @@ def check_steps(answer: object) -> str:
         raise NotSolved()
     steps = [
         str(step)
-        for step in as_items(answer, what="a list of steps from STEPS", example="[STEPS[0], ...]")
+        for step in as_items(
+            answer, what=_("a list of steps from STEPS"), example="[STEPS[0], ...]"
+        )
     ]
     unknown = [step for step in steps if step not in STEPS]
     if unknown:
-        raise Wrong("unknown-step", f"{unknown[0]!r} is not one of STEPS; copy the steps exactly")
+        raise Wrong(
+            "unknown-step",
+            _("{step!r} is not one of STEPS; copy the steps exactly").format(step=unknown[0]),
+        )
     outcome = confinement(steps)
     if outcome.host_changed:
         if "propagated" not in outcome.host_changed:
             raise Wrong(
                 "host-namespace",
-                f"{outcome.host_changed}. Mount and pivot in a mount namespace of the "
-                "container's own: start with unshare --mount.",
+                _(
+                    "{change}. Mount and pivot in a mount namespace of the "
+                    "container's own: start with unshare --mount."
+                ).format(change=_(outcome.host_changed)),
             )
         raise Wrong(
             "propagation",
-            f"{outcome.host_changed}: a new mount namespace copies the host's mounts as "
-            "shared peers, so make them private before mounting anything.",
+            _(
+                "{change}: a new mount namespace copies the host's mounts as "
+                "shared peers, so make them private before mounting anything."
+            ).format(change=_(outcome.host_changed)),
         )
     if outcome.error.startswith("pivot_root: EINVAL (the mounts"):
         raise Wrong(
             "propagation",
-            "pivot_root refuses shared mounts (EINVAL), and a new mount namespace copies "
-            "the host's shared ones: run mount --make-rprivate / first.",
+            _(
+                "pivot_root refuses shared mounts (EINVAL), and a new mount namespace copies "
+                "the host's shared ones: run mount --make-rprivate / first."
+            ),
         )
     if outcome.error.startswith("pivot_root: EINVAL (rootfs"):
         raise Wrong(
             "not-a-mount-point",
-            "pivot_root needs the new root to be a mount point, and rootfs is just a "
-            "directory: bind-mount it onto itself first.",
+            _(
+                "pivot_root needs the new root to be a mount point, and rootfs is just a "
+                "directory: bind-mount it onto itself first."
+            ),
         )
     if outcome.error.startswith("pivot_root: EINVAL (our root"):
         raise Wrong(
             "chroot-first",
-            "after chroot, the process's root is a plain directory, not the root of its "
-            "mount namespace, and pivot_root refuses (EINVAL). Do not chroot at all.",
+            _(
+                "after chroot, the process's root is a plain directory, not the root of its "
+                "mount namespace, and pivot_root refuses (EINVAL). Do not chroot at all."
+            ),
         )
     if outcome.error:
-        raise Wrong("refused", f"{outcome.error}. Check the order of your steps.")
+        raise Wrong(
+            "refused",
+            _("{error}. Check the order of your steps.").format(error=_error(outcome.error)),
+        )
     if not outcome.confined:
-        raise Wrong("not-confined", "the program would still run in the host's root directory")
+        raise Wrong("not-confined", _("the program would still run in the host's root directory"))
     if "pivot_root rootfs rootfs/.oldroot" not in steps:
         raise Wrong(
             "chroot-escape",
-            "chroot moves only this process's '/'. The host's whole mount tree is still "
-            "there, and root in the chroot climbs out as the lab showed: chroot into a "
-            'subdirectory, cd .. many times, chroot(".").',
+            _(
+                "chroot moves only this process's '/'. The host's whole mount tree is still "
+                "there, and root in the chroot climbs out as the lab showed: chroot into a "
+                'subdirectory, cd .. many times, chroot(".").'
+            ),
         )
     if outcome.host_reachable:
         raise Wrong(
             "old-root-mounted",
-            "after pivot_root the host's whole tree is still mounted at /.oldroot, one "
-            "`ls` away. Unmount it.",
+            _(
+                "after pivot_root the host's whole tree is still mounted at /.oldroot, one "
+                "`ls` away. Unmount it."
+            ),
         )
-    return (
+    return _(
         "a private mount namespace, the rootfs made a mount point, pivot_root, and the old "
         "root unmounted: nothing above '/' is left in the namespace, so '..' has nowhere "
         'to go. runc does the same (with pivot_root(".", ".") in place of the .oldroot dir).'
@@ -372,7 +419,9 @@ check("03.2", steps)
 
 register(
     Exercise(
-        "03.1", "how a path resolves in a chroot", RESOLVE_STUB, RESOLVE_SOLUTION, check_resolve
+        "03.1", N_("how a path resolves in a chroot"), RESOLVE_STUB, RESOLVE_SOLUTION, check_resolve
     ),
-    Exercise("03.2", "the steps that close the escape", STEPS_STUB, STEPS_SOLUTION, check_steps),
+    Exercise(
+        "03.2", N_("the steps that close the escape"), STEPS_STUB, STEPS_SOLUTION, check_steps
+    ),
 )

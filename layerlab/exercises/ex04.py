@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from ..entries import File, OpaqueDir, Whiteout
+from ..i18n import N_, _
 from ..image import chain_ids
 from ..layer import Layer
 from ..samples import ubuntu_image
@@ -32,8 +33,8 @@ def diff_id_lists(count: int = 6, seed: str = "04.1") -> list[list[str]]:
     """ubuntu's DiffIDs, then generated stacks (seeded) of three to seven layers."""
     rng = random.Random(seed)
     lists = [list(ubuntu_image().diff_ids)]
-    for _ in range(count):
-        lists.append([_sha(f"layer {rng.random()}") for _ in range(rng.randint(3, 7))])
+    for _n in range(count):
+        lists.append([_sha(f"layer {rng.random()}") for _n in range(rng.randint(3, 7))])
     return lists
 
 
@@ -46,11 +47,13 @@ def check_chain_id(solve: object) -> str:
         if not isinstance(answer, str):
             raise Wrong(
                 "not-a-string",
-                f"return the chain ID as a string like 'sha256:...', not a {type(answer).__name__}",
+                _("return the chain ID as a string like 'sha256:...', not a {type}").format(
+                    type=type(answer).__name__
+                ),
             )
         if answer != chain_ids(diff_ids)[2]:
             _diagnose_chain(answer, diff_ids)
-    return (
+    return _(
         "ChainID(L0..L2) = sha256(ChainID(L0..L1) + ' ' + DiffID(L2)): it names the "
         "third layer together with the two below it."
     )
@@ -62,33 +65,46 @@ def _diagnose_chain(answer: str, diff_ids: list[str]) -> None:
     if answer == d2:
         raise Wrong(
             "diff-id",
-            "that is the third layer's DiffID, which names the layer on "
-            "its own. A chain ID names the layer *and everything below it*.",
+            _(
+                "that is the third layer's DiffID, which names the layer on "
+                "its own. A chain ID names the layer *and everything below it*."
+            ),
         )
     if answer == chain[-1] and len(chain) > 3:
         raise Wrong(
             "top-layer",
-            "that is the chain ID of the top layer. The question is about the third one "
-            "from the bottom, diff_ids[2], whatever the image's height.",
+            _(
+                "that is the chain ID of the top layer. The question is about the third one "
+                "from the bottom, diff_ids[2], whatever the image's height."
+            ),
         )
     if answer in (chain[1], chain[3:4] and chain[3]):
-        which = "second" if answer == chain[1] else "fourth"
-        raise Wrong(
-            "off-by-one",
-            f"that is the chain ID of the {which} layer. Layers count "
-            "from the bottom: the third one is diff_ids[2].",
-        )
+        if answer == chain[1]:
+            hint = _(
+                "that is the chain ID of the second layer. Layers count "
+                "from the bottom: the third one is diff_ids[2]."
+            )
+        else:
+            hint = _(
+                "that is the chain ID of the fourth layer. Layers count "
+                "from the bottom: the third one is diff_ids[2]."
+            )
+        raise Wrong("off-by-one", hint)
     if answer == _bare(chain[2]):
         raise Wrong(
             "bare-hex",
-            "right hash, but an ID always carries its algorithm: "
-            "return 'sha256:' + the hex digest.",
+            _(
+                "right hash, but an ID always carries its algorithm: "
+                "return 'sha256:' + the hex digest."
+            ),
         )
     if answer in (_sha(f"{d0} {d1} {d2}"), _sha(f"{d0}{d1}{d2}")):
         raise Wrong(
             "flat",
-            "chain IDs nest: hash the chain ID of the first two layers with the "
-            "third DiffID, not all three DiffIDs in one string.",
+            _(
+                "chain IDs nest: hash the chain ID of the first two layers with the "
+                "third DiffID, not all three DiffIDs in one string."
+            ),
         )
     bare_chain = _sha(f"{_bare(d0)} {_bare(d1)}")
     if answer in (
@@ -98,18 +114,25 @@ def _diagnose_chain(answer: str, diff_ids: list[str]) -> None:
     ):
         raise Wrong(
             "no-prefix",
-            "the hashed string keeps the 'sha256:' prefixes: "
-            "sha256('sha256:<chain> sha256:<diff>').",
+            _(
+                "the hashed string keeps the 'sha256:' prefixes: "
+                "sha256('sha256:<chain> sha256:<diff>')."
+            ),
         )
     if answer in (_sha(f"{chain[1]}{d2}"), _sha(f"{chain[1]} {d2}\n")):
         raise Wrong(
             "separator",
-            "the two IDs are joined by exactly one space, and nothing else: f'{chain} {diff_id}'.",
+            _(
+                "the two IDs are joined by exactly one space, and nothing else: "
+                "f'{chain} {diff_id}'."
+            ),
         )
     raise Wrong(
         "mismatch",
-        "not the chain ID. Start with ChainID(L0) = DiffID(L0), then "
-        "ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + ' ' + DiffID(Ln)).",
+        _(
+            "not the chain ID. Start with ChainID(L0) = DiffID(L0), then "
+            "ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + ' ' + DiffID(Ln))."
+        ),
     )
 
 
@@ -168,53 +191,64 @@ def check_sharing(solve: object) -> str:
         answer = attempt(solve, list(a), list(b), returns=True)
         if answer is None or answer is Ellipsis:
             raise NotSolved()
-        answers.append(as_int(answer, what="how many layers are shared"))
+        answers.append(as_int(answer, what=_("how many layers are shared")))
 
     def matches(model: Callable[[list[str], list[str]], int]) -> bool:
         return all(answer == model(a, b) for answer, (a, b) in zip(answers, cases, strict=True))
 
     if matches(_shared_by_chain):
-        return (
+        return _(
             "two images share exactly the layers whose chain IDs are equal: a common "
             "prefix of the stack, stored once on disk."
         )
     if matches(lambda a, b: len(set(a) & set(b))):
         raise Wrong(
             "by-diff-id",
-            "you counted equal DiffIDs. A layer is stored (and shared) "
-            "by its chain ID: the same DiffID on top of different layers is a different "
-            "filesystem, so once two stacks differ nothing above is shared.",
+            _(
+                "you counted equal DiffIDs. A layer is stored (and shared) "
+                "by its chain ID: the same DiffID on top of different layers is a different "
+                "filesystem, so once two stacks differ nothing above is shared."
+            ),
         )
     if matches(lambda a, b: len(a) if list(a) == list(b) else 0):
         raise Wrong(
             "all-or-nothing",
-            "two images need not be equal to share layers: a common bottom (the same base "
-            "image, the same first build steps) is shared, layer by layer.",
+            _(
+                "two images need not be equal to share layers: a common bottom (the same base "
+                "image, the same first build steps) is shared, layer by layer."
+            ),
         )
     if matches(lambda a, b: max(_shared_by_chain(a, b) - 1, 0)):
         raise Wrong(
             "off-by-one",
-            "you return the index of the last shared layer; the question is how many "
-            "layers are shared (one more).",
+            _(
+                "you return the index of the last shared layer; the question is how many "
+                "layers are shared (one more)."
+            ),
         )
     if matches(lambda a, b: min(len(a), len(b))):
         raise Wrong(
             "min-length",
-            "the shorter image's height is only an upper bound: two images share layers "
-            "only up to the first one that differs.",
+            _(
+                "the shorter image's height is only an upper bound: two images share layers "
+                "only up to the first one that differs."
+            ),
         )
     if matches(lambda a, b: sum(1 for x, y in zip(a, b, strict=False) if x == y)):
         raise Wrong(
             "positionwise",
-            "equal DiffIDs at the same position are not enough: "
-            "everything below must be equal too. Compare chain IDs.",
+            _(
+                "equal DiffIDs at the same position are not enough: "
+                "everything below must be equal too. Compare chain IDs."
+            ),
         )
     for answer, (a, b) in zip(answers, cases, strict=True):
         if answer != _shared_by_chain(a, b):
             raise Wrong(
                 "mismatch",
-                f"for images of {len(a)} and {len(b)} layers you said "
-                f"{answer}, but they share {_shared_by_chain(a, b)}.",
+                _(
+                    "for images of {a} and {b} layers you said {answer}, but they share {shared}."
+                ).format(a=len(a), b=len(b), answer=answer, shared=_shared_by_chain(a, b)),
             )
     raise AssertionError("unreachable")
 
@@ -311,8 +345,10 @@ def check_lookup(solve: object) -> str:
         if answer is not None and not isinstance(answer, int):
             raise Wrong(
                 "not-index",
-                f"for {path} you returned a {type(answer).__name__}; "
-                "return the layer's index (0 is the bottom) or None",
+                _(
+                    "for {path} you returned a {type}; "
+                    "return the layer's index (0 is the bottom) or None"
+                ).format(path=path, type=type(answer).__name__),
             )
         below_whiteout = [
             i for i, layer in enumerate(layers) if isinstance(layer.get(path), Whiteout)
@@ -320,14 +356,18 @@ def check_lookup(solve: object) -> str:
         if isinstance(answer, int) and answer in below_whiteout:
             raise Wrong(
                 "whiteout-found",
-                f"layer {answer} has a whiteout for {path}: that "
-                "entry means 'deleted here'. The lookup stops at it and finds nothing.",
+                _(
+                    "layer {layer} has a whiteout for {path}: that "
+                    "entry means 'deleted here'. The lookup stops at it and finds nothing."
+                ).format(layer=answer, path=path),
             )
         if isinstance(answer, int) and below_whiteout and answer < max(below_whiteout):
             raise Wrong(
                 "whiteout-skipped",
-                f"layer {max(below_whiteout)} whites out {path}, so "
-                "no layer below it may answer: stop at the whiteout.",
+                _(
+                    "layer {layer} whites out {path}, so "
+                    "no layer below it may answer: stop at the whiteout."
+                ).format(layer=max(below_whiteout), path=path),
             )
         hidden_by = [
             (i, parent)
@@ -340,29 +380,38 @@ def check_lookup(solve: object) -> str:
             if isinstance(layers[i].get(parent), Whiteout):
                 raise Wrong(
                     "whited-out-parent",
-                    f"layer {i} whites out {parent}, and a whiteout deletes the whole "
-                    f"subtree: {path} is gone too, though no layer whites it out by name. "
-                    "Look at the path's parents as well.",
+                    _(
+                        "layer {layer} whites out {parent}, and a whiteout deletes the whole "
+                        "subtree: {path} is gone too, though no layer whites it out by name. "
+                        "Look at the path's parents as well."
+                    ).format(layer=i, parent=parent, path=path),
                 )
             raise Wrong(
                 "opaque",
-                f"{parent} is an opaque directory in layer {i}: it hides every lower child, "
-                f"so {path} from layer {answer} is not visible. Look at the path's parents too.",
+                _(
+                    "{parent} is an opaque directory in layer {layer}: it hides every lower "
+                    "child, so {path} from layer {answer} is not visible. Look at the path's "
+                    "parents too."
+                ).format(parent=parent, layer=i, path=path, answer=answer),
             )
         holders = [i for i, layer in enumerate(layers) if isinstance(layer.get(path), File)]
         if isinstance(answer, int) and holders and answer == holders[0] != holders[-1]:
             raise Wrong(
                 "bottom-up",
-                f"{path} is in layers {holders}; you returned the lowest. "
-                "The kernel asks from the top down, and the first layer that has the "
-                "path wins.",
+                _(
+                    "{path} is in layers {layers}; you returned the lowest. "
+                    "The kernel asks from the top down, and the first layer that has the "
+                    "path wins."
+                ).format(path=path, layers=holders),
             )
+        shown = _("nothing") if truth is None else _("layer {layer}").format(layer=truth)
         raise Wrong(
             "mismatch",
-            f"for {path} you said {answer!r}, but the union shows "
-            f"{'nothing' if truth is None else f'layer {truth}'}.",
+            _("for {path} you said {answer!r}, but the union shows {shown}.").format(
+                path=path, answer=answer, shown=shown
+            ),
         )
-    return (
+    return _(
         "top-down, stopping at the first layer that has the path, and at whiteouts: "
         "the same answers as the kernel's lookup (UnionView.trace)."
     )
@@ -410,9 +459,11 @@ check("04.3", solve)
 
 
 register(
-    Exercise("04.1", "the chain ID of the third layer", CHAIN_STUB, CHAIN_SOLUTION, check_chain_id),
     Exercise(
-        "04.2", "which layers two images share", SHARING_STUB, SHARING_SOLUTION, check_sharing
+        "04.1", N_("the chain ID of the third layer"), CHAIN_STUB, CHAIN_SOLUTION, check_chain_id
     ),
-    Exercise("04.3", "a top-down lookup", LOOKUP_STUB, LOOKUP_SOLUTION, check_lookup),
+    Exercise(
+        "04.2", N_("which layers two images share"), SHARING_STUB, SHARING_SOLUTION, check_sharing
+    ),
+    Exercise("04.3", N_("a top-down lookup"), LOOKUP_STUB, LOOKUP_SOLUTION, check_lookup),
 )

@@ -9,6 +9,7 @@ import random
 from ..commit import build_image
 from ..container import Container
 from ..entries import Dir, File, Meta, OpaqueDir, Symlink, Whiteout
+from ..i18n import N_, _
 from ..image import Image
 from ..layer import Layer
 from ..samples import app_image, ubuntu_image, ubuntu_layers
@@ -37,11 +38,11 @@ def _with_sticky_tmp() -> Image:
 
 #: (what the container did first, the path to delete, how to describe it)
 DELETE_CASES: tuple[tuple[str, str, str], ...] = (
-    ("", "/etc/motd", "a file only the image has"),
-    ("write /srv/notes.txt", "/srv/notes.txt", "a file the container made itself"),
-    ("write /etc/passwd", "/etc/passwd", "an image file the container changed before"),
-    ("", "/var/lib/dpkg/diversions", "an image file three directories deep"),
-    ("sticky", "/var/tmp/session.db", "an image file in a sticky 1777 directory"),
+    ("", "/etc/motd", N_("a file only the image has")),
+    ("write /srv/notes.txt", "/srv/notes.txt", N_("a file the container made itself")),
+    ("write /etc/passwd", "/etc/passwd", N_("an image file the container changed before")),
+    ("", "/var/lib/dpkg/diversions", N_("an image file three directories deep")),
+    ("sticky", "/var/tmp/session.db", N_("an image file in a sticky 1777 directory")),
 )
 
 
@@ -70,59 +71,82 @@ def _upper(layer: Layer) -> dict[str, tuple[object, ...]]:
 
 def _diagnose_delete(container: Container, model: Container, path: str, how: str) -> None:
     rw, want = container.rw, model.rw
+    how = _(how)
     fake = [p for p in rw if posixpath.basename(p).startswith(".wh.")]
     if fake:
         raise Wrong(
             "literal-wh",
-            f"the upper layer holds a real file {fake[0]}. '.wh.' is only how a tar spells "
-            "a deletion; in an upper dir (and in the model) a deletion is a Whiteout entry: "
-            "container.rw[path] = Whiteout().",
+            _(
+                "the upper layer holds a real file {file}. '.wh.' is only how a tar spells "
+                "a deletion; in an upper dir (and in the model) a deletion is a Whiteout entry: "
+                "container.rw[path] = Whiteout()."
+            ).format(file=fake[0]),
         )
     entry = rw.get(path)
     if container.exists(path):
         if isinstance(entry, File) and entry.size == 0:
             raise Wrong(
                 "empty-file",
-                f"you emptied {path}, but an empty file is still a file: `ls` shows it and "
-                "the commit ships it. Deleting needs a whiteout.",
+                _(
+                    "you emptied {path}, but an empty file is still a file: `ls` shows it and "
+                    "the commit ships it. Deleting needs a whiteout."
+                ).format(path=path),
             )
         if isinstance(want.get(path), Whiteout) and path not in rw:
             raise Wrong(
                 "lower-shows-through",
-                f"for {how}, the image's {path} still shows: only a whiteout in the upper "
-                "layer hides it (removing an upper copy just uncovers the lower one).",
+                _(
+                    "for {how}, the image's {path} still shows: only a whiteout in the upper "
+                    "layer hides it (removing an upper copy just uncovers the lower one)."
+                ).format(how=how, path=path),
             )
-        raise Wrong("still-there", f"{path} is still visible for {how}.")
+        raise Wrong(
+            "still-there", _("{path} is still visible for {how}.").format(path=path, how=how)
+        )
     if isinstance(entry, Whiteout) and path not in want:
         raise Wrong(
             "needless-whiteout",
-            f"{path} ({how}) exists in no image layer, so overlayfs simply removes it from "
-            "the upper dir: a whiteout would make the commit record a deletion of a file "
-            "no layer below has.",
+            _(
+                "{path} ({how}) exists in no image layer, so overlayfs simply removes it from "
+                "the upper dir: a whiteout would make the commit record a deletion of a file "
+                "no layer below has."
+            ).format(path=path, how=how),
         )
     opaque = [p for p in rw.opaque_dirs if p not in want.opaque_dirs]
     if opaque:
         raise Wrong(
             "opaque",
-            f"you made {opaque[0]} opaque, which hides every file the image has in it, not "
-            "only the one to delete. A single whiteout hides a single name.",
+            _(
+                "you made {dir} opaque, which hides every file the image has in it, not "
+                "only the one to delete. A single whiteout hides a single name."
+            ).format(dir=opaque[0]),
         )
     for parent in sorted(set(want) - {path}):
         if parent not in rw:
             raise Wrong(
                 "no-parent",
-                f"the whiteout for {path} needs its directory {parent} in the upper layer: "
-                "overlayfs copies each parent up (with its mode and owner) before it can "
-                "put anything inside.",
+                _(
+                    "the whiteout for {path} needs its directory {parent} in the upper layer: "
+                    "overlayfs copies each parent up (with its mode and owner) before it can "
+                    "put anything inside."
+                ).format(path=path, parent=parent),
             )
         if _upper(rw).get(parent) != _upper(want)[parent]:
             raise Wrong(
                 "parent-mode",
-                f"{parent} in the upper layer has mode {oct(rw[parent].meta.mode)[2:]} and "
-                f"owner {rw[parent].meta.uid}, but the image's is "
-                f"{oct(want[parent].meta.mode)[2:]}, owner {want[parent].meta.uid}: a copy-up "
-                "keeps the directory's metadata (a re-made /var/tmp without 1777 breaks every "
-                "program that writes there).",
+                _(
+                    "{parent} in the upper layer has mode {mode} and "
+                    "owner {owner}, but the image's is "
+                    "{image_mode}, owner {image_owner}: a copy-up "
+                    "keeps the directory's metadata (a re-made /var/tmp without 1777 breaks "
+                    "every program that writes there)."
+                ).format(
+                    parent=parent,
+                    mode=oct(rw[parent].meta.mode)[2:],
+                    owner=rw[parent].meta.uid,
+                    image_mode=oct(want[parent].meta.mode)[2:],
+                    image_owner=want[parent].meta.uid,
+                ),
             )
 
 
@@ -139,15 +163,17 @@ def check_delete(solve: object) -> str:
         if used:
             raise Wrong(
                 "used-unlink",
-                f"you called container.{used[0].op}(), which does the work for you. Do what "
-                "overlayfs does, by hand, on the upper layer container.rw.",
+                _(
+                    "you called container.{op}(), which does the work for you. Do what "
+                    "overlayfs does, by hand, on the upper layer container.rw."
+                ).format(op=used[0].op),
             )
         model.unlink(path)
         if _upper(container.rw) != _upper(model.rw):
             untouched = _upper(container.rw) == _upper(_delete_case(setup).rw)
             failures.append((untouched, container, model, path, how, state))
     if not failures:
-        return (
+        return _(
             "a whiteout for a name a lower layer has, its parents copied up with their "
             "metadata, and nothing at all for a file only the upper layer had: what "
             "overlayfs's unlink does, and why a commit records a deletion as .wh. + name."
@@ -155,13 +181,16 @@ def check_delete(solve: object) -> str:
     if len(failures) == len(DELETE_CASES) and all(f[0] for f in failures):
         raise NotSolved()
     # the most telling case: one where the answer did something
-    _, container, model, path, how, state = sorted(failures, key=lambda f: f[0])[0]
+    _untouched, container, model, path, how, state = sorted(failures, key=lambda f: f[0])[0]
     _diagnose_delete(container, model, path, how)
     require_no_collateral(state, container, {path})
     raise Wrong(
         "mismatch",
-        f"for {how} ({path}) the upper layer should hold exactly "
-        f"{', '.join(f'{p} ({v[0]})' for p, v in _upper(model.rw).items()) or 'nothing'}.",
+        _("for {how} ({path}) the upper layer should hold exactly {entries}.").format(
+            how=_(how),
+            path=path,
+            entries=", ".join(f"{p} ({v[0]})" for p, v in _upper(model.rw).items()) or _("nothing"),
+        ),
     )
 
 
@@ -220,9 +249,9 @@ def tar_layers(count: int = 8, seed: str = "05.2") -> list[Layer]:
     whiteouts (of files and of whole directories) and opaque directories."""
     rng = random.Random(seed)
     layers = [tar_layer(), Layer(name="empty")]
-    for _ in range(count):
+    for _n in range(count):
         layer = Layer(name="generated")
-        for _ in range(rng.randint(1, 6)):
+        for _n in range(rng.randint(1, 6)):
             top = "/" + rng.choice(["etc", "var", "opt", "srv"])
             layer[top] = layer.get(top) or Dir()
             name = f"{top}/{rng.choice(['a', 'b', 'c', 'd'])}"
@@ -240,9 +269,9 @@ def tar_layers(count: int = 8, seed: str = "05.2") -> list[Layer]:
 
 
 def _member_names(answer: object) -> list[str]:
-    items = as_items(answer, what="a list of member names", example="['etc', 'etc/hosts']")
+    items = as_items(answer, what=_("a list of member names"), example="['etc', 'etc/hosts']")
     if not all(isinstance(n, str) for n in items):
-        raise Wrong("not-names", "return a list of member names (strings) like 'etc/hosts'")
+        raise Wrong("not-names", _("return a list of member names (strings) like 'etc/hosts'"))
     # "etc/" and "etc" are one member; "./etc" is how some tools spell "etc"
     return sorted(n.removeprefix("./").rstrip("/") for n in items)
 
@@ -256,7 +285,7 @@ def check_tar_names(solve: object) -> str:
         truth = list(layer_names(layer))
         if names != truth:
             _diagnose_names(names, truth)
-    return (
+    return _(
         "etc/.wh.motd deletes the lower motd; var/cache/.wh..wh..opq, inside the "
         "directory, hides everything var/cache had below. The same names moby writes."
     )
@@ -265,22 +294,27 @@ def check_tar_names(solve: object) -> str:
 def _diagnose_names(names: list[str], truth: list[str]) -> None:
     if any(n.startswith("/") for n in names):
         raise Wrong(
-            "absolute", "member names are relative: 'etc/hosts.allow', not '/etc/hosts.allow'."
+            "absolute",
+            _("member names are relative: 'etc/hosts.allow', not '/etc/hosts.allow'."),
         )
     whiteouts = [n for n in truth if posixpath.basename(n).startswith(".wh.")]
     kept = [n.replace(".wh.", "", 1) for n in whiteouts if not n.endswith(".wh..opq")]
     if any(k in names for k in kept) and any(w in names for w in whiteouts):
         raise Wrong(
             "both",
-            "the layer has .wh.motd but you also left motd in the same layer. "
-            "A reader keeps the real file when a layer holds both (OCI), so nothing "
-            "would be deleted: a whiteout replaces the name.",
+            _(
+                "the layer has .wh.motd but you also left motd in the same layer. "
+                "A reader keeps the real file when a layer holds both (OCI), so nothing "
+                "would be deleted: a whiteout replaces the name."
+            ),
         )
     if any(k in names for k in kept):
         raise Wrong(
             "whiteout-as-file",
-            "etc/motd in a tar is a file called motd; the whiteout "
-            "is spelled etc/.wh.motd (an empty file with the prefix).",
+            _(
+                "etc/motd in a tar is a file called motd; the whiteout "
+                "is spelled etc/.wh.motd (an empty file with the prefix)."
+            ),
         )
     opaque = [posixpath.dirname(n) for n in truth if n.endswith("/.wh..wh..opq")]
     as_whiteout = [
@@ -289,22 +323,28 @@ def _diagnose_names(names: list[str], truth: list[str]) -> None:
     if any(w in names for w in as_whiteout):
         raise Wrong(
             "opaque-as-whiteout",
-            "var/.wh.cache would delete the lower cache dir and "
-            "everything under it. An opaque dir keeps its own entry and gets the marker "
-            "inside it: var/cache/.wh..wh..opq.",
+            _(
+                "var/.wh.cache would delete the lower cache dir and "
+                "everything under it. An opaque dir keeps its own entry and gets the marker "
+                "inside it: var/cache/.wh..wh..opq."
+            ),
         )
     if any(o + "/.wh..wh..opq" not in names for o in opaque):
         raise Wrong(
             "opaque-missing",
-            "var/cache is opaque: without var/cache/.wh..wh..opq a "
-            "reader merges it with the lower var/cache, and old files show through.",
+            _(
+                "var/cache is opaque: without var/cache/.wh..wh..opq a "
+                "reader merges it with the lower var/cache, and old files show through."
+            ),
         )
     missing = sorted(set(truth) - set(names))
     extra = sorted(set(names) - set(truth))
     raise Wrong(
         "mismatch",
-        f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}. "
-        "Every entry, directories included, is one member.",
+        _(
+            "missing {missing}, unexpected {extra}. "
+            "Every entry, directories included, is one member."
+        ).format(missing=missing or _("nothing"), extra=extra or _("nothing")),
     )
 
 
@@ -376,42 +416,55 @@ def does_copy_up(operation: str, big_size: int = 4096) -> bool:
 
 
 _COPY_UP_HINTS = {
-    "cat": ("read", "the kernel serves the bytes straight from the lower layer."),
-    "stat": ("read", "it only reads the lower file's metadata."),
+    "cat": ("read", N_("the kernel serves the bytes straight from the lower layer.")),
+    "stat": ("read", N_("it only reads the lower file's metadata.")),
     "open for writing, write nothing": (
         "open",
-        "the copy-up happens when the file is opened for writing, before a single byte is written.",
+        N_(
+            "the copy-up happens when the file is opened for writing, before a single byte "
+            "is written."
+        ),
     ),
     "append a byte": (
         "append",
-        "a write must go to the rw layer, so the file is copied up "
-        "first, all of it, even to add one byte.",
+        N_(
+            "a write must go to the rw layer, so the file is copied up "
+            "first, all of it, even to add one byte."
+        ),
     ),
     "chmod": (
         "metadata",
-        "chmod changes no data, yet the whole file is copied up: the new "
-        "mode has to live in the rw layer, on a file of its own.",
+        N_(
+            "chmod changes no data, yet the whole file is copied up: the new "
+            "mode has to live in the rw layer, on a file of its own."
+        ),
     ),
     "chown": (
         "metadata",
-        "chown changes no data, yet the whole file is copied up: the new "
-        "owner has to live in the rw layer, on a file of its own.",
+        N_(
+            "chown changes no data, yet the whole file is copied up: the new "
+            "owner has to live in the rw layer, on a file of its own."
+        ),
     ),
     "symlink to it": (
         "symlink",
-        "a symlink only stores the target's name; the target itself is never touched.",
+        N_("a symlink only stores the target's name; the target itself is never touched."),
     ),
     "hardlink to it": (
         "hardlink",
-        "a hardlink must share the inode, so overlayfs copies the "
-        "target up first and links to the copy.",
+        N_(
+            "a hardlink must share the inode, so overlayfs copies the "
+            "target up first and links to the copy."
+        ),
     ),
     "rename it": (
         "rename",
-        "renaming a lower file copies it up (then renames it in the rw "
-        "layer and whites out the old name).",
+        N_(
+            "renaming a lower file copies it up (then renames it in the rw "
+            "layer and whites out the old name)."
+        ),
     ),
-    "delete it": ("delete", "the rw layer only gets a whiteout, no data."),
+    "delete it": ("delete", N_("the rw layer only gets a whiteout, no data.")),
 }
 
 
@@ -419,30 +472,33 @@ def check_copy_up(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
     chosen = set(
-        as_items(answer, what="a set of names from COPY_UP_CANDIDATES", example="{'chmod'}")
+        as_items(answer, what=_("a set of names from COPY_UP_CANDIDATES"), example="{'chmod'}")
     )
     unknown = sorted(str(n) for n in chosen - set(COPY_UP_CANDIDATES))
     if unknown:
         raise Wrong(
-            "unknown", f"{unknown[0]!r} is not one of COPY_UP_CANDIDATES; copy the names exactly."
+            "unknown",
+            _("{name!r} is not one of COPY_UP_CANDIDATES; copy the names exactly.").format(
+                name=unknown[0]
+            ),
         )
     truth = {op for op in COPY_UP_CANDIDATES if does_copy_up(op)}
     if chosen == truth:
-        return (
-            f"{len(truth)} of {len(COPY_UP_CANDIDATES)} operations copy the whole file up: "
+        return _(
+            "{count} of {total} operations copy the whole file up: "
             "every open for writing and every metadata change, plus hardlink and rename."
-        )
+        ).format(count=len(truth), total=len(COPY_UP_CANDIDATES))
     if not chosen:
-        raise Wrong("none", "at least writing to the file must put it into the rw layer.")
+        raise Wrong("none", _("at least writing to the file must put it into the rw layer."))
     # Report the most telling mistake first: a wrong inclusion, then a missing one.
     for op in COPY_UP_CANDIDATES:
         if op in chosen and op not in truth:
             reason, hint = _COPY_UP_HINTS[op]
-            raise Wrong(reason, f"{op!r} does not copy up: {hint}")
+            raise Wrong(reason, _("{op!r} does not copy up: {hint}").format(op=op, hint=_(hint)))
     for op in COPY_UP_CANDIDATES:
         if op in truth and op not in chosen:
             reason, hint = _COPY_UP_HINTS[op]
-            raise Wrong(reason, f"you left out {op!r}: {hint}")
+            raise Wrong(reason, _("you left out {op!r}: {hint}").format(op=op, hint=_(hint)))
     raise AssertionError("unreachable")
 
 
@@ -507,9 +563,11 @@ def check_move(solve: object) -> str:
         if isinstance(exc, OSError) and exc.errno == errno.EXDEV:
             return Wrong(
                 "exdev",
-                "rename(2) of a directory an image layer holds fails with EXDEV: overlayfs "
-                "(without redirect_dir) cannot move it. That is the error to handle: copy "
-                "the tree, then delete the original, as mv does.",
+                _(
+                    "rename(2) of a directory an image layer holds fails with EXDEV: overlayfs "
+                    "(without redirect_dir) cannot move it. That is the error to handle: copy "
+                    "the tree, then delete the original, as mv does."
+                ),
             )
         return None
 
@@ -522,8 +580,10 @@ def check_move(solve: object) -> str:
         if any(step.op == "move" for step in container.log[steps:]):
             raise Wrong(
                 "used-move",
-                "container.move is mv itself, the thing to write. Use rename's error, "
-                "mkdir, write, chmod, chown, symlink and remove.",
+                _(
+                    "container.move is mv itself, the thing to write. Use rename's error, "
+                    "mkdir, write, chmod, chown, symlink and remove."
+                ),
             )
         model.move(old, new)
         if visible_state(container) == visible_state(model):
@@ -534,51 +594,82 @@ def check_move(solve: object) -> str:
         if moved and still:
             raise Wrong(
                 "old-still-there",
-                f"{new} is there, but so is {old}: a move also removes the old name (in the "
-                "rw layer that is a whiteout).",
+                _(
+                    "{new} is there, but so is {old}: a move also removes the old name (in the "
+                    "rw layer that is a whiteout)."
+                ).format(new=new, old=old),
             )
         if not moved and not still:
             raise Wrong(
                 "lost-files",
-                f"{old} is gone but {new} was never made: the files are lost. Copy first, "
-                "then delete.",
+                _(
+                    "{old} is gone but {new} was never made: the files are lost. Copy first, "
+                    "then delete."
+                ).format(old=old, new=new),
             )
         if not moved:
-            raise Wrong("not-moved", f"{new} does not exist: move the directory to {new}.")
+            raise Wrong(
+                "not-moved",
+                _("{new} does not exist: move the directory to {new}.").format(new=new),
+            )
         got, want = _tree(container, new), _tree(model, new)
         for path in sorted(set(got) | set(want)):
             mine, theirs = got.get(path), want.get(path)
             if mine == theirs:
                 continue
             if mine is None or theirs is None:
-                raise Wrong(
-                    "different-files",
-                    f"{new}{path} is {'missing' if mine is None else 'extra'}: the copy must "
-                    f"hold exactly what {old} held (subdirectories too).",
-                )
+                if mine is None:
+                    hint = _(
+                        "{path} is missing: the copy must hold exactly what {old} held "
+                        "(subdirectories too)."
+                    )
+                else:
+                    hint = _(
+                        "{path} is extra: the copy must hold exactly what {old} held "
+                        "(subdirectories too)."
+                    )
+                raise Wrong("different-files", hint.format(path=new + path, old=old))
             if str(theirs[0]).startswith("-> "):
                 raise Wrong(
                     "symlink-followed",
-                    f"{new}{path} should be a symlink ({theirs[0]}), like the original; you "
-                    "copied what it points to. Copy the link itself (read its target).",
+                    _(
+                        "{path} should be a symlink ({target}), like the original; you "
+                        "copied what it points to. Copy the link itself (read its target)."
+                    ).format(path=new + path, target=theirs[0]),
                 )
             if mine[0] != theirs[0]:
-                raise Wrong("different-files", f"{new}{path} does not hold the original bytes.")
+                raise Wrong(
+                    "different-files",
+                    _("{path} does not hold the original bytes.").format(path=new + path),
+                )
             if mine[1] != theirs[1]:
                 raise Wrong(
                     "lost-modes",
-                    f"{new}{path} has mode {oct(mine[1])[2:]}, the original "
-                    f"{oct(theirs[1])[2:]}: mv keeps modes (an executable that stops being "
-                    "executable, a key that becomes world-readable).",
+                    _(
+                        "{path} has mode {mode}, the original "
+                        "{original}: mv keeps modes (an executable that stops being "
+                        "executable, a key that becomes world-readable)."
+                    ).format(path=new + path, mode=oct(mine[1])[2:], original=oct(theirs[1])[2:]),
                 )
             raise Wrong(
                 "lost-owner",
-                f"{new}{path} is owned by {mine[2]}:{mine[3]}, the original by "
-                f"{theirs[2]}:{theirs[3]}: mv keeps the owner (chown the copy).",
+                _(
+                    "{path} is owned by {owner}, the original by "
+                    "{original}: mv keeps the owner (chown the copy)."
+                ).format(
+                    path=new + path,
+                    owner=f"{mine[2]}:{mine[3]}",
+                    original=f"{theirs[2]}:{theirs[3]}",
+                ),
             )
         require_no_collateral(visible_state(model), container, set())
-        raise Wrong("mismatch", f"after moving {old} to {new} the container differs from mv's.")
-    return (
+        raise Wrong(
+            "mismatch",
+            _("after moving {old} to {new} the container differs from mv's.").format(
+                old=old, new=new
+            ),
+        )
+    return _(
         "rename(2) fails with EXDEV for a lower directory, so mv copies the tree (modes, "
         "owners, symlinks and all) into the rw layer and whites out the old name: the price "
         "of moving a directory in a container."
@@ -628,12 +719,12 @@ check("05.4", solve)
 register(
     Exercise(
         "05.1",
-        "delete a file as overlayfs does",
+        N_("delete a file as overlayfs does"),
         DELETE_STUB,
         DELETE_SOLUTION,
         check_delete,
     ),
-    Exercise("05.2", "spell a layer as a tar", TAR_STUB, TAR_SOLUTION, check_tar_names),
-    Exercise("05.3", "which operations copy up", COPY_UP_STUB, COPY_UP_SOLUTION, check_copy_up),
-    Exercise("05.4", "mv after EXDEV", MOVE_STUB, MOVE_SOLUTION, check_move),
+    Exercise("05.2", N_("spell a layer as a tar"), TAR_STUB, TAR_SOLUTION, check_tar_names),
+    Exercise("05.3", N_("which operations copy up"), COPY_UP_STUB, COPY_UP_SOLUTION, check_copy_up),
+    Exercise("05.4", N_("mv after EXDEV"), MOVE_STUB, MOVE_SOLUTION, check_move),
 )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..container import Container
 from ..entries import Whiteout
+from ..i18n import N_, _
 from ..image import Image
 from ..initlayer import BIND_MOUNTED, INIT_PATHS
 from ..samples import ubuntu_image
@@ -31,11 +32,11 @@ def busy_container(image: Image | None = None) -> Container:
 def check_init_in_commit(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    items = as_items(answer, what="a set of paths", example="{'/etc/hosts'}")
+    items = as_items(answer, what=_("a set of paths"), example="{'/etc/hosts'}")
     chosen = {str(p) for p in items}
     truth = {p for p in INIT_PATHS if p in tar_paths(busy_container().commit().tar)}
     if chosen == truth:
-        return (
+        return _(
             "only /.dockerenv: its deletion is a whiteout in the rw layer. The writes to "
             "hostname, hosts and resolv.conf went to bind-mounted files, and the init "
             "layer itself is never committed."
@@ -43,36 +44,46 @@ def check_init_in_commit(answer: object) -> str:
     if chosen == set(INIT_PATHS):
         raise Wrong(
             "whole-init",
-            "commit never takes the init layer: it captures the rw layer "
-            "only. Which init paths did the container change *in its rw layer*?",
+            _(
+                "commit never takes the init layer: it captures the rw layer "
+                "only. Which init paths did the container change *in its rw layer*?"
+            ),
         )
     strangers = sorted(chosen - set(INIT_PATHS))
     if strangers:
         raise Wrong(
             "not-init",
-            f"{strangers[0]} is not one of the init layer's paths "
-            "(INIT_PATHS); the question is only about those.",
+            _(
+                "{path} is not one of the init layer's paths "
+                "(INIT_PATHS); the question is only about those."
+            ).format(path=strangers[0]),
         )
     bound = sorted(chosen & set(BIND_MOUNTED))
     if bound:
         raise Wrong(
             "bind-mounted",
-            f"{bound[0]} is bind-mounted from the container's own "
-            "directory on the host: the write went there and never reached the rw "
-            "layer, so commit cannot see it.",
+            _(
+                "{path} is bind-mounted from the container's own "
+                "directory on the host: the write went there and never reached the rw "
+                "layer, so commit cannot see it."
+            ).format(path=bound[0]),
         )
     if truth - chosen:
         raise Wrong(
             "dockerenv",
-            "one path is missing: a step in busy's log changed an init "
-            "path in the rw layer itself. Deleting is a change too: it leaves a "
-            "whiteout, and commit captures the whole rw layer.",
+            _(
+                "one path is missing: a step in busy's log changed an init "
+                "path in the rw layer itself. Deleting is a change too: it leaves a "
+                "whiteout, and commit captures the whole rw layer."
+            ),
         )
     extra = sorted(chosen - truth)
     raise Wrong(
         "untouched",
-        f"the container never touched {extra[0]}; it stays in the init "
-        "layer, which is never committed.",
+        _(
+            "the container never touched {path}; it stays in the init "
+            "layer, which is never committed."
+        ).format(path=extra[0]),
     )
 
 
@@ -163,9 +174,11 @@ _SERVE_MISTAKES: tuple[tuple[Callable[[Container, str], str | None], str, str], 
     (
         lambda c, p: _layer_walk(c, p, ["rw", "init", "image"], whiteouts=True),
         "bind-ignored",
-        "/etc/hostname, /etc/hosts and /etc/resolv.conf are bind-mounted over the union "
-        "(from the container's own directory on the host): a read of them never reaches "
-        "any layer.",
+        N_(
+            "/etc/hostname, /etc/hosts and /etc/resolv.conf are bind-mounted over the union "
+            "(from the container's own directory on the host): a read of them never reaches "
+            "any layer."
+        ),
     ),
     (
         lambda c, p: (
@@ -175,8 +188,10 @@ _SERVE_MISTAKES: tuple[tuple[Callable[[Container, str], str | None], str, str], 
             or _layer_walk(c, p, ["image", "init", "rw"], whiteouts=False)
         ),
         "bottom-up",
-        "the lookup goes from the top down: the container's rw layer first, then init, "
-        "then the image, and the first layer that has the path wins.",
+        N_(
+            "the lookup goes from the top down: the container's rw layer first, then init, "
+            "then the image, and the first layer that has the path wins."
+        ),
     ),
     (
         lambda c, p: (
@@ -186,8 +201,10 @@ _SERVE_MISTAKES: tuple[tuple[Callable[[Container, str], str | None], str, str], 
             or _layer_walk(c, p, ["init", "rw", "image"], whiteouts=True)
         ),
         "init-above-rw",
-        "the init layer sits *below* the rw layer (between it and the image): a deletion "
-        "or a write in the rw layer wins over the init layer's file.",
+        N_(
+            "the init layer sits *below* the rw layer (between it and the image): a deletion "
+            "or a write in the rw layer wins over the init layer's file."
+        ),
     ),
     (
         lambda c, p: (
@@ -197,14 +214,19 @@ _SERVE_MISTAKES: tuple[tuple[Callable[[Container, str], str | None], str, str], 
             or _layer_walk(c, p, ["rw", "init", "image"], whiteouts=False)
         ),
         "whiteout-as-file",
-        "a whiteout in the rw layer is not a file that is served: it hides the path, so "
-        "`cat` finds nothing (return None).",
+        N_(
+            "a whiteout in the rw layer is not a file that is served: it hides the path, so "
+            "`cat` finds nothing (return None)."
+        ),
     ),
     (
         _static,
         "static",
-        "that is where the files start out, but the containers changed things: a write "
-        "copies a file up into rw, a deletion leaves a whiteout. Look at the container's layers.",
+        N_(
+            "that is where the files start out, but the containers changed things: a write "
+            "copies a file up into rw, a deletion leaves a whiteout. Look at the container's "
+            "layers."
+        ),
     ),
 )
 
@@ -212,7 +234,7 @@ _SERVE_MISTAKES: tuple[tuple[Callable[[Container, str], str | None], str, str], 
 def check_serves(solve: object) -> str:
     got: list[object] = []
     truth: list[object] = []
-    models: list[list[object]] = [[] for _ in _SERVE_MISTAKES]
+    models: list[list[object]] = [[] for _mistake in _SERVE_MISTAKES]
     for container in serve_containers():
         for path in SERVE_PATHS:
             answer = as_text(attempt(solve, container, path))
@@ -221,31 +243,34 @@ def check_serves(solve: object) -> str:
             if answer is not None and answer not in PLACES:
                 raise Wrong(
                     "not-a-place",
-                    f"for {path} you returned {answer!r}; return one of {', '.join(PLACES)}, "
-                    "or None when cat would find nothing.",
+                    _(
+                        "for {path} you returned {answer!r}; return one of {places}, "
+                        "or None when cat would find nothing."
+                    ).format(path=path, answer=answer, places=", ".join(PLACES)),
                 )
             got.append(answer)
             truth.append(serves(container, path))
-            for model, (mistake, _, _) in zip(models, _SERVE_MISTAKES, strict=True):
+            for model, (mistake, _reason, _hint) in zip(models, _SERVE_MISTAKES, strict=True):
                 model.append(mistake(container, path))
     if all(g is None for g in got):
         raise NotSolved()
     if got == truth:
-        return (
+        return _(
             "bind mounts first, then the union top-down: rw, init, image. The hostname "
             "files come from the container's own directory, Docker's other own files from "
             "the init layer, and a whiteout in rw hides whatever is below."
         )
-    for model, (_, reason, hint) in zip(models, _SERVE_MISTAKES, strict=True):
+    for model, (_model, reason, hint) in zip(models, _SERVE_MISTAKES, strict=True):
         if got == model:
-            raise Wrong(reason, hint)
+            raise Wrong(reason, _(hint))
     index = next(i for i, (g, t) in enumerate(zip(got, truth, strict=True)) if g != t)
     which, path = divmod(index, len(SERVE_PATHS))
     name = serve_containers()[which].name
     raise Wrong(
         "mismatch",
-        f"in container {name}, {SERVE_PATHS[path]} is served by {truth[index]!r}, not "
-        f"{got[index]!r}.",
+        _("in container {name}, {path} is served by {truth!r}, not {got!r}.").format(
+            name=name, path=SERVE_PATHS[path], truth=truth[index], got=got[index]
+        ),
     )
 
 
@@ -282,12 +307,12 @@ check("06.2", solve)
 register(
     Exercise(
         "06.1",
-        "which init files end up in the commit",
+        N_("which init files end up in the commit"),
         INIT_STUB,
         INIT_SOLUTION,
         check_init_in_commit,
     ),
-    Exercise("06.2", "where a read is served from", SERVES_STUB, SERVES_SOLUTION, check_serves),
+    Exercise("06.2", N_("where a read is served from"), SERVES_STUB, SERVES_SOLUTION, check_serves),
 )
 
 # 06.3, which paths Podman's commit adds, lives in its own module; importing it registers it.

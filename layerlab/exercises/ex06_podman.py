@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..container import Container
 from ..engines import PODMAN_BIND_MOUNTED
+from ..i18n import N_, _
 from ..initlayer import INIT_PATHS
 from ..samples import ubuntu_image
 from ..union import UnionView
@@ -51,11 +52,11 @@ def podman_adds() -> set[str]:
 def check_podman_adds(answer: object) -> str:
     if answer is Ellipsis or answer is None:
         raise NotSolved()
-    items = as_items(answer, what="a set of paths", example="{'/etc/mtab'}")
+    items = as_items(answer, what=_("a set of paths"), example="{'/etc/mtab'}")
     chosen = {_normalise(p) for p in items}
     truth = podman_adds()
     if chosen == truth:
-        return (
+        return _(
             "/etc/mtab (libpod's symlink, the image has none), /run/.containerenv (runc's "
             "empty mount point for a bind mount) and /run, copied up as its parent. The "
             "image already has /proc, /sys, /dev, /etc/hosts and /etc/hostname, so Podman "
@@ -64,56 +65,72 @@ def check_podman_adds(answer: object) -> str:
     if "/etc/resolv.conf" in chosen:
         raise Wrong(
             "resolv-conf",
-            "Podman bind-mounts /etc/resolv.conf only for a container with a network; "
-            "these run with --network none, so there is no mount point to create.",
+            _(
+                "Podman bind-mounts /etc/resolv.conf only for a container with a network; "
+                "these run with --network none, so there is no mount point to create."
+            ),
         )
     docker_only = sorted(chosen & (set(INIT_PATHS) - _PODMAN_MAKES))
     if docker_only:
         raise Wrong(
             "docker-init",
-            f"{docker_only[0]} is one of Docker's init-layer files. Podman has no init "
-            "layer and makes no such file; it only creates the mount points runc needs.",
+            _(
+                "{path} is one of Docker's init-layer files. Podman has no init "
+                "layer and makes no such file; it only creates the mount points runc needs."
+            ).format(path=docker_only[0]),
         )
-    docker, _ = twin_containers()
+    docker, _podman = twin_containers()
     view = UnionView(docker.image_layers)
     already = sorted(p for p in chosen & _PODMAN_MAKES if view.lookup(p) is not None)
     already = [p for p in already if p not in truth]
     if already:
         raise Wrong(
             "image-has-it",
-            f"the image already has {already[0]}: runc mounts onto what is there and "
-            "creates only missing mount points. Look at what the image lacks.",
+            _(
+                "the image already has {path}: runc mounts onto what is there and "
+                "creates only missing mount points. Look at what the image lacks."
+            ).format(path=already[0]),
         )
     both = sorted(chosen & tar_paths(docker.commit().tar))
     if both:
         raise Wrong(
             "in-both",
-            f"Docker's commit holds {both[0]} too: it is the container's own change. "
-            "The question is what Podman's commit adds on top of Docker's.",
+            _(
+                "Docker's commit holds {path} too: it is the container's own change. "
+                "The question is what Podman's commit adds on top of Docker's."
+            ).format(path=both[0]),
         )
     if "/run/.containerenv" in chosen and "/run" not in chosen:
         raise Wrong(
             "parent",
-            "creating /run/.containerenv in the rw layer copies its parent /run up "
-            "first, so the commit lists /run as well.",
+            _(
+                "creating /run/.containerenv in the rw layer copies its parent /run up "
+                "first, so the commit lists /run as well."
+            ),
         )
     if "/etc/mtab" not in chosen:
         raise Wrong(
             "mtab",
-            "one path is missing: the image has no /etc/mtab, and libpod makes one in "
-            "the rw layer (a symlink to /proc/mounts) before the process starts.",
+            _(
+                "one path is missing: the image has no /etc/mtab, and libpod makes one in "
+                "the rw layer (a symlink to /proc/mounts) before the process starts."
+            ),
         )
     if "/run/.containerenv" not in chosen:
         raise Wrong(
             "containerenv",
-            "one path is missing: Podman bind-mounts a file at /run/.containerenv, and "
-            "runc first creates an empty file there for the mount to land on.",
+            _(
+                "one path is missing: Podman bind-mounts a file at /run/.containerenv, and "
+                "runc first creates an empty file there for the mount to land on."
+            ),
         )
     strangers = sorted(chosen - truth)
     raise Wrong(
         "untouched",
-        f"neither engine adds {strangers[0]}; only the mount points and libpod's own "
-        "files differ between the two commits.",
+        _(
+            "neither engine adds {path}; only the mount points and libpod's own "
+            "files differ between the two commits."
+        ).format(path=strangers[0]),
     )
 
 
@@ -132,7 +149,7 @@ check("06.3", podman_adds)
 register(
     Exercise(
         "06.3",
-        "predict which paths Podman's commit adds",
+        N_("predict which paths Podman's commit adds"),
         PODMAN_STUB,
         PODMAN_SOLUTION,
         check_podman_adds,

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..commit import CommitResult
 from ..container import Container
+from ..i18n import N_, _
 from ..image import EMPTY_TAR_DIFF_ID, canonical_json, sha256_digest
 from ..layer import Layer
 from ..samples import ubuntu_image
@@ -27,10 +28,10 @@ def _changed(container: Container) -> bool:
 
 def check_capture(answer: object) -> str:
     if callable(answer) or isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
-        raise Wrong("shape", "pass both functions: check('07.1', (captured, not_captured))")
-    pair = as_items(answer, what="both functions", example="(captured, not_captured)")
+        raise Wrong("shape", _("pass both functions: check('07.1', (captured, not_captured))"))
+    pair = as_items(answer, what=_("both functions"), example="(captured, not_captured)")
     if len(pair) != 2:
-        raise Wrong("shape", "pass both functions: check('07.1', (captured, not_captured))")
+        raise Wrong("shape", _("pass both functions: check('07.1', (captured, not_captured))"))
     captured, not_captured = pair
     image = ubuntu_image()
     first, second = Container(image, name="first"), Container(image, name="second")
@@ -43,36 +44,44 @@ def check_capture(answer: object) -> str:
         if container.init != Container(image, name=container.name).init:
             raise Wrong(
                 "edited-init",
-                f"{name}() edited the init layer object itself. Docker writes that layer "
-                "once, when it creates the container; a process in the container changes "
-                "files through the rw layer or Docker's bind mounts, never the init layer.",
+                _(
+                    "{name}() edited the init layer object itself. Docker writes that layer "
+                    "once, when it creates the container; a process in the container changes "
+                    "files through the rw layer or Docker's bind mounts, never the init layer."
+                ).format(name=name),
             )
     if not _changed(first) and not _changed(second):
         raise NotSolved()
     if not _changed(first):
-        raise Wrong("captured-nothing", "captured() changed nothing the container can see.")
+        raise Wrong("captured-nothing", _("captured() changed nothing the container can see."))
     if first.commit().layer is None:
         raise Wrong(
             "captured-bind",
-            "captured() only changed Docker's own files (hostname, "
-            "hosts, resolv.conf). They are bind mounts, so commit never sees them: "
-            "change or create an ordinary file.",
+            _(
+                "captured() only changed Docker's own files (hostname, "
+                "hosts, resolv.conf). They are bind mounts, so commit never sees them: "
+                "change or create an ordinary file."
+            ),
         )
     if not _changed(second):
         raise Wrong(
             "no-visible-change",
-            "not_captured() changed nothing the container can see. "
-            "Make a change that the container sees but that commit leaves out.",
+            _(
+                "not_captured() changed nothing the container can see. "
+                "Make a change that the container sees but that commit leaves out."
+            ),
         )
     layer = second.commit().layer
     if layer is not None:
         raise Wrong(
             "in-rw",
-            f"not_captured() changed {layer.paths()[-1]} in the rw layer, and "
-            "commit captures all of the rw layer. Which files does Docker keep outside "
-            "it, in the container's own directory?",
+            _(
+                "not_captured() changed {path} in the rw layer, and "
+                "commit captures all of the rw layer. Which files does Docker keep outside "
+                "it, in the container's own directory?"
+            ).format(path=layer.paths()[-1]),
         )
-    return (
+    return _(
         "captured() changed the rw layer, which commit turns into a new layer; "
         "not_captured() wrote to a bind-mounted file the rw layer never sees."
     )
@@ -132,40 +141,48 @@ def _diagnose_config(answer: dict[str, Any], parent: dict[str, Any], diff_id: st
         if ids == [diff_id]:
             raise Wrong(
                 "replaced",
-                "rootfs.diff_ids lists the whole stack, bottom first: "
-                "append the new DiffID, don't replace the list.",
+                _(
+                    "rootfs.diff_ids lists the whole stack, bottom first: "
+                    "append the new DiffID, don't replace the list."
+                ),
             )
         if ids == [diff_id, *parent_ids]:
             raise Wrong(
                 "prepended",
-                "the new layer goes on top, which is the *end* of "
-                "rootfs.diff_ids (the list is bottom first).",
+                _(
+                    "the new layer goes on top, which is the *end* of "
+                    "rootfs.diff_ids (the list is bottom first)."
+                ),
             )
         if ids == parent_ids:
-            raise Wrong("no-diff-id", "the new layer's DiffID is missing from rootfs.diff_ids.")
+            raise Wrong("no-diff-id", _("the new layer's DiffID is missing from rootfs.diff_ids."))
     elif ids is not None and ids[len(parent_ids) :] in ([EMPTY_TAR_DIFF_ID], [None]):
         raise Wrong(
             "empty-tar",
-            "a commit that changed nothing adds no layer at all, not an "
-            "empty one: rootfs.diff_ids stays as it was.",
+            _(
+                "a commit that changed nothing adds no layer at all, not an "
+                "empty one: rootfs.diff_ids stays as it was."
+            ),
         )
     if len(history) == len(parent.get("history", [])):
         raise Wrong(
             "no-history",
-            "every commit adds one history entry (what `docker history` shows): append `step`.",
+            _("every commit adds one history entry (what `docker history` shows): append `step`."),
         )
     last = history[-1] if history else {}
     if diff_id is None and not last.get("empty_layer"):
         raise Wrong(
             "no-empty-flag",
-            "a history entry without a layer is marked "
-            "empty_layer: true; readers pair the other entries with diff_ids, so it "
-            "must be.",
+            _(
+                "a history entry without a layer is marked "
+                "empty_layer: true; readers pair the other entries with diff_ids, so it "
+                "must be."
+            ),
         )
     if diff_id is not None and last.get("empty_layer"):
         raise Wrong(
             "flag-with-layer",
-            "this commit did add a layer, so its history entry must not say empty_layer.",
+            _("this commit did add a layer, so its history entry must not say empty_layer."),
         )
 
 
@@ -173,8 +190,10 @@ def _mismatch(answer: dict[str, Any], parent: dict[str, Any], step: dict, truth:
     if answer.get("created") == parent.get("created") != step.get("created"):
         return Wrong(
             "created",
-            "the config still says when the parent was made. `docker commit` stamps the new "
-            "config with the commit's time: set `created` to the step's.",
+            _(
+                "the config still says when the parent was made. `docker commit` stamps the "
+                "new config with the commit's time: set `created` to the step's."
+            ),
         )
     expected = json.loads(truth)
     differing = sorted(
@@ -184,8 +203,10 @@ def _mismatch(answer: dict[str, Any], parent: dict[str, Any], step: dict, truth:
     )
     return Wrong(
         "mismatch",
-        f"your config differs from commit's in {differing or 'layout'}; "
-        "start from a copy of the parent's config.",
+        _(
+            "your config differs from commit's in {fields}; "
+            "start from a copy of the parent's config."
+        ).format(fields=differing or _("layout")),
     )
 
 
@@ -197,7 +218,10 @@ def check_config(solve: object) -> str:
             raise NotSolved()
         if not isinstance(answer, dict):
             raise Wrong(
-                "not-dict", f"return the new config as a dict, not a {type(answer).__name__}"
+                "not-dict",
+                _("return the new config as a dict, not a {type}").format(
+                    type=type(answer).__name__
+                ),
             )
         docker_fields = {k for k in DOCKER_ONLY_FIELDS if k in answer}
         mine = {k: v for k, v in answer.items() if k not in docker_fields}
@@ -206,8 +230,10 @@ def check_config(solve: object) -> str:
         except (TypeError, ValueError) as exc:
             raise Wrong(
                 "not-json",
-                f"your config cannot be written as JSON ({exc}): use dicts, "
-                "lists, strings and numbers only",
+                _(
+                    "your config cannot be written as JSON ({error}): use dicts, "
+                    "lists, strings and numbers only"
+                ).format(error=exc),
             ) from None
         if written == truth:
             ids.append(sha256_digest(truth))
@@ -218,15 +244,15 @@ def check_config(solve: object) -> str:
     if mismatches:  # no case showed a structural mistake: name the first difference
         raise mismatches[0]
     if with_docker_fields:
-        return (
+        return _(
             "both configs are what commit writes, plus the fields Docker adds about the "
-            f"container ({', '.join(DOCKER_ONLY_FIELDS)}); without them the image IDs would "
-            f"be commit's ({ids[0][:19]}... and {ids[1][:19]}...)."
-        )
-    return (
-        f"both configs are byte for byte what commit writes, so the image IDs agree "
-        f"({ids[0][:19]}... and {ids[1][:19]}...)."
-    )
+            "container ({fields}); without them the image IDs would "
+            "be commit's ({first}... and {second}...)."
+        ).format(fields=", ".join(DOCKER_ONLY_FIELDS), first=ids[0][:19], second=ids[1][:19])
+    return _(
+        "both configs are byte for byte what commit writes, so the image IDs agree "
+        "({first}... and {second}...)."
+    ).format(first=ids[0][:19], second=ids[1][:19])
 
 
 CONFIG_STUB = '''
@@ -277,37 +303,44 @@ def check_reproducible(solve: object) -> str:
     if all(r is None or r is Ellipsis for r in results):
         raise NotSolved()
     if not all(isinstance(r, CommitResult) for r in results):
-        raise Wrong("shape", "return what container.commit(...) returns")
+        raise Wrong("shape", _("return what container.commit(...) returns"))
     first, second = results
     if first.layer is None or second.layer is None:
         raise Wrong(
             "no-layer",
-            "make a change before committing: a commit without a layer "
-            "is trivially the same every time.",
+            _(
+                "make a change before committing: a commit without a layer "
+                "is trivially the same every time."
+            ),
         )
     if first.diff_id != second.diff_id:
         if _without_mtimes(first.layer) == _without_mtimes(second.layer):
             raise Wrong(
                 "mtime",
-                "the two runs made the same change on different days, so the "
-                "files' mtimes in the tar differ, and with them the DiffID. Give commit "
-                "a fixed mtime (the idea behind SOURCE_DATE_EPOCH).",
+                _(
+                    "the two runs made the same change on different days, so the "
+                    "files' mtimes in the tar differ, and with them the DiffID. Give commit "
+                    "a fixed mtime (the idea behind SOURCE_DATE_EPOCH)."
+                ),
             )
         raise Wrong(
             "different-change",
-            "the two runs changed different things (does your "
-            "change depend on the container, its name or the time?).",
+            _(
+                "the two runs changed different things (does your "
+                "change depend on the container, its name or the time?)."
+            ),
         )
     if first.image.id != second.image.id:
         raise Wrong(
             "created",
-            "same layer, but the image configs differ: something in the "
-            "config, like `created` or a comment, changes from run to run.",
+            _(
+                "same layer, but the image configs differ: something in the "
+                "config, like `created` or a comment, changes from run to run."
+            ),
         )
-    return (
-        f"both runs give DiffID {first.diff_id[:19]}... and image ID "
-        f"{first.image.id[:19]}...: same change, same digests."
-    )
+    return _(
+        "both runs give DiffID {diff_id}... and image ID {image_id}...: same change, same digests."
+    ).format(diff_id=first.diff_id[:19], image_id=first.image.id[:19])
 
 
 REPRO_STUB = '''
@@ -330,13 +363,13 @@ check("07.3", solve)
 register(
     Exercise(
         "07.1",
-        "a change commit captures, and one it leaves out",
+        N_("a change commit captures, and one it leaves out"),
         CAPTURE_STUB,
         CAPTURE_SOLUTION,
         check_capture,
     ),
     Exercise(
-        "07.2", "the config of the committed image", CONFIG_STUB, CONFIG_SOLUTION, check_config
+        "07.2", N_("the config of the committed image"), CONFIG_STUB, CONFIG_SOLUTION, check_config
     ),
-    Exercise("07.3", "reproducible commits", REPRO_STUB, REPRO_SOLUTION, check_reproducible),
+    Exercise("07.3", N_("reproducible commits"), REPRO_STUB, REPRO_SOLUTION, check_reproducible),
 )

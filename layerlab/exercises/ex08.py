@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..commit import CommitResult
 from ..container import Container
+from ..i18n import N_, _
 from ..samples import busybox_image
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .judging import (
@@ -47,93 +48,109 @@ _BEFORE: tuple[tuple[str, str, str, str], ...] = (
         OVERLAY,
         UNSHARE,
         "host-mount",
-        "the overlay would be mounted in the host's mount namespace, visible to every "
-        "process and left behind: unshare first.",
+        N_(
+            "the overlay would be mounted in the host's mount namespace, visible to every "
+            "process and left behind: unshare first."
+        ),
     ),
     (
         FORK,
         UNSHARE,
         "not-pid-1",
-        "unshare(CLONE_NEWPID) moves only children forked *after* it into the new PID "
-        "namespace; a child forked before stays in the host's, and is not PID 1.",
+        N_(
+            "unshare(CLONE_NEWPID) moves only children forked *after* it into the new PID "
+            "namespace; a child forked before stays in the host's, and is not PID 1."
+        ),
     ),
     (
         PROC,
         FORK,
         "proc-of-the-host",
-        "a /proc mounted before PID 1 exists is mounted by a process of the host's PID "
-        "namespace: it would list the host's processes. Fork PID 1, then mount /proc.",
+        N_(
+            "a /proc mounted before PID 1 exists is mounted by a process of the host's PID "
+            "namespace: it would list the host's processes. Fork PID 1, then mount /proc."
+        ),
     ),
     (
         PROC,
         OVERLAY,
         "no-rootfs-yet",
-        "/proc and /dev are mounted *inside* the rootfs, so the overlay must be mounted first.",
+        N_("/proc and /dev are mounted *inside* the rootfs, so the overlay must be mounted first."),
     ),
     (
         PIVOT,
         OVERLAY,
         "pivot-before-mount",
-        "pivot_root needs the new root to be a mount point: mount the overlay rootfs first.",
+        N_("pivot_root needs the new root to be a mount point: mount the overlay rootfs first."),
     ),
     (
         PIVOT,
         PROC,
         "proc-after-pivot",
-        "mount /proc before pivot_root: in a user namespace (rootless) the kernel allows a "
-        "new proc mount only while a full /proc is still visible, and after pivot_root and "
-        "unmounting the old root, none is.",
+        N_(
+            "mount /proc before pivot_root: in a user namespace (rootless) the kernel allows a "
+            "new proc mount only while a full /proc is still visible, and after pivot_root and "
+            "unmounting the old root, none is."
+        ),
     ),
     (
         PIVOT,
         JOIN,
         "join-after-pivot",
-        "after pivot_root the host's /sys/fs/cgroup is gone from the container's mount "
-        "namespace, so it can no longer write its PID into the cgroup: join before.",
+        N_(
+            "after pivot_root the host's /sys/fs/cgroup is gone from the container's mount "
+            "namespace, so it can no longer write its PID into the cgroup: join before."
+        ),
     ),
     (
         JOIN,
         CREATE,
         "join-before-create",
-        "a process can only join a cgroup that exists: create it (and write its limits) first.",
+        N_("a process can only join a cgroup that exists: create it (and write its limits) first."),
     ),
 )
 
 
 def runtime_problem(steps: Sequence[str]) -> tuple[str, str] | None:
-    """(reason, hint) for the first rule `steps` breaks, or None if the order works."""
+    """(reason, hint) for the first rule `steps` breaks, or None if the order works.
+    The hint is in the learner's language."""
     missing = [step for step in RUNTIME_STEPS if step not in steps]
     if missing:
-        return "missing-step", f"a step is missing: {missing[0]!r}; every step is needed once."
+        return "missing-step", _("a step is missing: {step!r}; every step is needed once.").format(
+            step=missing[0]
+        )
     if len(steps) != len(set(steps)):
-        return "twice", "each step happens once; one of yours appears twice."
+        return "twice", _("each step happens once; one of yours appears twice.")
     if steps[-1] != EXEC:
         after = steps[steps.index(EXEC) + 1]
         return (
             "after-exec",
-            f"exec replaces the runtime's code with the command, so {after!r} would never "
-            "happen: exec comes last.",
+            _(
+                "exec replaces the runtime's code with the command, so {step!r} would never "
+                "happen: exec comes last."
+            ).format(step=after),
         )
     for step, earlier, reason, hint in _BEFORE:
         if steps.index(earlier) > steps.index(step):
-            return reason, hint
+            return reason, _(hint)
     return None
 
 
 def check_order(answer: object) -> str:
     if answer is None or answer is Ellipsis:
         raise NotSolved()
-    items = as_items(answer, what="a list of the steps in RUNTIME_STEPS", example="[...]")
+    items = as_items(answer, what=_("a list of the steps in RUNTIME_STEPS"), example="[...]")
     steps = [str(step) for step in items]
     unknown = [step for step in steps if step not in RUNTIME_STEPS]
     if unknown:
         raise Wrong(
-            "unknown-step", f"{unknown[0]!r} is not one of RUNTIME_STEPS; copy them exactly"
+            "unknown-step",
+            _("{step!r} is not one of RUNTIME_STEPS; copy them exactly").format(step=unknown[0]),
         )
     problem = runtime_problem(steps)
     if problem is not None:
         raise Wrong(*problem)
-    return (
+    return _(
         "namespaces before the mounts that must stay inside them, PID 1 before its /proc, "
         "the rootfs before pivot_root, and exec last: the command becomes PID 1 of a "
         "container that is ready. layerlab.run joins the cgroup just before pivot_root, so "
@@ -193,39 +210,46 @@ def check_clean_commit(solve: object) -> str:
     if not isinstance(answer, CommitResult):
         raise Wrong(
             "not-a-commit",
-            "return what container.commit(...) returns: the committed layer and image",
+            _("return what container.commit(...) returns: the committed layer and image"),
         )
     changed = tar_paths(answer.tar)
     gone = sorted(p for p in ("/tmp", "/root", "/srv") if answer.image.view().lookup(p) is None)
     if gone:
         raise Wrong(
             "deleted-image-dir",
-            f"your commit deletes {gone[0]}, which the image provides: the new layer holds "
-            f"a whiteout for it, and every container of the new image loses {gone[0]}. "
-            "Remove only the files the build made.",
+            _(
+                "your commit deletes {path}, which the image provides: the new layer holds "
+                "a whiteout for it, and every container of the new image loses {path}. "
+                "Remove only the files the build made."
+            ).format(path=gone[0]),
         )
     left = [path for path in SCRATCH if path in changed]
     if left:
         raise Wrong(
             "scratch-committed",
-            f"{left[0]} is in the new layer: commit takes the whole rw layer, so whatever "
-            "is still there when you commit ships with the image. Remove it first.",
+            _(
+                "{path} is in the new layer: commit takes the whole rw layer, so whatever "
+                "is still there when you commit ships with the image. Remove it first."
+            ).format(path=left[0]),
         )
     view = answer.image.view()
     if view.lookup(SITE) is None or view.read(SITE) != SITE_TEXT:
         raise Wrong(
             "site-lost",
-            f"the new image must still hold the {SITE} the build made; remove only the leftovers.",
+            _(
+                "the new image must still hold the {path} the build made; remove only the "
+                "leftovers."
+            ).format(path=SITE),
         )
     expected = built_container()
     for path in SCRATCH:
         expected.unlink(path)
     require_no_collateral(visible_state(expected.commit().image), answer.image, set())
-    return (
-        f"the new layer holds {', '.join(sorted(changed))}: the site, and the directories it "
+    return _(
+        "the new layer holds {paths}: the site, and the directories it "
         "lives in. Scratch files removed before the commit never reach the image, and, "
         "made in the rw layer, they leave no whiteout either."
-    )
+    ).format(paths=", ".join(sorted(changed)))
 
 
 CLEAN_STUB = '''
@@ -251,8 +275,10 @@ check("08.2", solve)
 '''
 
 register(
-    Exercise("08.1", "the runtime's steps in order", ORDER_STUB, ORDER_SOLUTION, check_order),
-    Exercise("08.2", "commit only what you mean", CLEAN_STUB, CLEAN_SOLUTION, check_clean_commit),
+    Exercise("08.1", N_("the runtime's steps in order"), ORDER_STUB, ORDER_SOLUTION, check_order),
+    Exercise(
+        "08.2", N_("commit only what you mean"), CLEAN_STUB, CLEAN_SOLUTION, check_clean_commit
+    ),
 )
 
 from . import ex08_levels  # noqa: E402,F401  08.3-08.5, the runtime levels, register themselves

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import N_, _
 from .framework import Exercise, NotSolved, Wrong, register
 from .kernels import HOST_NAME, Observed, simulate
 
@@ -38,7 +39,7 @@ def level_cases(exercise_id: str, count: int = 2) -> list[Case]:
     rng = random.Random(exercise_id)
     generated = [
         Case(rng.randrange(4, 120), f"{rng.choice(('web', 'db', 'job'))}-{rng.randrange(100)}")
-        for _ in range(count)
+        for _n in range(count)
     ]
     return [Case(3, "box"), Case(0, "web-1"), *generated, Case(None, "ghost")]
 
@@ -81,27 +82,41 @@ def _judge_process(seen: Observed) -> None:
     if seen.runtime == "hung":
         raise Wrong(
             "hung",
-            f"run() did not finish within {TIMEOUT:g} s, so it was stopped: does it wait for "
-            "a process that never ends (k.waitpid(-1, 0) in the child?), or loop forever?",
+            _(
+                "run() did not finish within {timeout:g} s, so it was stopped: does it wait for "
+                "a process that never ends (k.waitpid(-1, 0) in the child?), or loop forever?"
+            ).format(timeout=TIMEOUT),
         )
     if seen.escaped:
-        raise Wrong(
-            "child-returned",
-            f"a process you forked {seen.escaped} back out of run(), so the runtime's code "
-            "ran twice. After fork() the child must end: in exec, or in k._exit(...) when "
-            "exec fails (then it raises, as os.execvp does).",
-        )
+        if seen.escaped == "raised":
+            hint = _(
+                "a process you forked raised back out of run(), so the runtime's code "
+                "ran twice. After fork() the child must end: in exec, or in k._exit(...) when "
+                "exec fails (then it raises, as os.execvp does)."
+            )
+        else:
+            hint = _(
+                "a process you forked returned back out of run(), so the runtime's code "
+                "ran twice. After fork() the child must end: in exec, or in k._exit(...) when "
+                "exec fails (then it raises, as os.execvp does)."
+            )
+        raise Wrong("child-returned", hint)
     if seen.runtime == "replaced":
         raise Wrong(
             "runtime-replaced",
-            "exec replaced the runtime itself: nothing was left to wait for the command and "
-            "report its exit code. fork() first; the child (pid == 0) execs, the parent waits.",
+            _(
+                "exec replaced the runtime itself: nothing was left to wait for the command and "
+                "report its exit code. fork() first; the child (pid == 0) execs, the parent "
+                "waits."
+            ),
         )
     if seen.runtime == "exited":
         raise Wrong(
             "runtime-exited",
-            "the runtime itself called _exit, so run() never returned: only the child ends "
-            "that way. The runtime returns the command's exit code.",
+            _(
+                "the runtime itself called _exit, so run() never returned: only the child ends "
+                "that way. The runtime returns the command's exit code."
+            ),
         )
     value = seen.value
     if isinstance(value, tuple) and value[:1] == ("unsolved",):
@@ -111,9 +126,11 @@ def _judge_process(seen: Observed) -> None:
     if seen.unreaped:
         raise Wrong(
             "no-wait",
-            "run() returned while a process it forked was never waited for: it may still "
-            "run, and when it ends it stays a zombie. k.waitpid(pid, 0) waits for it and "
-            "gives its status.",
+            _(
+                "run() returned while a process it forked was never waited for: it may still "
+                "run, and when it ends it stays a zombie. k.waitpid(pid, 0) waits for it and "
+                "gives its status."
+            ),
         )
 
 
@@ -123,30 +140,41 @@ def _judge_code(seen: Observed, case: Case) -> None:
         if value == 0:
             raise Wrong(
                 "missing-is-success",
-                f"{MISSING} does not exist, yet run() reported success (0): a child whose "
-                "exec fails must exit non-zero, as docker run does with 127.",
+                _(
+                    "{missing} does not exist, yet run() reported success (0): a child whose "
+                    "exec fails must exit non-zero, as docker run does with 127."
+                ).format(missing=MISSING),
             )
         if not isinstance(value, int):
-            raise Wrong("exit-code", f"run() returned {value!r}; return the exit code, an int.")
+            raise Wrong(
+                "exit-code",
+                _("run() returned {value!r}; return the exit code, an int.").format(value=value),
+            )
         return
     if isinstance(value, tuple) and len(value) == 2:
         raise Wrong(
             "wait-tuple",
-            "run() returned what waitpid returns, (pid, status): return the command's exit "
-            "code, k.waitstatus_to_exitcode(status).",
+            _(
+                "run() returned what waitpid returns, (pid, status): return the command's exit "
+                "code, k.waitstatus_to_exitcode(status)."
+            ),
         )
     if case.code and value == case.code << 8:
         raise Wrong(
             "raw-status",
-            f"the command exited with {case.code}, and run() returned {value}: the wait "
-            "status, where the exit code sits in the second byte. "
-            "k.waitstatus_to_exitcode(status) takes it out.",
+            _(
+                "the command exited with {code}, and run() returned {value}: the wait "
+                "status, where the exit code sits in the second byte. "
+                "k.waitstatus_to_exitcode(status) takes it out."
+            ).format(code=case.code, value=value),
         )
     if value != case.code:
         raise Wrong(
             "exit-code",
-            f"the command exited with {case.code}, but run() returned {value!r}: pass the "
-            "command's exit code up to the runtime, and return it.",
+            _(
+                "the command exited with {code}, but run() returned {value!r}: pass the "
+                "command's exit code up to the runtime, and return it."
+            ).format(code=case.code, value=value),
         )
 
 
@@ -155,34 +183,44 @@ def _judge_hostname(seen: Observed, case: Case) -> None:
     if seen.runtime_uts_moved:
         raise Wrong(
             "runtime-moved",
-            "the runtime itself left the host's UTS namespace. unshare() moves the process "
-            "that calls it: call it in the child, after fork, so only the container moves.",
+            _(
+                "the runtime itself left the host's UTS namespace. unshare() moves the process "
+                "that calls it: call it in the child, after fork, so only the container moves."
+            ),
         )
     inside = seen.ran[0]
     if seen.host_hostname != HOST_NAME:
         if inside.new_uts:
             raise Wrong(
                 "set-before-unshare",
-                "the host was renamed: sethostname() changes the UTS namespace the process "
-                "is in at that moment. unshare(k.CLONE_NEWUTS) first, then sethostname().",
+                _(
+                    "the host was renamed: sethostname() changes the UTS namespace the process "
+                    "is in at that moment. unshare(k.CLONE_NEWUTS) first, then sethostname()."
+                ),
             )
         raise Wrong(
             "host-renamed",
-            f"the host is now called {seen.host_hostname!r}: the child shares the host's "
-            "UTS namespace until it calls k.unshare(k.CLONE_NEWUTS), so its sethostname "
-            "renamed the host.",
+            _(
+                "the host is now called {name!r}: the child shares the host's "
+                "UTS namespace until it calls k.unshare(k.CLONE_NEWUTS), so its sethostname "
+                "renamed the host."
+            ).format(name=seen.host_hostname),
         )
     if inside.hostname == HOST_NAME:
         raise Wrong(
             "not-set",
-            "inside, the command still sees the host's name: a new UTS namespace starts "
-            "with a copy of it. Set the container's with k.sethostname(hostname).",
+            _(
+                "inside, the command still sees the host's name: a new UTS namespace starts "
+                "with a copy of it. Set the container's with k.sethostname(hostname)."
+            ),
         )
     if inside.hostname != case.hostname:
         raise Wrong(
             "wrong-hostname",
-            f"inside, the hostname is {inside.hostname!r}, but this container asked for "
-            f"{case.hostname!r}: use the hostname argument.",
+            _(
+                "inside, the hostname is {inside!r}, but this container asked for "
+                "{wanted!r}: use the hostname argument."
+            ).format(inside=inside.hostname, wanted=case.hostname),
         )
 
 
@@ -191,9 +229,12 @@ def _judge_pid_one(seen: Observed) -> None:
     if seen.runtime_pid_moved:
         raise Wrong(
             "runtime-pid-ns",
-            "the runtime itself called unshare(CLONE_NEWPID): every child it forks from now "
-            "on lands in the container's PID namespace, and once PID 1 has exited the kernel "
-            "refuses it any fork (ENOMEM). Unshare in a child, the shim, and fork PID 1 there.",
+            _(
+                "the runtime itself called unshare(CLONE_NEWPID): every child it forks from now "
+                "on lands in the container's PID namespace, and once PID 1 has exited the "
+                "kernel refuses it any fork (ENOMEM). Unshare in a child, the shim, and fork "
+                "PID 1 there."
+            ),
         )
     inside = seen.ran[0]
     if inside.pid == 1:
@@ -201,14 +242,18 @@ def _judge_pid_one(seen: Observed) -> None:
     if inside.new_pid_for_children:
         raise Wrong(
             "unshare-moves-children",
-            "the command runs in the process that called unshare(CLONE_NEWPID), and that "
-            "process stays where it was: only children forked after unshare enter the new "
-            "PID namespace. Fork once more after unshare, and exec in that child: PID 1.",
+            _(
+                "the command runs in the process that called unshare(CLONE_NEWPID), and that "
+                "process stays where it was: only children forked after unshare enter the new "
+                "PID namespace. Fork once more after unshare, and exec in that child: PID 1."
+            ),
         )
     raise Wrong(
         "not-pid-1",
-        "the command is not PID 1: it needs a PID namespace of its own. In a child, "
-        "k.unshare(k.CLONE_NEWPID), then fork again: that child is PID 1.",
+        _(
+            "the command is not PID 1: it needs a PID namespace of its own. In a child, "
+            "k.unshare(k.CLONE_NEWPID), then fork again: that child is PID 1."
+        ),
     )
 
 
@@ -217,8 +262,10 @@ def _checker(exercise_id: str, with_hostname: bool, pid_one: bool, done: str) ->
         if not callable(answer):
             raise Wrong(
                 "not-a-function",
-                "pass the function itself: check(..., run), not run(...) or another value "
-                f"(got a {type(answer).__name__})",
+                _(
+                    "pass the function itself: check(..., {name}), not {name}(...) "
+                    "or another value (got a {type})"
+                ).format(name="run", type=type(answer).__name__),
             )
         for case in level_cases(exercise_id):
             seen = observe(answer, case, with_hostname)
@@ -228,15 +275,17 @@ def _checker(exercise_id: str, with_hostname: bool, pid_one: bool, done: str) ->
                     raise NotSolved()
                 raise Wrong(
                     "no-exec",
-                    "the command never ran: the child must replace itself with it, "
-                    "k.execvp(argv[0], argv).",
+                    _(
+                        "the command never ran: the child must replace itself with it, "
+                        "k.execvp(argv[0], argv)."
+                    ),
                 )
             if seen.ran and with_hostname:
                 _judge_hostname(seen, case)
             if seen.ran and pid_one:
                 _judge_pid_one(seen)
             _judge_code(seen, case)
-        return done
+        return _(done)
 
     return check
 
@@ -331,24 +380,24 @@ check("08.5", run)
 
 LEVELS: Sequence[Exercise] = (
     Exercise(
-        "08.3", "level 1: fork and exec", FORK_STUB, FORK_SOLUTION,
+        "08.3", N_("level 1: fork and exec"), FORK_STUB, FORK_SOLUTION,
         _checker("08.3", False, False,
-                 "fork made a child, the child became the command with exec, the runtime "
-                 "waited and returned its exit code: the first thing every runtime does."),
+                 N_("fork made a child, the child became the command with exec, the runtime "
+                    "waited and returned its exit code: the first thing every runtime does.")),
     ),
     Exercise(
-        "08.4", "level 2: a hostname of its own", UTS_STUB, UTS_SOLUTION,
+        "08.4", N_("level 2: a hostname of its own"), UTS_STUB, UTS_SOLUTION,
         _checker("08.4", True, False,
-                 "the command saw the container's hostname and the host kept its own: "
-                 "unshare(CLONE_NEWUTS) in the child gave it a copy of the host's UTS "
-                 "namespace to rename."),
+                 N_("the command saw the container's hostname and the host kept its own: "
+                    "unshare(CLONE_NEWUTS) in the child gave it a copy of the host's UTS "
+                    "namespace to rename.")),
     ),
     Exercise(
-        "08.5", "level 3: PID 1", PID_STUB, PID_SOLUTION,
+        "08.5", N_("level 3: PID 1"), PID_STUB, PID_SOLUTION,
         _checker("08.5", True, True,
-                 "the command was PID 1 of its own PID namespace, with the container's "
-                 "hostname: the shim unshared, forked PID 1, waited, and passed its exit "
-                 "code on, as containerd-shim does."),
+                 N_("the command was PID 1 of its own PID namespace, with the container's "
+                    "hostname: the shim unshared, forked PID 1, waited, and passed its exit "
+                    "code on, as containerd-shim does.")),
     ),
 )  # fmt: skip
 register(*LEVELS)

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import _
+
 __all__ = [
     "Exercise",
     "Result",
@@ -79,12 +81,14 @@ class Result:
         return self.ok
 
     def __str__(self) -> str:
-        head = f"Exercise {self.exercise} ({self.title})"
+        # The title is stored in English and translated here, when the verdict is shown.
+        head = _("Exercise {id} ({title})").format(id=self.exercise, title=_(self.title))
         if self.status == "solved":
-            return f"✓ {head}: solved.\n  {self.message}"
+            return _("✓ {head}: solved.").format(head=head) + f"\n  {self.message}"
         if self.status == "wrong":
-            return f"✗ {head}: not yet.\n  Hint: {self.message}"
-        return f"· {head}: not solved yet.\n  {self.message}"
+            hint = _("Hint: {hint}").format(hint=self.message)
+            return _("✗ {head}: not yet.").format(head=head) + f"\n  {hint}"
+        return _("· {head}: not solved yet.").format(head=head) + f"\n  {self.message}"
 
     __repr__ = __str__
 
@@ -122,16 +126,18 @@ class Exercise:
                     self.id,
                     self.title,
                     "unsolved",
-                    f"Fill in the code in this cell and run it again. Stuck? reveal({self.id!r})",
+                    _(
+                        "Fill in the code in this cell and run it again. Stuck? reveal({id!r})"
+                    ).format(id=self.id),
                 )
             except Wrong as wrong:
                 return Result(self.id, self.title, "wrong", wrong.hint, wrong.reason)
             except Exception as exc:  # a checker bug must not look like the learner's crash
-                hint = (
-                    f"judging your answer raised {_raised(exc)}. Your answer has a shape "
+                hint = _(
+                    "judging your answer raised {error}. Your answer has a shape "
                     "the check did not expect: compare it with what the exercise asks for "
                     "(and if it matches, this is a bug in the exercise; please report it)."
-                )
+                ).format(error=_raised(exc))
                 return Result(self.id, self.title, "wrong", hint, "check-raised")
         return Result(self.id, self.title, "solved", message)
 
@@ -159,8 +165,9 @@ def get(exercise_id: str) -> Exercise:
                 raise
     if exercise_id not in _REGISTRY:
         raise LookupError(
-            f"there is no exercise {exercise_id!r}; "
-            "use the id from the exercise's heading, like '05.1'"
+            _(
+                "there is no exercise {id!r}; use the id from the exercise's heading, like '05.1'"
+            ).format(id=exercise_id)
         )
     return _REGISTRY[exercise_id]
 
@@ -202,10 +209,10 @@ class Solution:
     exercise: Exercise
 
     def __str__(self) -> str:
-        return (
-            f"Reference solution for Exercise {self.exercise.id} "
-            f"({self.exercise.title}):\n\n{self.exercise.solution}"
+        head = _("Reference solution for Exercise {id} ({title}):").format(
+            id=self.exercise.id, title=_(self.exercise.title)
         )
+        return f"{head}\n\n{self.exercise.solution}"
 
     __repr__ = __str__
 
@@ -233,8 +240,10 @@ def attempt(
     if not callable(function):
         raise Wrong(
             "not-a-function",
-            f"pass the function itself: check(..., {name}), not {name}(...) "
-            f"or another value (got a {type(function).__name__})",
+            _(
+                "pass the function itself: check(..., {name}), not {name}(...) "
+                "or another value (got a {type})"
+            ).format(name=name, type=type(function).__name__),
         )
     recorder = _CURRENT[-1] if _CURRENT else _Prints()
     tee = _Tee(sys.stdout)
@@ -247,7 +256,9 @@ def attempt(
         known = explain(exc) if explain is not None and isinstance(exc, Exception) else None
         if known is not None:
             raise known from None
-        raise Wrong("raised", f"your {name}() raised {_raised(exc)}") from None
+        raise Wrong(
+            "raised", _("your {name}() raised {error}").format(name=name, error=_raised(exc))
+        ) from None
     if tee.wrote:
         recorder.printed_by.setdefault(name, "".join(tee.wrote))
     if result is None and tee.wrote:
@@ -304,8 +315,10 @@ def _printed_instead(prints: _Prints) -> Wrong:
         shown = shown[:57] + "..."
     return Wrong(
         "printed",
-        f"your {name}() printed {shown!r} and returned None. The check reads what the "
-        "function returns (or changes), not what it prints: use `return` instead of print().",
+        _(
+            "your {name}() printed {shown!r} and returned None. The check reads what the "
+            "function returns (or changes), not what it prints: use `return` instead of print()."
+        ).format(name=name, shown=shown),
     )
 
 
@@ -323,8 +336,12 @@ def _raised(exc: BaseException) -> str:
     if frame is not None:
         module = os.path.basename(frame.filename)
         inside = os.path.abspath(frame.filename).startswith(_PACKAGE)
-        where = f" (in {frame.name}, line {frame.lineno}" + (f" of {module})" if inside else ")")
+        if inside:
+            place = _("in {function}, line {line} of {module}")
+        else:
+            place = _("in {function}, line {line}")
+        where = " (" + place.format(function=frame.name, line=frame.lineno, module=module) + ")"
         if outside and frames[-1] is not outside[-1]:
-            where += f", inside {frames[-1].name}()"
+            where += _(", inside {function}()").format(function=frames[-1].name)
     text = str(exc)
     return f"{type(exc).__name__}{': ' + text if text else ''}{where}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..container import Container
 from ..entries import Dir, File, Symlink
+from ..i18n import _
 from ..layer import Layer
 from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
 from ..tar.write import layer_names, member_names
@@ -57,12 +58,19 @@ def as_items(answer: Any, *, what: str, example: str) -> list[Any]:
     if isinstance(answer, (str, bytes, PurePath, Mapping)) or not hasattr(answer, "__iter__"):
         raise Wrong(
             "not-a-collection",
-            f"give {what}, like {example}; got a {type(answer).__name__}",
+            _("give {what}, like {example}; got a {type}").format(
+                what=what, example=example, type=type(answer).__name__
+            ),
         )
     try:
         items = list(answer)
     except Exception as exc:
-        raise Wrong("raised", f"reading your answer raised {type(exc).__name__}: {exc}") from None
+        raise Wrong(
+            "raised",
+            _("reading your answer raised {type}: {error}").format(
+                type=type(exc).__name__, error=exc
+            ),
+        ) from None
     return [as_text(item) for item in items]
 
 
@@ -71,8 +79,16 @@ def as_int(answer: Any, *, what: str) -> int:
     if isinstance(answer, numbers.Integral) and not isinstance(answer, bool):
         return int(answer)
     if isinstance(answer, float) and answer.is_integer():
-        raise Wrong("not-an-int", f"return {what} as a whole number (int), not the float {answer}")
-    raise Wrong("not-an-int", f"return {what} as a whole number, not {answer!r}")
+        raise Wrong(
+            "not-an-int",
+            _("return {what} as a whole number (int), not the float {answer}").format(
+                what=what, answer=answer
+            ),
+        )
+    raise Wrong(
+        "not-an-int",
+        _("return {what} as a whole number, not {answer!r}").format(what=what, answer=answer),
+    )
 
 
 def snapshot(layers: list[Layer]) -> list[Layer]:
@@ -85,9 +101,11 @@ def require_image_untouched(before: list[Layer], container: Container) -> None:
     if container.image_layers != before:
         raise Wrong(
             "edited-image",
-            "you changed an image layer object. Image layers are read-only and shared by "
-            "every container of the image; a container changes files through its own rw "
-            "layer (container.unlink, container.write, ...).",
+            _(
+                "you changed an image layer object. Image layers are read-only and shared by "
+                "every container of the image; a container changes files through its own rw "
+                "layer (container.unlink, container.write, ...)."
+            ),
         )
 
 
@@ -138,18 +156,26 @@ def require_no_collateral(
         if exempt(path) or before.get(path) == after.get(path):
             continue
         if path not in after:
-            raise Wrong("collateral", f"{path} is gone too: change only what was asked.")
+            raise Wrong(
+                "collateral", _("{path} is gone too: change only what was asked.").format(path=path)
+            )
         if path not in before:
             raise Wrong(
                 "collateral",
-                f"{path} appeared, which nobody asked for (a rename is not a delete): "
-                "change only what was asked.",
+                _(
+                    "{path} appeared, which nobody asked for (a rename is not a delete): "
+                    "change only what was asked."
+                ).format(path=path),
             )
         old_mode, new_mode = before[path][1], after[path][1]
         if before[path][0] == after[path][0] and old_mode != new_mode:
             raise Wrong(
                 "collateral",
-                f"{path} lost its mode: {oct(old_mode)[2:]} became {oct(new_mode)[2:]} "
-                "(re-made instead of left alone?). Change only what was asked.",
+                _(
+                    "{path} lost its mode: {old} became {new} "
+                    "(re-made instead of left alone?). Change only what was asked."
+                ).format(path=path, old=oct(old_mode)[2:], new=oct(new_mode)[2:]),
             )
-        raise Wrong("collateral", f"{path} changed too: change only what was asked.")
+        raise Wrong(
+            "collateral", _("{path} changed too: change only what was asked.").format(path=path)
+        )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..i18n import _
 from . import framework
 from .framework import Result, exercises_of
 
@@ -102,7 +103,7 @@ class Progress:
         return sum(len(ids) for ids in self.exercises.values())
 
     def __str__(self) -> str:
-        lines = [f"Solved {self.done} of {self.total} exercises."]
+        lines = [_("Solved {done} of {total} exercises.").format(done=self.done, total=self.total)]
         for notebook, ids in self.exercises.items():
             marks = " ".join(f"{'✓' if e in self.solved else '·'} {e}" for e in ids)
             count = sum(e in self.solved for e in ids)
