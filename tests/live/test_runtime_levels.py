@@ -4,6 +4,8 @@ leaves nothing behind (the autouse no_leftovers fixture: processes, temp dirs, m
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 from livetools import WORLD, Interrupter
 
@@ -60,3 +62,36 @@ def test_ctrl_c_while_the_learners_runtime_runs_stops_the_sandbox():
     with Interrupter("child-started") as press, pytest.raises(KeyboardInterrupt):
         check("08.3", waits_for_a_sleeper)
     assert press.reached
+
+
+def reads_then_raises(k, upper):
+    k.listdir(upper)
+    raise RuntimeError("half way")
+
+
+def test_the_commit_level_reads_a_real_upper_dir_and_removes_it_even_when_the_answer_raises():
+    from layerlab.live import probe
+
+    if probe.missing("overlayfs"):
+        pytest.skip("no real upper dir without root: read from memory instead")
+    devices = []
+
+    def spy(k, upper):
+        info = k.lstat(f"{upper}/etc/motd")
+        devices.append((stat.S_ISCHR(info.st_mode), info.st_rdev))
+        return {}
+
+    check("08.8", spy)
+    assert devices[0] == (True, 0)  # a real char device 0/0, as overlayfs makes
+    verdict = check("08.8", reads_then_raises)
+    assert verdict.reason == "raised", str(verdict)
+    assert "half way" in str(verdict)
+
+
+def test_ctrl_c_while_the_learners_commit_reads_leaves_no_upper_dir():
+    def interrupted(k, upper):
+        k.listdir(upper)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check("08.8", interrupted)
