@@ -264,6 +264,10 @@ def _members(value: Any) -> Members:
             pairs = list(value) if not isinstance(value, str | bytes) else [value]
         except TypeError:
             pairs = [value]
+        except Exception as exc:  # a generator of the learner's may fail half way
+            raise Wrong(
+                "raised", f"reading your answer raised {type(exc).__name__}: {exc}"
+            ) from None
         if any(not isinstance(p, tuple | list) or len(p) != 2 for p in pairs):
             raise Wrong(
                 "not-a-mapping",

@@ -250,3 +250,17 @@ def test_the_commit_level_judges_in_the_browser(monkeypatch, run_cell):
     assert run_cell(exercise.solution).ok
     for reason, answer in COMMIT_WRONG["08.8"].items():
         assert check("08.8", answer).reason == reason
+
+
+def test_the_commit_reference_matches_the_model_on_many_generated_upper_dirs(monkeypatch):
+    """Beyond the cases the check uses: the reader and the expected layer agree everywhere."""
+    from commit_level import RIGHT as answers
+
+    from layerlab.exercises.ex08_commit import _judge, _members, commit_cases, observe_commit
+
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    cases = commit_cases(count=20)
+    assert len({case.changes for case in cases}) > 10  # the generator does vary
+    for case in cases:
+        for answer in answers["08.8"]:
+            _judge(_members(observe_commit(answer, case)), case.upper(), case)
