@@ -7,6 +7,8 @@ import os
 import stat
 
 import pytest
+from cgroup_level import RIGHT as CGROUP_RIGHT
+from cgroup_level import WRONG as CGROUP_WRONG
 from commit_level import RIGHT as COMMIT_RIGHT
 from commit_level import WRONG as COMMIT_WRONG
 from exercise_contract import contract_tests
@@ -61,6 +63,7 @@ def remove_whole_dirs(container):
 
 WRONG = {
     **LEVELS_WRONG,  # 08.3-08.5, the runtime levels: see runtime_levels.py
+    **CGROUP_WRONG,  # 08.7, level 5, a cgroup with a limit: see cgroup_level.py
     **COMMIT_WRONG,  # 08.8, the last level, commit: see commit_level.py
     "08.1": {
         "after-exec": moved(EXEC, PIVOT),  # thinks steps can follow exec
@@ -108,6 +111,7 @@ def scratch_removed_from_the_upper_layer(container):
 
 RIGHT = {
     **LEVELS_RIGHT,
+    **CGROUP_RIGHT,
     **COMMIT_RIGHT,
     "08.1": [tuple(moved(JOIN, UNSHARE)), iter(ORDER)],
     "08.2": [
@@ -146,7 +150,9 @@ def test_removing_the_scratch_with_a_real_run_passes_too():
     assert check("08.2", with_rm).ok
 
 
-LEVEL_CASES = [(e, r, a) for e, answers in LEVELS_WRONG.items() for r, a in answers.items()]
+LEVEL_CASES = [
+    (e, r, a) for e, answers in {**LEVELS_WRONG, **CGROUP_WRONG}.items() for r, a in answers.items()
+]
 
 
 @pytest.mark.parametrize(
@@ -163,10 +169,10 @@ def test_a_runtime_level_gets_the_same_hint_on_the_simulated_kernel(
     assert str(verdict) == str(here)  # word for word: the notebook's outputs must not differ
 
 
-@pytest.mark.parametrize("exercise_id", sorted(LEVELS_RIGHT))
+@pytest.mark.parametrize("exercise_id", sorted({**LEVELS_RIGHT, **CGROUP_RIGHT}))
 def test_the_runtime_levels_accept_right_answers_on_the_simulated_kernel(monkeypatch, exercise_id):
     monkeypatch.setenv("LAYERLAB_LIVE", "0")
-    for answer in LEVELS_RIGHT[exercise_id]:
+    for answer in {**LEVELS_RIGHT, **CGROUP_RIGHT}[exercise_id]:
         assert check(exercise_id, answer).ok, answer.__name__
 
 
@@ -178,7 +184,7 @@ def test_the_levels_judge_in_the_browser_where_there_is_no_fork(monkeypatch, run
     monkeypatch.setattr(probe, "IN_BROWSER", True)
     for name in ("fork", "execvp", "execv", "waitpid", "waitstatus_to_exitcode", "_exit"):
         monkeypatch.delattr(os, name, raising=False)
-    for exercise_id, mutants in LEVELS_WRONG.items():
+    for exercise_id, mutants in {**LEVELS_WRONG, **CGROUP_WRONG}.items():
         assert run_cell(get(exercise_id).stub).status == "unsolved"
         assert run_cell(get(exercise_id).solution).ok
         for reason, answer in mutants.items():
