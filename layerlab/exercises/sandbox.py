@@ -58,21 +58,29 @@ def probe_argv(code: int, fd: int, pids_mount: str = "") -> list[str]:
     return argv + [pids_mount] if pids_mount else argv
 
 
-def _no_path(call: Callable[..., Any]) -> Callable[..., Any]:
-    """The call, its errors without the file name: cgroup paths differ between machines."""
+# The cgroup calls raise without the file name (cgroup paths differ between machines), from
+# functions named as SimKernel's, so a hint that names where an error came from reads the same.
+def _mkdir(path: str) -> None:
+    try:
+        os.mkdir(path)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror) from None
 
-    def without(*args: Any) -> Any:
-        try:
-            return call(*args)
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror) from None
 
-    return staticmethod(without)
+def _rmdir(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror) from None
 
 
 def _write_file(path: str, text: str | bytes) -> None:
-    with open(path, "wb", buffering=0) as handle:  # one write(2), as the kernel expects
-        handle.write(text if isinstance(text, bytes) else str(text).encode())
+    data = text if isinstance(text, bytes) else str(text).encode()
+    try:
+        with open(path, "wb", buffering=0) as handle:  # one write(2), as cgroupfs expects
+            handle.write(data)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror) from None
 
 
 def _pids_cgroup() -> str:
@@ -95,9 +103,9 @@ class LiveKernel:
     getpid = staticmethod(os.getpid)
     sethostname = staticmethod(socket.sethostname)
     gethostname = staticmethod(socket.gethostname)
-    mkdir = _no_path(os.mkdir)
-    rmdir = _no_path(os.rmdir)
-    write_file = _no_path(_write_file)
+    mkdir = staticmethod(_mkdir)
+    rmdir = staticmethod(_rmdir)
+    write_file = staticmethod(_write_file)
 
     def __init__(self) -> None:
         for name, value in CLONE.items():

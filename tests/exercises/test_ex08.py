@@ -270,3 +270,31 @@ def test_the_commit_reference_matches_the_model_on_many_generated_upper_dirs(mon
     for case in cases:
         for answer in answers["08.8"]:
             _judge(_members(observe_commit(answer, case)), case.upper(), case)
+
+
+def makes_the_cgroup_twice(k, argv, hostname, cgroup, limit):
+    k.mkdir(cgroup)
+    k.mkdir(cgroup)
+
+
+def writes_a_limit_in_bytes(k, argv, hostname, cgroup, limit):
+    k.mkdir(cgroup)
+    try:
+        k.write_file(f"{cgroup}/pids.max", "64M")
+    finally:
+        k.rmdir(cgroup)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [makes_the_cgroup_twice, writes_a_limit_in_bytes, CGROUP_WRONG["08.7"]["runtime-joined"]],
+)
+def test_the_kernel_refuses_a_cgroup_call_in_the_same_words_live_and_simulated(monkeypatch, answer):
+    """EEXIST, EINVAL, EBUSY: what the learner reads names the same call, without a path."""
+    from layerlab.exercises.ex08_cgroup import cgroup_cases, observe_cgroup
+
+    case = cgroup_cases()[0]
+    here = observe_cgroup(answer, case)[0].value
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    assert observe_cgroup(answer, case)[0].value == here
+    assert here[:2] == ("wrong", "raised") and "/" not in here[2]
