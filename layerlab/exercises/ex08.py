@@ -281,4 +281,5 @@ register(
     ),
 )
 
-from . import ex08_levels  # noqa: E402,F401  08.3-08.5, the runtime levels, register themselves
+# 08.3-08.5, 08.7 and 08.8, the runtime levels, register themselves
+from . import ex08_cgroup, ex08_commit, ex08_levels  # noqa: E402,F401

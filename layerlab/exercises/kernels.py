@@ -59,6 +59,9 @@ class Ran:
     new_uts: bool  # not the host's UTS namespace
     new_pid: bool  # not the host's PID namespace
     new_pid_for_children: bool  # its children would land in a new PID namespace
+    cgroup: str = "/"  # its cgroup in the pids hierarchy, as /proc/self/cgroup says
+    pids_max: str = "max"  # that cgroup's pids.max
+    refused: bool = False  # a fork of its own was refused (EAGAIN) before 64 succeeded
 
 
 @dataclass
@@ -73,6 +76,8 @@ class Observed:
     host_hostname: str = HOST_NAME
     runtime_uts_moved: bool = False
     runtime_pid_moved: bool = False  # the runtime's own next children would be in a new ns
+    runtime_cgroup: str = "/"  # the runtime's own pids cgroup after run()
+    cgroup_left: bool = False  # the container's cgroup directory still exists after run()
 
 
 def plain(value: Any) -> Any:
@@ -125,6 +130,8 @@ class _Proc:
     uts: _Namespace
     others: dict[str, int] = field(default_factory=dict)  # mnt, ipc, net...: namespace ids
     children: dict[int, int | None] = field(default_factory=dict)  # pid -> status once ended
+    kids: dict[int, _Proc] = field(default_factory=dict)  # pid -> the child, until reaped
+    cgroup: str = "/"  # its cgroup in the pids hierarchy (a path below CGROUP_ROOT)
     ended: BaseException | None = None  # the _Exec or _Exit that ended it
 
 
@@ -135,6 +142,8 @@ class _World:
         self.host_pid = _Namespace("pid", next(self.ids), next_pid=100)
         self.programs = programs  # probe path -> the exit code it ends with
         self.orphans = 0  # processes reparented to the runtime (a subreaper), never reaped
+        # cgroup path -> its pids.max and the processes in it (a process stays until reaped)
+        self.cgroups: dict[str, dict[str, Any]] = {"/": {"pids.max": "max", "members": []}}
         self.observed = Observed()
 
 
@@ -179,7 +188,9 @@ class SimKernel:
         ns = parent.pid_for_children
         number = ns.next_pid
         ns.next_pid += 1
-        child = _Proc(number, ns, ns, parent.uts, dict(parent.others))
+        child = _Proc(number, ns, ns, parent.uts, dict(parent.others), cgroup=parent.cgroup)
+        world.cgroups[child.cgroup]["members"].append(child)  # a child starts in its parent's
+        parent.kids[number] = child
         status = run_process(world, self._answer, self._args, child, [*self._log, ("fork", 0)])
         parent.children[number] = status
         return number
@@ -193,6 +204,7 @@ class SimKernel:
         if file not in self._world.programs:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
         proc, world = self._proc, self._world
+        pids_max = world.cgroups[proc.cgroup]["pids.max"]
         world.observed.ran.append(
             Ran(
                 pid=proc.pid,
@@ -200,6 +212,9 @@ class SimKernel:
                 new_uts=proc.uts is not world.host_uts,
                 new_pid=proc.pid_ns is not world.host_pid,
                 new_pid_for_children=proc.pid_for_children is not world.host_pid,
+                cgroup=proc.cgroup,
+                pids_max=pids_max,
+                refused=pids_max != "max",  # the probe tries 64 forks, more than any limit
             )
         )
         proc.ended = _Exec(world.programs[file])
@@ -215,6 +230,9 @@ class SimKernel:
             raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
         found = candidates[0]
         status = children.pop(found)
+        kid = self._proc.kids.pop(found, None)
+        for group in self._world.cgroups.values():  # reaped: its PID is freed
+            group["members"] = [p for p in group["members"] if p is not kid]
         return found, status or 0
 
     @staticmethod
@@ -255,6 +273,62 @@ class SimKernel:
     def gethostname(self) -> str:
         return self._call(lambda: self._proc.uts.hostname)
 
+    # cgroupfs, pids controller only: a directory per cgroup, pids.max and cgroup.procs in it
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        self._call(lambda: self._mkdir(_cgroup_of(path)))
+
+    def _mkdir(self, group: str) -> None:
+        groups = self._world.cgroups
+        if group in groups:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST))
+        if os.path.dirname(group) not in groups:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        groups[group] = {"pids.max": "max", "members": []}
+
+    def rmdir(self, path: str) -> None:
+        self._call(lambda: self._rmdir(_cgroup_of(path)))
+
+    def _rmdir(self, group: str) -> None:
+        groups = self._world.cgroups
+        if group not in groups or group == "/":
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        if groups[group]["members"] or any(g.startswith(group + "/") for g in groups):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        del groups[group]
+
+    def write_file(self, path: str, text: str | bytes) -> None:
+        data = text.decode() if isinstance(text, bytes) else str(text)
+        self._call(lambda: self._write_file(str(path), data))
+
+    def _write_file(self, path: str, text: str) -> None:
+        group, name = _cgroup_of(os.path.dirname(path)), os.path.basename(path)
+        proc, groups = self._proc, self._world.cgroups
+        if group not in groups or name not in ("pids.max", "cgroup.procs") or group == "/":
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        value = text.strip()
+        if name == "pids.max":  # as pids_max_write: "max", or a number 0 <= n
+            if value != "max" and not (value.isdigit() and int(value) < 2**31):
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            groups[group]["pids.max"] = value
+            return
+        if value not in ("0", str(proc.pid)):  # other PIDs: only the caller's own is modelled
+            raise ProcessLookupError(errno.ESRCH, os.strerror(errno.ESRCH))
+        old = groups[proc.cgroup]
+        old["members"] = [p for p in old["members"] if p is not proc]
+        groups[group]["members"].append(proc)
+        proc.cgroup = group
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"  # where the simulated pids hierarchy is mounted
+
+
+def _cgroup_of(path: str) -> str:
+    """A path below CGROUP_ROOT as the cgroup it names ("/box"); ENOENT elsewhere."""
+    text = os.path.normpath(os.fspath(path))
+    if text != CGROUP_ROOT and not text.startswith(CGROUP_ROOT + "/"):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    return text[len(CGROUP_ROOT) :] or "/"
+
 
 def run_process(
     world: _World, answer: Callable[..., Any], args: tuple, proc: _Proc, replay: list
@@ -290,4 +364,6 @@ def simulate(answer: Callable[..., Any], args: Sequence[Any], programs: dict[str
     seen.host_hostname = world.host_uts.hostname
     seen.runtime_uts_moved = runtime.uts is not world.host_uts
     seen.runtime_pid_moved = runtime.pid_for_children is not world.host_pid
+    seen.runtime_cgroup = runtime.cgroup
+    seen.cgroup_left = len(world.cgroups) > 1
     return seen

@@ -32,14 +32,63 @@ _PROBE_CODE = (
     " try:return os.readlink('/proc/self/ns/'+x)\n"
     " except OSError:return 'none'\n"
     "r=(os.getpid(),os.uname().nodename,n('uts'),n('pid'),n('pid_for_children'))\n"
+    "if len(sys.argv)>3:\n"  # the pids hierarchy's mount: report the cgroup, try 64 forks
+    " c=[l.split(':',2) for l in open('/proc/self/cgroup').read().splitlines()]\n"
+    " g=next((x[2] for x in c if 'pids' in x[1].split(',')),None)\n"
+    " g=g or next(x[2] for x in c if x[0]=='0')\n"
+    " try:m=open(sys.argv[3]+g+'/pids.max').read().strip()\n"
+    " except OSError:m='max'\n"
+    " k,f=[],False\n"
+    " for _ in range(64):\n"
+    "  try:p=os.fork()\n"
+    "  except BlockingIOError:f=True;break\n"
+    "  if p==0:os._exit(0)\n"
+    "  k.append(p)\n"
+    " for p in k:os.waitpid(p,0)\n"
+    " r+=(g,m,f)\n"
     "os.write(int(sys.argv[2]),('probe %r\\n'%(r,)).encode())\n"
     "sys.exit(int(sys.argv[1]))\n"
 )
 
 
-def probe_argv(code: int, fd: int) -> list[str]:
-    """A command that reports what it sees on `fd`, then exits with `code`."""
-    return [sys.executable, "-I", "-S", "-c", _PROBE_CODE, str(code), str(fd)]
+def probe_argv(code: int, fd: int, pids_mount: str = "") -> list[str]:
+    """A command that reports what it sees on `fd`, then exits with `code`; with the pids
+    hierarchy's mount point, its cgroup too, and whether pids.max refused it a fork."""
+    argv = [sys.executable, "-I", "-S", "-c", _PROBE_CODE, str(code), str(fd)]
+    return argv + [pids_mount] if pids_mount else argv
+
+
+# The cgroup calls raise without the file name (cgroup paths differ between machines), from
+# functions named as SimKernel's, so a hint that names where an error came from reads the same.
+def _mkdir(path: str) -> None:
+    try:
+        os.mkdir(path)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror) from None
+
+
+def _rmdir(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror) from None
+
+
+def _write_file(path: str, text: str | bytes) -> None:
+    data = text if isinstance(text, bytes) else str(text).encode()
+    try:
+        with open(path, "wb", buffering=0) as handle:  # one write(2), as cgroupfs expects
+            handle.write(data)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror) from None
+
+
+def _pids_cgroup() -> str:
+    """Our cgroup in the pids hierarchy: its v1 line if there is one, else the v2 line."""
+    with open("/proc/self/cgroup") as handle:
+        lines = [line.split(":", 2) for line in handle.read().splitlines()]
+    v1 = [path for _, controllers, path in lines if "pids" in controllers.split(",")]
+    return (v1 or [path for number, _, path in lines if number == "0"] or ["/"])[0]
 
 
 class LiveKernel:
@@ -54,6 +103,9 @@ class LiveKernel:
     getpid = staticmethod(os.getpid)
     sethostname = staticmethod(socket.sethostname)
     gethostname = staticmethod(socket.gethostname)
+    mkdir = staticmethod(_mkdir)
+    rmdir = staticmethod(_rmdir)
+    write_file = staticmethod(_write_file)
 
     def __init__(self) -> None:
         for name, value in CLONE.items():
@@ -95,6 +147,7 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
     except ChildProcessError:
         unreaped = False
     now_uts, _, children = _links()
+    runtime_cgroup = _pids_cgroup()
     _stop_the_rest(me)
     return {
         "outcome": outcome,
@@ -102,6 +155,7 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
         "host_hostname": os.uname().nodename,
         "runtime_uts_moved": now_uts != uts,
         "runtime_pid_moved": children != pid_ns,
+        "runtime_cgroup": runtime_cgroup,
         "printed": printed.getvalue(),
     }
 
@@ -161,12 +215,13 @@ def _observed(outcome: Any, lines: list[str]) -> Observed:
             host_hostname=facts["host_hostname"],
             runtime_uts_moved=facts["runtime_uts_moved"],
             runtime_pid_moved=facts["runtime_pid_moved"],
+            runtime_cgroup=facts["runtime_cgroup"],
         )
     else:  # the runtime process never came back: exec'd, or _exit'ed, or killed
         replaced = any(p[0] == runtime for p in probes)
         seen = Observed(runtime="replaced" if replaced else "exited")
     seen.escaped = escaped
-    for pid, hostname, p_uts, p_pid, p_children in probes:
+    for pid, hostname, p_uts, p_pid, p_children, *cgroup in probes:
         seen.ran.append(
             Ran(
                 pid=pid,
@@ -174,13 +229,15 @@ def _observed(outcome: Any, lines: list[str]) -> Observed:
                 new_uts=p_uts != uts,
                 new_pid=p_pid != pid_ns,
                 new_pid_for_children=p_children != pid_ns,
+                **dict(zip(("cgroup", "pids_max", "refused"), cgroup, strict=False)),
             )
         )
     return seen
 
 
-def eval_probe(line: str) -> tuple[int, str, str, str, str]:
-    """A probe's report line, read without eval: (pid, hostname, uts, pid, pid_for_children)."""
+def eval_probe(line: str) -> tuple:
+    """A probe's report line, read without eval: (pid, hostname, uts, pid, pid_for_children),
+    then (cgroup, pids.max, refused) when it was asked about its cgroup."""
     import ast
 
     return ast.literal_eval(line.split(" ", 1)[1])

@@ -4,8 +4,13 @@ each step needs), and a commit that carries the build's result but not its lefto
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
+from cgroup_level import RIGHT as CGROUP_RIGHT
+from cgroup_level import WRONG as CGROUP_WRONG
+from commit_level import RIGHT as COMMIT_RIGHT
+from commit_level import WRONG as COMMIT_WRONG
 from exercise_contract import contract_tests
 from runtime_levels import RIGHT as LEVELS_RIGHT
 from runtime_levels import WRONG as LEVELS_WRONG
@@ -58,6 +63,8 @@ def remove_whole_dirs(container):
 
 WRONG = {
     **LEVELS_WRONG,  # 08.3-08.5, the runtime levels: see runtime_levels.py
+    **CGROUP_WRONG,  # 08.7, level 5, a cgroup with a limit: see cgroup_level.py
+    **COMMIT_WRONG,  # 08.8, the last level, commit: see commit_level.py
     "08.1": {
         "after-exec": moved(EXEC, PIVOT),  # thinks steps can follow exec
         # mounts the rootfs before leaving the host's mount namespace
@@ -104,6 +111,8 @@ def scratch_removed_from_the_upper_layer(container):
 
 RIGHT = {
     **LEVELS_RIGHT,
+    **CGROUP_RIGHT,
+    **COMMIT_RIGHT,
     "08.1": [tuple(moved(JOIN, UNSHARE)), iter(ORDER)],
     "08.2": [
         scratch_removed_from_the_upper_layer,
@@ -141,7 +150,9 @@ def test_removing_the_scratch_with_a_real_run_passes_too():
     assert check("08.2", with_rm).ok
 
 
-LEVEL_CASES = [(e, r, a) for e, answers in LEVELS_WRONG.items() for r, a in answers.items()]
+LEVEL_CASES = [
+    (e, r, a) for e, answers in {**LEVELS_WRONG, **CGROUP_WRONG}.items() for r, a in answers.items()
+]
 
 
 @pytest.mark.parametrize(
@@ -158,10 +169,10 @@ def test_a_runtime_level_gets_the_same_hint_on_the_simulated_kernel(
     assert str(verdict) == str(here)  # word for word: the notebook's outputs must not differ
 
 
-@pytest.mark.parametrize("exercise_id", sorted(LEVELS_RIGHT))
+@pytest.mark.parametrize("exercise_id", sorted({**LEVELS_RIGHT, **CGROUP_RIGHT}))
 def test_the_runtime_levels_accept_right_answers_on_the_simulated_kernel(monkeypatch, exercise_id):
     monkeypatch.setenv("LAYERLAB_LIVE", "0")
-    for answer in LEVELS_RIGHT[exercise_id]:
+    for answer in {**LEVELS_RIGHT, **CGROUP_RIGHT}[exercise_id]:
         assert check(exercise_id, answer).ok, answer.__name__
 
 
@@ -173,8 +184,117 @@ def test_the_levels_judge_in_the_browser_where_there_is_no_fork(monkeypatch, run
     monkeypatch.setattr(probe, "IN_BROWSER", True)
     for name in ("fork", "execvp", "execv", "waitpid", "waitstatus_to_exitcode", "_exit"):
         monkeypatch.delattr(os, name, raising=False)
-    for exercise_id, mutants in LEVELS_WRONG.items():
+    for exercise_id, mutants in {**LEVELS_WRONG, **CGROUP_WRONG}.items():
         assert run_cell(get(exercise_id).stub).status == "unsolved"
         assert run_cell(get(exercise_id).solution).ok
         for reason, answer in mutants.items():
             assert check(exercise_id, answer).reason == reason
+
+
+@pytest.mark.parametrize("reason, answer", sorted(COMMIT_WRONG["08.8"].items()))
+def test_the_commit_level_gets_the_same_hint_from_the_upper_dir_in_memory(
+    monkeypatch, reason, answer
+):
+    """Live (a real upper dir, as root) and in memory, the answer reads the same things."""
+    here = check("08.8", answer)
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    verdict = check("08.8", answer)
+    assert (verdict.status, verdict.reason) == ("wrong", reason), str(verdict)
+    assert str(verdict) == str(here)
+
+
+def test_the_commit_level_reads_the_same_upper_dir_live_and_in_memory(monkeypatch):
+    """Every call an answer can make gives the same result in both worlds, errors included."""
+    from layerlab.exercises.ex08_commit import UPPER, commit_cases, observe_commit
+
+    def everything(k, upper):
+        seen = []
+
+        def call(name, *args):
+            try:
+                value = getattr(k, name)(*args)
+            except OSError as exc:
+                return seen.append((name, args, type(exc).__name__, exc.errno, exc.filename))
+            if name == "lstat":
+                value = (value.st_mode, value.st_rdev, value.st_uid, value.st_gid, value.st_size)
+            seen.append((name, args, value))
+
+        def walk(path):
+            for child in k.listdir(path):
+                full = f"{path}/{child}"
+                for name in ("lstat", "listxattr", "read_bytes"):
+                    call(name, full)
+                call("getxattr", full, "trusted.overlay.opaque")
+                call("getxattr", full, "user.overlay.opaque")
+                if stat.S_ISDIR(k.lstat(full).st_mode):
+                    call("listdir", full)
+                    walk(full)
+
+        walk(upper)
+        call("lstat", f"{upper}/no-such-file")
+        call("listdir", "/etc")
+        return {repr(seen): None}
+
+    for case in commit_cases():
+        here = observe_commit(everything, case)
+        with monkeypatch.context() as patch:
+            patch.setenv("LAYERLAB_LIVE", "0")
+            assert observe_commit(everything, case) == here, case.name
+    assert UPPER in next(iter(here))
+
+
+def test_the_commit_level_judges_in_the_browser(monkeypatch, run_cell):
+    """Pyodide has no char devices and no xattrs: the upper dir is read from memory."""
+    from layerlab.exercises import get
+    from layerlab.live import probe
+
+    monkeypatch.setattr(probe, "IN_BROWSER", True)
+    for name in ("listxattr", "getxattr", "mknod"):
+        monkeypatch.delattr(os, name, raising=False)
+    exercise = get("08.8")
+    assert run_cell(exercise.stub).status == "unsolved"
+    assert run_cell(exercise.solution).ok
+    for reason, answer in COMMIT_WRONG["08.8"].items():
+        assert check("08.8", answer).reason == reason
+
+
+def test_the_commit_reference_matches_the_model_on_many_generated_upper_dirs(monkeypatch):
+    """Beyond the cases the check uses: the reader and the expected layer agree everywhere."""
+    from commit_level import RIGHT as answers
+
+    from layerlab.exercises.ex08_commit import _judge, _members, commit_cases, observe_commit
+
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    cases = commit_cases(count=20)
+    assert len({case.changes for case in cases}) > 10  # the generator does vary
+    for case in cases:
+        for answer in answers["08.8"]:
+            _judge(_members(observe_commit(answer, case)), case.upper(), case)
+
+
+def makes_the_cgroup_twice(k, argv, hostname, cgroup, limit):
+    k.mkdir(cgroup)
+    k.mkdir(cgroup)
+
+
+def writes_a_limit_in_bytes(k, argv, hostname, cgroup, limit):
+    k.mkdir(cgroup)
+    try:
+        k.write_file(f"{cgroup}/pids.max", "64M")
+    finally:
+        k.rmdir(cgroup)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [makes_the_cgroup_twice, writes_a_limit_in_bytes, CGROUP_WRONG["08.7"]["runtime-joined"]],
+)
+def test_the_kernel_refuses_a_cgroup_call_in_the_same_words_live_and_simulated(monkeypatch, answer):
+    """EEXIST, EINVAL, EBUSY: what the learner reads names the same call, without a path."""
+    from layerlab.exercises.ex08_cgroup import cgroup_cases, observe_cgroup
+
+    case = cgroup_cases()[0]
+    here = observe_cgroup(answer, case)[0].value
+    monkeypatch.setenv("LAYERLAB_LIVE", "0")
+    assert observe_cgroup(answer, case)[0].value == here
+    assert here[:2] == ("wrong", "raised") and "/" not in here[2]
