@@ -63,8 +63,8 @@ def observe_cgroup(answer: Callable[..., Any], case: Case) -> tuple[Observed, st
     def live() -> tuple[Observed, str]:
         import secrets
 
-        from ..live.cgroups import detect_layout
-        from ..live.result import LiveError
+        from ..live.kernel.cgroupfs import detect_layout
+        from ..live.kernel.result import LiveError
         from .sandbox import live_observe, probe_argv
 
         pids = detect_layout().hierarchies.get("pids")
@@ -101,7 +101,7 @@ def _read(path: str) -> str:
 
 def _remove(box: str, timeout: float = 5.0) -> None:
     """Remove the cgroup the answer made, killing whatever it left inside; never raises."""
-    from ..live.cleanup import shield_interrupts
+    from ..live.kernel.cleanup import shield_interrupts
 
     deadline = time.monotonic() + timeout
     with shield_interrupts():
