@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import N_, _
 from .ex08_levels import (
     MISSING,
     SIM_PROBE,
@@ -122,15 +123,17 @@ def _judge_cgroup(seen: Observed, case: Case, box: str) -> None:
     if seen.runtime_cgroup == box:
         raise Wrong(
             "runtime-joined",
-            "the runtime itself went into the container's cgroup: writing to cgroup.procs "
-            "moves the process that writes (0, or its own PID), so do it in the shim or in "
-            "PID 1, after fork. The runtime stays outside, and can remove the cgroup later.",
+            _(
+                "the runtime itself went into the container's cgroup: writing to cgroup.procs "
+                "moves the process that writes (0, or its own PID), so do it in the shim or in "
+                "PID 1, after fork. The runtime stays outside, and can remove the cgroup later."
+            ),
         )
     _judge_process(seen)
     if case.code is not None and not seen.ran:
         if seen.value is None or seen.value is Ellipsis:
             raise NotSolved()
-        raise Wrong("no-exec", "the command never ran: PID 1 must exec it.")
+        raise Wrong("no-exec", _("the command never ran: PID 1 must exec it."))
     if seen.ran:
         _judge_hostname(seen, case)
         _judge_pid_one(seen)
@@ -138,28 +141,36 @@ def _judge_cgroup(seen: Observed, case: Case, box: str) -> None:
         if inside.cgroup != box:
             raise Wrong(
                 "not-joined",
-                "the command ran outside the container's cgroup, so its limit did not "
-                "apply. A child starts in its parent's cgroup: write 0 into the cgroup's "
-                "cgroup.procs in the shim before it forks PID 1 (or in PID 1 before exec).",
+                _(
+                    "the command ran outside the container's cgroup, so its limit did not "
+                    "apply. A child starts in its parent's cgroup: write 0 into the cgroup's "
+                    "cgroup.procs in the shim before it forks PID 1 (or in PID 1 before exec)."
+                ),
             )
         if inside.pids_max == "max":
             raise Wrong(
                 "no-limit",
-                "the command is in the cgroup, but its pids.max is still max: nothing was "
-                f"refused. Write the limit ({case.limit}) into the cgroup's pids.max.",
+                _(
+                    "the command is in the cgroup, but its pids.max is still max: nothing was "
+                    "refused. Write the limit ({limit}) into the cgroup's pids.max."
+                ).format(limit=case.limit),
             )
         if inside.pids_max != str(case.limit):
             raise Wrong(
                 "wrong-limit",
-                f"the cgroup's pids.max is {inside.pids_max}, but this container asked for "
-                f"{case.limit}: use the limit argument.",
+                _(
+                    "the cgroup's pids.max is {pids_max}, but this container asked for "
+                    "{limit}: use the limit argument."
+                ).format(pids_max=inside.pids_max, limit=case.limit),
             )
     if seen.cgroup_left:
         raise Wrong(
             "cgroup-left",
-            "run() returned and the container's cgroup is still there: a runtime removes it "
-            "(k.rmdir) once the command has ended and been waited for, or cgroups pile up "
-            "on the host with every container.",
+            _(
+                "run() returned and the container's cgroup is still there: a runtime removes it "
+                "(k.rmdir) once the command has ended and been waited for, or cgroups pile up "
+                "on the host with every container."
+            ),
         )
     _judge_code(seen, case)
 
@@ -168,13 +179,15 @@ def check_cgroup(answer: object) -> str:
     if not callable(answer):
         raise Wrong(
             "not-a-function",
-            "pass the function itself: check(..., run), not run(...) or another value "
-            f"(got a {type(answer).__name__})",
+            _(
+                "pass the function itself: check(..., {name}), not {name}(...) "
+                "or another value (got a {type})"
+            ).format(name="run", type=type(answer).__name__),
         )
     for case in cgroup_cases():
         seen, box = observe_cgroup(answer, case)
         _judge_cgroup(seen, case, box)
-    return (
+    return _(
         "the command ran as PID 1 inside a cgroup of its own, whose pids.max refused it a "
         "fork past the limit, and the cgroup was gone after: what runc and containerd do "
         "with --pids-limit."
@@ -222,5 +235,7 @@ check("08.7", run)
 '''
 
 register(
-    Exercise("08.7", "level 5: a cgroup with a limit", CGROUP_STUB, CGROUP_SOLUTION, check_cgroup)
+    Exercise(
+        "08.7", N_("level 5: a cgroup with a limit"), CGROUP_STUB, CGROUP_SOLUTION, check_cgroup
+    )
 )

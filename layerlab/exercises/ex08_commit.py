@@ -32,6 +32,7 @@ from typing import Any
 
 from ..container import Container
 from ..entries import Dir, OpaqueDir, Whiteout
+from ..i18n import N_, _
 from ..layer import Layer
 from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
 from ..samples import busybox_image
@@ -266,14 +267,18 @@ def _members(value: Any) -> Members:
             pairs = [value]
         except Exception as exc:  # a generator of the learner's may fail half way
             raise Wrong(
-                "raised", f"reading your answer raised {type(exc).__name__}: {exc}"
+                "raised",
+                _("reading your answer raised {error}: {message}").format(
+                    error=type(exc).__name__, message=exc
+                ),
             ) from None
         if any(not isinstance(p, tuple | list) or len(p) != 2 for p in pairs):
             raise Wrong(
                 "not-a-mapping",
-                f"commit() returned a {type(value).__name__}: return a dict, each name in the "
-                'layer (as in its tar, e.g. "etc/.wh.motd") to the file\'s bytes, or None '
-                "for a directory.",
+                _(
+                    "commit() returned a {type}: return a dict, each name in the layer (as in "
+                    'its tar, e.g. "etc/.wh.motd") to the file\'s bytes, or None for a directory.'
+                ).format(type=type(value).__name__),
             )
     members: Members = {}
     for name, data in pairs:
@@ -281,9 +286,11 @@ def _members(value: Any) -> Members:
         if text.lstrip("/").startswith(UPPER.lstrip("/")):
             raise Wrong(
                 "host-paths",
-                "your names start with the upper dir's own path: a layer's names are "
-                'relative to the root it will be unpacked on, "etc/.wh.motd", not the '
-                "place the upper dir happens to live on this machine.",
+                _(
+                    "your names start with the upper dir's own path: a layer's names are "
+                    'relative to the root it will be unpacked on, "etc/.wh.motd", not the '
+                    "place the upper dir happens to live on this machine."
+                ),
             )
         text = text.lstrip("/")
         while text.startswith("./"):
@@ -305,60 +312,76 @@ def _judge(got: Members, upper: Layer, case: Case) -> None:
             if name in got:
                 raise Wrong(
                     "whiteout-as-device",
-                    f"/{name} is a char device 0/0 in the upper dir, and your layer has it "
-                    f"as /{name}: that is overlayfs' own spelling of a deletion. Unpacked from a "
-                    "layer, it is just a device node, and the image's file is not deleted. "
-                    f"In a layer, a deletion is an empty file {marker}.",
+                    _(
+                        "/{name} is a char device 0/0 in the upper dir, and your layer has it "
+                        "as /{name}: that is overlayfs' own spelling of a deletion. Unpacked "
+                        "from a layer, it is just a device node, and the image's file is not "
+                        "deleted. In a layer, a deletion is an empty file {marker}."
+                    ).format(name=name, marker=marker),
                 )
             odd = sorted(n for n in got if posixpath.dirname(n) == parent and base in n)
             if odd:
                 raise Wrong(
                     "whiteout-name",
-                    f"/{name} was deleted; your layer has {odd[0]} for it, but a layer "
-                    f"spells a deletion .wh. + the name: {marker}.",
+                    _(
+                        "/{name} was deleted; your layer has {found} for it, but a layer "
+                        "spells a deletion .wh. + the name: {marker}."
+                    ).format(name=name, found=odd[0], marker=marker),
                 )
             raise Wrong(
                 "whiteout-dropped",
-                f"/{name} was deleted in the container (a char device 0/0 in the upper dir), "
-                f"but your layer says nothing about it: the image's /{name} would come back. "
-                f"A deletion is an empty file {marker}.",
+                _(
+                    "/{name} was deleted in the container (a char device 0/0 in the upper "
+                    "dir), but your layer says nothing about it: the image's /{name} would "
+                    "come back. A deletion is an empty file {marker}."
+                ).format(name=name, marker=marker),
             )
         if isinstance(entry, OpaqueDir) and posixpath.join(name, OPAQUE_MARKER) not in got:
             if case.userxattr:
                 raise Wrong(
                     "userxattr-opaque",
-                    f"/{name} is opaque, but your layer does not say so: this overlay was "
-                    "mounted rootless (userxattr), where the mark is user.overlay.opaque=y, "
-                    "not trusted.overlay.opaque. Look for either.",
+                    _(
+                        "/{name} is opaque, but your layer does not say so: this overlay was "
+                        "mounted rootless (userxattr), where the mark is user.overlay.opaque=y, "
+                        "not trusted.overlay.opaque. Look for either."
+                    ).format(name=name),
                 )
             raise Wrong(
                 "opaque-missed",
-                f"/{name} was deleted and made again: its xattr trusted.overlay.opaque=y "
-                "hides everything the image had in it. Your layer has no "
-                f"{name}/{OPAQUE_MARKER}, so the image's old files would show through again.",
+                _(
+                    "/{name} was deleted and made again: its xattr trusted.overlay.opaque=y "
+                    "hides everything the image had in it. Your layer has no {marker}, so the "
+                    "image's old files would show through again."
+                ).format(name=name, marker=f"{name}/{OPAQUE_MARKER}"),
             )
     for name in sorted(set(got) - set(want)):
         if name.endswith("/" + OPAQUE_MARKER) or name == OPAQUE_MARKER:
             raise Wrong(
                 "opaque-everywhere",
-                f"your layer marks /{posixpath.dirname(name)} opaque, but it is not: a "
-                "directory in the upper dir only says something in it changed, and the "
-                "image's other files in it must stay. Only an opaque xattr makes it opaque.",
+                _(
+                    "your layer marks /{name} opaque, but it is not: a directory in the upper "
+                    "dir only says something in it changed, and the image's other files in it "
+                    "must stay. Only an opaque xattr makes it opaque."
+                ).format(name=posixpath.dirname(name)),
             )
     missing_dirs = sorted(n for n, data in want.items() if data is None and n not in got)
     if missing_dirs:
         raise Wrong(
             "no-dirs",
-            f"your layer has no entry for the directory {missing_dirs[0]}: a layer tar "
-            "holds each directory of the upper dir too, with its owner and mode (a /tmp "
-            "without its 1777 would lose it).",
+            _(
+                "your layer has no entry for the directory {name}: a layer tar holds each "
+                "directory of the upper dir too, with its owner and mode (a /tmp without its "
+                "1777 would lose it)."
+            ).format(name=missing_dirs[0]),
         )
     for name, data in sorted(want.items()):
         if name in got and data is not None and got[name] != data:
             raise Wrong(
                 "content",
-                f"{name} should hold the bytes the upper dir has ({len(data)} bytes), but "
-                f"your layer gives {_what(got[name])}: k.read_bytes(path) reads them.",
+                _(
+                    "{name} should hold the bytes the upper dir has ({size} bytes), but your "
+                    "layer gives {given}: k.read_bytes(path) reads them."
+                ).format(name=name, size=len(data), given=_what(got[name])),
             )
     if got != want:
         extra = sorted(set(got) - set(want))
@@ -366,29 +389,33 @@ def _judge(got: Members, upper: Layer, case: Case) -> None:
         name = (extra or missing or [n for n in sorted(want) if got[n] != want[n]])[0]
         raise Wrong(
             "layer-differs",
-            f"{name}: " + ("your layer has it, but the upper dir does not" if extra
-                           else "it is in the upper dir, but not in your layer" if missing
-                           else "a directory and a file are mixed up"),
+            f"{name}: " + (_("your layer has it, but the upper dir does not") if extra
+                           else _("it is in the upper dir, but not in your layer") if missing
+                           else _("a directory and a file are mixed up")),
         )  # fmt: skip
 
 
 def _what(data: object) -> str:
-    return f"{len(data)} bytes" if isinstance(data, bytes) else f"a {type(data).__name__}"
+    if isinstance(data, bytes):
+        return _("{size} bytes").format(size=len(data))
+    return _("a {type}").format(type=type(data).__name__)
 
 
 def check_commit(answer: object) -> str:
     if not callable(answer):
         raise Wrong(
             "not-a-function",
-            "pass the function itself: check(..., commit), not commit(...) or another value "
-            f"(got a {type(answer).__name__})",
+            _(
+                "pass the function itself: check(..., {name}), not {name}(...) "
+                "or another value (got a {type})"
+            ).format(name="commit", type=type(answer).__name__),
         )
     for case in commit_cases():
         value = observe_commit(answer, case)
         if value is None or value is Ellipsis:
             raise NotSolved()
         _judge(_members(value), case.upper(), case)
-    return (
+    return _(
         "char devices 0/0 became .wh. files, opaque dirs got .wh..wh..opq, and everything "
         "else went in as it was: the layer `docker commit` writes from the same upper dir, "
         "member for member."
@@ -440,5 +467,7 @@ check("08.8", commit)
 '''
 
 register(
-    Exercise("08.8", "level 6: commit the upper dir", COMMIT_STUB, COMMIT_SOLUTION, check_commit)
+    Exercise(
+        "08.8", N_("level 6: commit the upper dir"), COMMIT_STUB, COMMIT_SOLUTION, check_commit
+    )
 )
