@@ -16,9 +16,10 @@ hostname, so notebooks with committed outputs stay reproducible.
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass
 from typing import ClassVar, Literal
+
+from .. import host
 
 World = Literal["root", "rootless", "simulated"]
 
@@ -27,7 +28,7 @@ SIMULATED_BANNER = "SIMULATED: this is what a Linux machine that allows it shows
 
 def live_world() -> World:
     """The world a live lab runs in: "root" for uid 0, "rootless" for everyone else."""
-    return "root" if os.geteuid() == 0 else "rootless"
+    return "root" if host.euid() == 0 else "rootless"
 
 
 class LiveError(RuntimeError):

@@ -48,6 +48,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from .. import host
 from ..container import Container
 from ..image import Image
 from . import probe, syscalls
@@ -90,7 +91,7 @@ def run(
     else:
         container = Container(image, name=name, hostname=hostname)
     argv = shlex.split(command) if isinstance(command, str) else list(command)
-    limit, rootless = parse_memory(memory), os.geteuid() != 0
+    limit, rootless = parse_memory(memory), host.euid() != 0
     needs = ["mount_namespace", "pid_namespace", "uts_namespace", "net_namespace"]
     needs += ["ipc_namespace", "pivot_root"]
     needs += ["user_namespaces", "overlayfs_rootless"] if rootless else ["overlayfs"]

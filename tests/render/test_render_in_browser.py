@@ -7,6 +7,8 @@ thing runs in tests/browser/test_site.py; here each switch is checked on its own
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from layerlab.entries import File
@@ -82,3 +84,47 @@ def test_a_failed_load_and_png_are_one_line_problems(in_browser) -> None:
     in_browser._engine = FakeGraphviz()
     assert shown.pipe("png") is None
     assert "draws SVG only" in shown.problem
+
+
+def test_outputs_are_written_with_the_kernels_empty_fcntl(monkeypatch, tmp_path) -> None:
+    """JupyterLite's kernel swaps fcntl for an empty module (pyodide_kernel/mocks.py), and
+    a page has one Python: saving an image must not need flock there (notebook 04's
+    containerd cell saves an OCI layout)."""
+    import types
+
+    from layerlab import host
+    from layerlab.exercises.images import ubuntu_image
+    from layerlab.formats import oci, output
+
+    monkeypatch.setattr(host, "IN_BROWSER", True)
+    monkeypatch.setattr(output, "fcntl", types.ModuleType("fcntl"))
+    monkeypatch.delattr("os.geteuid")  # Pyodide's os has none
+    monkeypatch.delattr("os.getegid")
+    digest = oci.save_oci(ubuntu_image(), tmp_path / "layout", tag="latest")
+    assert digest.startswith("sha256:") and (tmp_path / "layout" / "index.json").is_file()
+    assert host.euid() == os.getuid() and host.egid() == os.getgid()
+
+
+def test_the_cgroup_table_in_the_browser_is_a_labelled_v2_machine(monkeypatch) -> None:
+    """A page has no /proc/self/mountinfo (notebook 02): the table shows the pure v2
+    machine the notebook prints, says it is simulated and why, and keeps its stored line."""
+    from layerlab.live import machine
+
+    monkeypatch.setattr(machine, "IN_BROWSER", True)
+    monkeypatch.setattr(probe, "IN_BROWSER", True)
+    monkeypatch.setattr(machine, "detect_layout", _no_proc(machine.detect_layout))
+    table = machine.cgroup_layout_table()
+    assert "SIMULATED (running in the browser" in table.value
+    assert "cgroup layout v2" in table.value and "/sys/fs/cgroup" in table.value
+    assert repr(table) == repr(machine.MachineTable("cgroup layout", ""))
+
+
+def _no_proc(detect):
+    """detect_layout as in a page: reading this machine's files fails."""
+
+    def detect_without_proc(**texts):
+        if not texts:
+            raise FileNotFoundError(2, "No such file or directory", "/proc/self/mountinfo")
+        return detect(**texts)
+
+    return detect_without_proc
