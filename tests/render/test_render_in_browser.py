@@ -128,3 +128,40 @@ def _no_proc(detect):
         return detect(**texts)
 
     return detect_without_proc
+
+
+#: What a JupyterLite kernel lacks: modules Pyodide does not build (checked in its 314.0.6
+#: runtime), and the empty stand-ins the kernel puts in sys.modules
+#: (pyodide_kernel/mocks.py of jupyterlite-pyodide-kernel 0.8.6).
+PYODIDE_LACKS = ("pwd", "grp", "resource", "readline", "curses", "syslog")
+KERNEL_EMPTIES = ("fcntl", "resource", "termios")
+
+_IMPORT_ALL = f"""
+import importlib, pkgutil, sys, types
+for name in {PYODIDE_LACKS!r}:
+    sys.modules[name] = None  # import fails, as in Pyodide
+for name in {KERNEL_EMPTIES!r}:
+    sys.modules[name] = types.ModuleType(name)
+import layerlab
+failed = []
+for module in pkgutil.walk_packages(layerlab.__path__, "layerlab."):
+    if module.name.endswith("__main__"):
+        continue
+    try:
+        importlib.import_module(module.name)
+    except Exception as error:
+        failed.append(f"{{module.name}}: {{type(error).__name__}}: {{error}}")
+print("\\n".join(failed))
+"""
+
+
+def test_every_module_imports_with_what_a_jupyterlite_kernel_has() -> None:
+    """Notebooks import live modules in JupyterLite too (05 imports podman_rootless), so a
+    module-level `import pwd` or `fcntl.flock` use breaks a whole notebook there."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ALL], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "", shown.stdout
