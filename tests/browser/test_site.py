@@ -137,6 +137,35 @@ def test_book_search_finds_the_whiteout_notebook(site, watched_page, screenshots
     assert not failures, "search:\n  " + "\n  ".join(failures)
 
 
+def test_the_sites_python_comes_compiled():
+    """web/precompile.py: each module in the standard library zip and in the preloaded
+    wheels has its bytecode beside it, as an unchecked-hash .pyc (PEP 552: flags 0b01),
+    which Pyodide uses without comparing file times. Otherwise every learner's browser
+    compiles IPython and the standard library on every start."""
+    import zipfile
+
+    pyodide = SITE / "lite" / "static" / "pyodide"
+    if not (pyodide / "python_stdlib.zip").exists():
+        unavailable("build/site is missing or incomplete; build it with: make site")
+    uncompiled, flags = [], set()
+    for archive in [pyodide / "python_stdlib.zip", *sorted(pyodide.glob("*.whl"))]:
+        with zipfile.ZipFile(archive) as zipped:
+            names = set(zipped.namelist())
+            for name in filter(lambda n: n.endswith(".py"), names):
+                folder, _, base = name.rpartition("/")
+                pyc = (  # zipimport looks beside the source; the path finder in __pycache__
+                    name + "c"
+                    if archive.suffix == ".zip"
+                    else f"{folder}/__pycache__/{base[:-3]}.cpython-314.pyc".lstrip("/")
+                )
+                if pyc in names:
+                    flags.add(int.from_bytes(zipped.read(pyc)[4:8], "little"))
+                else:
+                    uncompiled.append(f"{archive.name}: {name}")
+    assert not uncompiled, f"{len(uncompiled)} modules without bytecode: {uncompiled[:5]}"
+    assert flags == {0b01}, flags
+
+
 def open_in_lite(watched, site, notebook: str, navigate: bool = True) -> None:
     """Open `notebook` in JupyterLite (unless the page is already on its way there) and
     wait until its Pyodide kernel is idle."""
