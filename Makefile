@@ -49,7 +49,7 @@ help:
 	@echo "make test-image               build the Kubernetes singleuser image and run it (minutes)"
 	@echo "make hub                      the workshop hub on 127.0.0.1:8000, as root (docs/workshop-hub.md)"
 	@echo "make site                     build/site: the course as a static book plus JupyterLite"
-	@echo "make test-lite                the notebooks in JupyterLite, in headless Chromium (slow)"
+	@echo "make test-lite                build the site, then only its browser test (book, JupyterLite)"
 
 # A venv from the first Python >= 3.10 on PATH. Debian's python3 needs python3-venv for
 # this; as root it is installed, otherwise the error says how.
@@ -181,6 +181,7 @@ hub:
 site: $(SITE_STAMP)
 	time $(SITE_VENV)/bin/python web/build.py build/site
 
-# The notebooks in JupyterLite, in headless Chromium (slow; not yet part of `make test`).
+# Just the site's browser test (the book, and notebooks 04-07 in JupyterLite), which
+# `make test` runs with the rest of test-unit.
 test-lite: setup-test site
-	time LAYERLAB_LITE_TESTS=1 $(IN_VENV) python -m pytest -rfEs $(PYTEST_ARGS) tests/browser/test_site.py
+	time $(IN_VENV) python -m pytest -rfEs $(PYTEST_ARGS) tests/browser/test_site.py

@@ -43,6 +43,7 @@ TIERS: list[tuple[str, tuple[str, ...]]] = [
             "layerlab.safety",
             "layerlab.output",
             "layerlab.i18n",
+            "layerlab.host",
             "layerlab.tar",
         ),
     ),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import host
 from .ex08_levels import (
     MISSING,
     SIM_PROBE,
@@ -63,12 +64,12 @@ def observe_cgroup(answer: Callable[..., Any], case: Case) -> tuple[Observed, st
     def live() -> tuple[Observed, str]:
         import secrets
 
-        from ..live.cgroups import detect_layout
-        from ..live.result import LiveError
+        from ..live.kernel.cgroupfs import detect_layout
+        from ..live.kernel.result import LiveError
         from .sandbox import live_observe, probe_argv
 
         pids = detect_layout().hierarchies.get("pids")
-        if os.geteuid() != 0 or pids is None:
+        if host.euid() != 0 or pids is None:
             raise LiveError("only root may make a cgroup at the top of the pids hierarchy")
         if pids.version == 2 and "pids" not in _read(f"{pids.mount}/cgroup.subtree_control"):
             raise LiveError("the v2 root does not hand the pids controller to its children")
@@ -101,7 +102,7 @@ def _read(path: str) -> str:
 
 def _remove(box: str, timeout: float = 5.0) -> None:
     """Remove the cgroup the answer made, killing whatever it left inside; never raises."""
-    from ..live.cleanup import shield_interrupts
+    from ..live.kernel.cleanup import shield_interrupts
 
     deadline = time.monotonic() + timeout
     with shield_interrupts():

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..changeset import write_changeset
 from ..container import Container
 from ..entries import Dir, OpaqueDir, Whiteout
 from ..layer import Layer
-from ..live.busybox import busybox_image
 from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
+from ..samples import busybox_image
+from ..tar.write import write_changeset
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 
 __all__ = ["UPPER", "commit_cases", "expected_members", "observe_commit"]
@@ -234,8 +234,8 @@ def observe_commit(answer: Callable[..., Any], case: Case) -> Any:
 
     def live() -> Any:
         from ..formats.ondisk import OnDiskFormat, write_layer_dir
-        from ..live import cleanup
-        from ..live.result import LiveError
+        from ..live.kernel import cleanup
+        from ..live.kernel.result import LiveError
         from ..safety import LayerlabError
 
         with cleanup.temp_dir("commit-level") as base:

@@ -181,7 +181,7 @@ def live_observe(
 
     `make_args(fd)` builds the answer's arguments once the report descriptor is known.
     """
-    from ..live import child, cleanup
+    from ..live.kernel import child, cleanup
 
     with cleanup.temp_dir("runtime-level") as base:
         path = os.path.join(base, "report")

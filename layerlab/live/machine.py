@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 
 from .kernel.cgroupfs import CgroupLayout, detect_layout
-from .kernel.probe import ProbeReport, probe
+from .kernel.probe import IN_BROWSER, ProbeReport, off_reason, probe
 
 __all__ = [
     "LABS",
@@ -157,11 +157,22 @@ def probe_table(report: ProbeReport | None = None) -> MachineTable:
 
 
 def cgroup_layout_table(layout: CgroupLayout | None = None) -> MachineTable:
-    """This machine's cgroup layout, controller by controller (`detect_layout`)."""
+    """This machine's cgroup layout, controller by controller (`detect_layout`).
+
+    A web page has no /proc to read: there the table shows what `detect_layout` finds on a
+    pure v2 machine (the texts notebook 02 prints), labelled as simulated, with the reason.
+    """
+    title = "This machine"
+    if layout is None and IN_BROWSER:
+        from ..samples import V2_MACHINE  # the course's recorded texts, one place
+
+        layout = detect_layout(**V2_MACHINE)
+        title = f"SIMULATED ({off_reason()}): a pure cgroup v2 machine"
     layout = layout if layout is not None else detect_layout()
     rows = [[c, f"v{h.version}", h.mount] for c, h in layout.hierarchies.items()]
     rows += [[c, "missing", "-"] for c in layout.missing]
-    table = f"<p><b>This machine: cgroup layout {html.escape(layout.kind)}</b></p>" + _rows(
+    heading = f"{title}: cgroup layout {layout.kind}"
+    table = f"<p><b>{html.escape(heading)}</b></p>" + _rows(
         ["controller", "version", "mounted at"], rows
     )
     return MachineTable("cgroup layout", table)

@@ -31,7 +31,7 @@ from layerlab.exercises.ex02 import (
     _pids,
     kstrtoll,
 )
-from layerlab.live.cgroups import Cgroup, detect_layout
+from layerlab.live.kernel.cgroupfs import Cgroup, detect_layout
 
 pytestmark = pytest.mark.live
 

@@ -100,7 +100,7 @@ def test_ctrl_c_while_the_learners_commit_reads_leaves_no_upper_dir():
 
 
 def _leftover_cgroups() -> list[str]:
-    from layerlab.live.cgroups import detect_layout
+    from layerlab.live.kernel.cgroupfs import detect_layout
 
     pids = detect_layout().hierarchies.get("pids")
     if pids is None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
+from ... import host
 from . import syscalls
 from .cgroupfs import Cgroup, detect_layout
 from .child import spawn
@@ -54,7 +55,7 @@ _NAMESPACE_FEATURES = {
 }
 OFF_REASON = "LAYERLAB_LIVE=0: live kernel features are switched off; labs show simulated results"
 #: Pyodide (JupyterLite) runs Python inside a web page: no processes, mounts or kernel calls.
-IN_BROWSER = sys.platform == "emscripten"
+IN_BROWSER = host.IN_BROWSER
 BROWSER_REASON = "running in the browser: no Linux kernel to ask; labs show simulated results"
 
 
@@ -108,7 +109,7 @@ _cache: dict[tuple[bool, int], ProbeReport] = {}
 
 def probe(refresh: bool = False) -> ProbeReport:
     """Try every feature once (cached per process); see the module docstring."""
-    key = (live_enabled(), os.geteuid())
+    key = (live_enabled(), host.euid())
     if refresh or key not in _cache:
         _cache[key] = (
             _probe_all()
