@@ -113,7 +113,7 @@ class LiveKernel:
 
     @staticmethod
     def unshare(flags: int) -> None:
-        from ..live import syscalls
+        from ..live.kernel import syscalls
 
         syscalls.unshare(flags)
 
