@@ -321,7 +321,8 @@ def bench_memory(layout: Path) -> int:
 
 def settle() -> None:
     """Start from nothing deleted recently: ext4 makes every new inode scan the inodes freed
-    in the last ~30 s (machine-notes.md), which would charge a tool for an earlier cleanup."""
+    in the last ~30 s (`recently_deleted`, see bench/README.md), which would charge a tool
+    for an earlier cleanup."""
     if RUNS.exists():  # left over from an interrupted run
         shutil.rmtree(RUNS)
         CLEANED.touch()

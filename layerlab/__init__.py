@@ -65,12 +65,5 @@ def __dir__() -> list[str]:
 
 
 if sys.platform == "emscripten":  # JupyterLite: Python inside a web page (Pyodide)
-    import os
-
-    # Pyodide's os has no geteuid/getegid: a page has no users. The live modules ask only
-    # to choose between their root and rootless paths, and in a browser the probe turns
-    # every live path off, so "root" is as good an answer as any and keeps them uniform.
-    if not hasattr(os, "geteuid"):
-        os.geteuid = os.getegid = lambda: 0
     # Start loading the WebAssembly Graphviz now, so the first picture finds it ready.
     importlib.import_module(".render.browser", __name__).start_loading()

@@ -44,6 +44,8 @@ __all__ = [
     "cannot_run",
     "find_static_busybox",
     "is_static_elf",
+    "V2_MACHINE",
+    "HYBRID_MACHINE",
 ]
 
 #: The large file of `app_image`, for copy-up experiments.
@@ -285,3 +287,26 @@ def find_static_busybox() -> str | None:
         if candidate and os.path.isfile(candidate) and is_static_elf(candidate):
             return candidate
     return None
+
+
+# -- cgroup layouts of two machines, as /proc shows them (notebook 02) --------------------
+#: What detect_layout reads on a pure cgroup v2 machine (Debian 12, Ubuntu 22.04 and later).
+V2_MACHINE = {
+    "mountinfo": (
+        "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 "
+        "- cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n"
+    ),
+    "proc_cgroup": "0::/user.slice/user-1000.slice/session-2.scope\n",
+    "v2_controllers": "cpuset cpu io memory hugetlb pids rdma misc",
+}
+
+#: The same on a hybrid machine: every controller on its own v1 tree, beside an empty v2 one.
+HYBRID_MACHINE = {
+    "mountinfo": "".join(
+        f"{n} 31 0:{n - 3} / /sys/fs/cgroup/{name} rw,relatime - cgroup cgroup rw,{name}\n"
+        for n, name in enumerate(("cpu", "cpuacct", "memory", "pids"), start=32)
+    )
+    + "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
+    "proc_cgroup": "4:memory:/\n3:pids:/\n2:cpuacct:/\n1:cpu:/\n0::/\n",
+    "v2_controllers": "hugetlb",
+}

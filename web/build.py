@@ -17,6 +17,8 @@ registry, fetched at build time, so the site needs no CDN and no server code:
 npm's `pyodide` has the runtime but none of the package files its lock names, so the
 build writes a new pyodide-lock.json that lists exactly the wheels it serves, with their
 own sha256, and tells the kernel to preload them all (no install step at start-up).
+Pyodide itself, under Node, compiles the standard library and the wheels to bytecode
+(web/precompile.py), so that learners' browsers do not compile them on every start.
 
 Downloads are cached in build/web-cache/ (keyed by the pinned versions), so a rebuild
 costs seconds. The site is assembled in OUT.tmp and renamed into place at the end: a
@@ -52,6 +54,9 @@ PYODIDE_FILES = (
 KERNEL_WHEELS = ("pyodide_kernel-", "piplite-", "ipykernel-")
 GRAPHVIZ_BUNDLE = "wasm-graphviz.js"  # layerlab/render/browser.py looks for this name
 PYODIDE_KERNEL = "@jupyterlite/pyodide-kernel-extension:kernel"
+#: Where Pyodide finds the standard library and installs wheels: each .pyc's file name.
+STDLIB_AT = f"/lib/python{PYODIDE_PYTHON.replace('.', '')}.zip/"
+SITE_PACKAGES_AT = f"/lib/python{PYODIDE_PYTHON}/site-packages/"
 
 
 class BuildError(Exception):
@@ -176,13 +181,25 @@ def lock_entry(wheel: Path) -> tuple[str, dict]:
     }
 
 
-def pyodide_dir(target: Path, node_modules: Path, wheels: list[Path]) -> list[str]:
+def precompile(npm_pyodide: Path, work: Path, jobs: list[tuple[Path, Path, str]]) -> None:
+    """Copy each (zip, destination, runtime prefix) with its Python compiled to bytecode by
+    Pyodide itself (web/precompile.py says why: most of a cold start was the compiler)."""
+    node = shutil.which("node")
+    if node is None:
+        raise BuildError("node is missing: install Node.js (apt-get install nodejs)")
+    listing = work / "precompile.json"
+    listing.write_text(json.dumps([[str(s), str(d), prefix] for s, d, prefix in jobs]))
+    run([node, str(HERE / "precompile.mjs"), str(npm_pyodide), str(listing)])
+
+
+def pyodide_dir(target: Path, work: Path, node_modules: Path, wheels: list[Path]) -> list[str]:
     """static/pyodide for the lite build: runtime, wheels, a lock of exactly those, and the
-    WebAssembly Graphviz. Returns the package names to preload."""
+    WebAssembly Graphviz, with all Python precompiled. Returns the packages to preload."""
     target.mkdir(parents=True)
     npm_pyodide = node_modules / "pyodide"
     for name in PYODIDE_FILES:
-        shutil.copy2(npm_pyodide / name, target / name)
+        if name != "python_stdlib.zip":  # precompile() writes that one
+            shutil.copy2(npm_pyodide / name, target / name)
     lock = json.loads((npm_pyodide / "pyodide-lock.json").read_text())
     python = lock["info"]["python"]
     if not python.startswith(PYODIDE_PYTHON + "."):
@@ -190,10 +207,15 @@ def pyodide_dir(target: Path, node_modules: Path, wheels: list[Path]) -> list[st
             f"npm's pyodide runs Python {python}, the wheels are for {PYODIDE_PYTHON}: "
             "update PYODIDE_PYTHON in web/build.py"
         )
+    precompile(
+        npm_pyodide,
+        work,
+        [(npm_pyodide / "python_stdlib.zip", target / "python_stdlib.zip", STDLIB_AT)]
+        + [(wheel, target / wheel.name, SITE_PACKAGES_AT) for wheel in wheels],
+    )
     packages = {}
     for wheel in wheels:
-        shutil.copy2(wheel, target / wheel.name)
-        name, entry = lock_entry(wheel)
+        name, entry = lock_entry(target / wheel.name)
         packages[name] = entry
     lock["packages"] = dict(sorted(packages.items()))
     (target / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
@@ -210,7 +232,7 @@ def lite(out: Path, work: Path, node_modules: Path, notebooks: list[Path]) -> No
     for notebook in notebooks:
         shutil.copy2(notebook, contents / notebook.name)
     wheels = [*pyodide_wheels(), layerlab_wheel(work), *kernel_wheels()]
-    preload = pyodide_dir(lite_dir / "static" / "pyodide", node_modules, wheels)
+    preload = pyodide_dir(lite_dir / "static" / "pyodide", work, node_modules, wheels)
     config = {
         "jupyter-lite-schema-version": 0,
         "jupyter-config-data": {

@@ -12,31 +12,11 @@ import random
 from collections.abc import Mapping
 
 from ..i18n import N_, _, ngettext
+from ..samples import HYBRID_MACHINE, V2_MACHINE
 from .framework import Exercise, NotSolved, Wrong, attempt, register
 from .judging import as_int
 
 __all__ = ["V2_MACHINE", "HYBRID_MACHINE", "forks_allowed", "parse_v2_limits"]
-
-#: What detect_layout reads on a pure cgroup v2 machine (Debian 12, Ubuntu 22.04 and later).
-V2_MACHINE = {
-    "mountinfo": (
-        "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 "
-        "- cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n"
-    ),
-    "proc_cgroup": "0::/user.slice/user-1000.slice/session-2.scope\n",
-    "v2_controllers": "cpuset cpu io memory hugetlb pids rdma misc",
-}
-
-#: The same on a hybrid machine: every controller on its own v1 tree, beside an empty v2 one.
-HYBRID_MACHINE = {
-    "mountinfo": "".join(
-        f"{n} 31 0:{n - 3} / /sys/fs/cgroup/{name} rw,relatime - cgroup cgroup rw,{name}\n"
-        for n, name in enumerate(("cpu", "cpuacct", "memory", "pids"), start=32)
-    )
-    + "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
-    "proc_cgroup": "4:memory:/\n3:pids:/\n2:cpuacct:/\n1:cpu:/\n0::/\n",
-    "v2_controllers": "hugetlb",
-}
 
 
 # -- 02.1 a pids.max that allows N forks ---------------------------------------------------

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import host
 from ..i18n import N_, _
 from .ex08_levels import (
     MISSING,
@@ -69,7 +70,7 @@ def observe_cgroup(answer: Callable[..., Any], case: Case) -> tuple[Observed, st
         from .sandbox import live_observe, probe_argv
 
         pids = detect_layout().hierarchies.get("pids")
-        if os.geteuid() != 0 or pids is None:
+        if host.euid() != 0 or pids is None:
             raise LiveError("only root may make a cgroup at the top of the pids hierarchy")
         if pids.version == 2 and "pids" not in _read(f"{pids.mount}/cgroup.subtree_control"):
             raise LiveError("the v2 root does not hand the pids controller to its children")

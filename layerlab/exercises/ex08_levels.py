@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import host
 from ..i18n import N_, _
 from .framework import Exercise, NotSolved, Wrong, register
 from .kernels import HOST_NAME, Observed, simulate
@@ -45,10 +46,9 @@ def level_cases(exercise_id: str, count: int = 2) -> list[Case]:
 
 
 def _live_features() -> list[str]:
-    import os
 
     needs = ["uts_namespace", "pid_namespace"]
-    rootless = not hasattr(os, "geteuid") or os.geteuid() != 0
+    rootless = host.euid() != 0
     return needs + (["user_namespaces"] if rootless else [])
 
 

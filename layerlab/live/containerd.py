@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .. import host
 from ..container import Container
 from ..formats.oci import save_oci
 from ..formats.ondisk import OnDiskFormat, write_layer_dir
@@ -351,7 +352,7 @@ def containerd_lab(container: Container, *, limit: int = 8) -> ContainerdLab:
     image = container.image or _image_of(container)
     if not live_enabled():
         reason = OFF_REASON
-    elif os.geteuid() != 0:
+    elif host.euid() != 0:
         reason = "containerd's overlayfs snapshotter runs as root here; you are not root"
     elif shutil.which("containerd") is None or shutil.which("ctr") is None:
         reason = INSTALL

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .. import host
 from ..container import Container
 from ..entries import File
 from ..i18n import N_, _
@@ -78,7 +79,7 @@ def copy_up_cost(container: Container, big: str, small: list[str]) -> CopyUpCost
     kernel does not allow the mount."""
     entry = container.view().stat(big)
     size = entry.size if isinstance(entry, File) else 0
-    rootless = os.geteuid() != 0
+    rootless = host.euid() != 0
 
     def live() -> CopyUpCost:
         if rootless:

@@ -18,7 +18,7 @@ import ipywidgets as widgets
 
 from ..i18n import N_, _
 from .kernel.cgroupfs import CgroupLayout, detect_layout
-from .kernel.probe import ProbeReport, probe
+from .kernel.probe import IN_BROWSER, ProbeReport, off_reason, probe
 
 __all__ = [
     "LABS",
@@ -175,11 +175,22 @@ def probe_table(report: ProbeReport | None = None) -> MachineTable:
 
 
 def cgroup_layout_table(layout: CgroupLayout | None = None) -> MachineTable:
-    """This machine's cgroup layout, controller by controller (`detect_layout`)."""
+    """This machine's cgroup layout, controller by controller (`detect_layout`).
+
+    A web page has no /proc to read: there the table shows what `detect_layout` finds on a
+    pure v2 machine (the texts notebook 02 prints), labelled as simulated, with the reason.
+    """
+    title = _("This machine")
+    if layout is None and IN_BROWSER:
+        from ..samples import V2_MACHINE  # the course's recorded texts, one place
+
+        layout = detect_layout(**V2_MACHINE)
+        title = _("SIMULATED ({reason}): a pure cgroup v2 machine").format(reason=off_reason())
     layout = layout if layout is not None else detect_layout()
     rows = [[c, f"v{h.version}", h.mount] for c, h in layout.hierarchies.items()]
     rows += [[c, _("missing"), "-"] for c in layout.missing]
-    table = _("<p><b>This machine: cgroup layout {kind}</b></p>").format(
-        kind=html.escape(layout.kind)
-    ) + _rows([_("controller"), _("version"), _("mounted at")], rows)
+    heading = _("{title}: cgroup layout {kind}").format(title=title, kind=layout.kind)
+    table = f"<p><b>{html.escape(heading)}</b></p>" + _rows(
+        [_("controller"), _("version"), _("mounted at")], rows
+    )
     return MachineTable(_("cgroup layout"), table)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .. import host
 from ..i18n import N_, _
 from .kernel import syscalls
 from .kernel.child import ALL_NAMESPACES, CommandResult, Witness, run, run_program
@@ -259,7 +260,7 @@ def user_mapping() -> UserMapping:
     """Become uid 0 in a new user namespace, read uid_map, and create a file to look at outside."""
 
     def live() -> UserMapping:
-        me = os.geteuid()
+        me = host.euid()
         with temp_dir("user") as tmp:
             made = os.path.join(tmp, "made-by-root-inside")
 

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
+from .. import host
 from ..container import Container
 from ..entries import Content, Device, File, Hardlink, Whiteout, describe
 from ..formats.ondisk import OnDiskFormat, opaque_xattr, read_layer_dir
@@ -261,7 +262,7 @@ def overlay_lab(container: Container, ops: Sequence[Op] = (), timeout: float = 6
     for name, *_ in ops:
         if name not in OPERATIONS and name != "sh":
             raise ValueError(f"unknown operation {name!r}; use one of {sorted(OPERATIONS)} or 'sh'")
-    rootless = os.geteuid() != 0
+    rootless = host.euid() != 0
 
     def result(live: bool, reason: str, done: list, tree: str, diffs: list) -> OverlayLab:
         return OverlayLab(

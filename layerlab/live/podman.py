@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import host
 from ..layer import Layer
 from ..tar.write import write_changeset
 from .kernel.cleanup import shield_interrupts, temp_dir
@@ -58,7 +59,7 @@ def podman_capability() -> tuple[bool, str]:
         return False, "LAYERLAB_LIVE=0: live labs are switched off"
     if shutil.which("podman") is None:
         return False, "podman is not installed (sudo apt-get install podman)"
-    if os.geteuid() != 0:
+    if host.euid() != 0:
         return False, "the lab runs Podman as root with a private storage; this is not root"
     why = missing("overlayfs")  # the probe first: Podman's storage is overlayfs
     if why is not None:
@@ -73,7 +74,7 @@ def rootless_podman_capability() -> tuple[bool, str]:
     why = missing("user_namespaces", "overlayfs_rootless")
     if why is not None:
         return False, why
-    if os.geteuid() == 0:
+    if host.euid() == 0:
         return False, "this runs as root; rootless Podman is what an ordinary user runs"
     return True, "podman is installed and this user may create user namespaces"
 
@@ -146,7 +147,7 @@ class Podman:
             "CONTAINERS_STORAGE_CONF": str(storage),
         }
         #: As an ordinary user Podman also keeps files under XDG_RUNTIME_DIR: ours is private.
-        self.rootless = os.geteuid() != 0
+        self.rootless = host.euid() != 0
         if self.rootless:
             runtime_dir = self.home / "xdg"
             runtime_dir.mkdir(mode=0o700)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import tarfile
@@ -72,6 +71,8 @@ def _subuid_range(user: str) -> int:
 
 def measure() -> dict[str, object]:
     """Run rootless Podman once, as this user, and say what it did."""
+    import pwd  # not in Pyodide: notebook 05 imports this module in JupyterLite too
+
     busybox = Path(BUSYBOX).read_bytes()
     user = pwd.getpwuid(os.getuid()).pw_name
     with committed_run(busybox_base(busybox), "rootless", SCRIPT) as (saved, output):

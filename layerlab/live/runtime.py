@@ -49,6 +49,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .. import host
 from ..container import Container
 from ..entries import describe
 from ..i18n import N_, _
@@ -92,7 +93,7 @@ def run(
     else:
         container = Container(image, name=name, hostname=hostname)
     argv = shlex.split(command) if isinstance(command, str) else list(command)
-    limit, rootless = parse_memory(memory), os.geteuid() != 0
+    limit, rootless = parse_memory(memory), host.euid() != 0
     needs = ["mount_namespace", "pid_namespace", "uts_namespace", "net_namespace"]
     needs += ["ipc_namespace", "pivot_root"]
     needs += ["user_namespaces", "overlayfs_rootless"] if rootless else ["overlayfs"]

@@ -15,15 +15,15 @@ otherwise it shows its table and says to run the cell again.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from .. import host
 from ..i18n import _
 
 __all__ = ["IN_BROWSER", "BUNDLE", "start_loading", "pipe"]
 
 #: True inside Pyodide (JupyterLite), where there is no `dot` and no subprocess.
-IN_BROWSER = sys.platform == "emscripten"
+IN_BROWSER = host.IN_BROWSER
 
 #: The npm bundle's file name; the site build puts it beside `pyodide-lock.json`.
 BUNDLE = "wasm-graphviz.js"

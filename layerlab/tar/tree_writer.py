@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from .. import host
 from ..entries import Device, Entry, Fifo, File, Meta, Symlink, is_under, parent_of
 from ..safety import OVERLAY_XATTR_PREFIXES, LayerlabError
 from .blobslice import BlobSlice, Extent
@@ -119,7 +120,7 @@ class TreeWriter:
         workers: int = 0,
     ) -> None:
         self.stats = stats if stats is not None else WriteStats()
-        self.as_root = os.geteuid() == 0
+        self.as_root = host.euid() == 0
         self._keep_root = keep_root
         self._root_fd = os.open(root, _DIR)
         self._stack: list[_Dir] = [_Dir("/", self._root_fd, None)]
@@ -132,7 +133,7 @@ class TreeWriter:
         # cases every file gets an explicit chown and chmod.
         root_stat = os.fstat(self._root_fd)
         inherits = bool(root_stat.st_mode & stat.S_ISGID)
-        self._born: tuple[int, int] | None = None if inherits else (os.geteuid(), os.getegid())
+        self._born: tuple[int, int] | None = None if inherits else (host.euid(), host.egid())
         self._masked = _umask() | _SPECIAL
         try:
             os.getxattr(self._root_fd, "system.posix_acl_default")

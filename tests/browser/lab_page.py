@@ -138,7 +138,12 @@ _RUN_STATE_JS = f"""() => {{
   const last = prompts.length ? prompts[prompts.length - 1] : '[0]:';
   const errors = panel.querySelectorAll(
     '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').length;
-  return {{ok: running === 0 && status === 'idle' && (/\\d/.test(last) || errors > 0),
+  // After an error stops a Run All, JupyterLite's indicator stays "busy" with nothing
+  // queued: an idle kernel (the status bar) with no cell running is the end there too.
+  const kernelIdle = [...document.querySelectorAll('.jp-StatusBar-TextItem')]
+    .some(item => /\\| Idle$/.test(item.textContent));
+  const stopped = errors > 0 && kernelIdle;
+  return {{ok: running === 0 && (status === 'idle' || stopped) && (/\\d/.test(last) || errors > 0),
            running, status, last}};
 }}"""
 

@@ -12,7 +12,7 @@ from livetools import WORLD, Interrupter, cgroups_live, need_feature, need_live_
 from layerlab.live import cgroup_limits as labs
 from layerlab.live import cgroup_observed
 from layerlab.live.kernel import probe
-from layerlab.live.kernel.cgroupfs import Cgroup, delegated_subtree, detect_layout
+from layerlab.live.kernel.cgroupfs import Cgroup, delegated_subtree, detect_layout, parse_mountinfo
 from layerlab.live.kernel.child import LiveTimeout
 from layerlab.live.kernel.result import SIMULATED_BANNER, LiveResult
 
@@ -283,3 +283,26 @@ def test_the_recording_of_this_kind_of_machine_holds_here() -> None:
     assert seen["labs"] == recorded["labs"]
     if kind == "v2":  # the VM boots the recorded kernel series
         assert seen["kernel"] == recorded["kernel"]
+
+
+def test_nsdelegate_makes_a_cgroup_namespace_a_boundary(need_tool) -> None:
+    """cgroup-v2.rst, nsdelegate: inside its cgroup namespace, even root may not rewrite the
+    limits of the namespace's own cgroup (notebook 02, section 6). systemd mounts cgroup2
+    so; tests/support/kernel-vm does too, and this host's v1 trees have no such option."""
+    if WORLD != "root":
+        pytest.skip("the boundary is about root inside a cgroup namespace")
+    layout = detect_layout()
+    with open("/proc/self/mountinfo") as handle:
+        mounts = parse_mountinfo(handle.read())
+    options = [o for point, _, fs, o in mounts if fs == "cgroup2" and point == layout.v2_mount]
+    if layout.hierarchies["memory"].version != 2 or "nsdelegate" not in options[0]:
+        pytest.skip(f"no nsdelegate here: {layout.describe()}")
+    with Cgroup("nsdelegate", layout) as group:
+        group.create(memory=64 << 20)
+        limit = os.path.join(group.dirs["memory"], "memory.max")
+        enter = f"echo $$ > {group.dirs['memory']}/cgroup.procs"
+        inside = f"{enter} && exec {need_tool('unshare')} -C sh -c 'echo max > {limit}'"
+        outside = f"{enter} && echo {32 << 20} > {limit}"
+        assert subprocess.run(["sh", "-c", inside], capture_output=True).returncode != 0
+        assert subprocess.run(["sh", "-c", outside], capture_output=True).returncode == 0
+        assert group.snapshot().memory_max == 32 << 20

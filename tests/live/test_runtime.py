@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import elsewhere
@@ -158,10 +159,14 @@ def test_exit_codes_come_back(image: Image) -> None:
 
 
 def test_the_memory_limit_kills_a_hog(image: Image) -> None:
-    """docker run --memory 32m: a shell holding 200 MB is killed by the OOM killer: 137."""
+    """docker run --memory 32m: a shell holding 200 MB is killed by the OOM killer: 137.
+
+    Filling 32 MiB through tr takes 15-30 s in the emulated VM of tests/support/kernel-vm
+    (under a second here), hence the longer deadline.
+    """
     need_live_cgroups()
     hog = "x=$(head -c 200m /dev/zero | tr '\\0' a); echo survived"
-    result = runtime.run(image, ["sh", "-c", hog], memory="32m")
+    result = runtime.run(image, ["sh", "-c", hog], memory="32m", timeout=120)
     assert result.exit_code == 137
     assert result.oom_killed
     assert result.stdout == ""
@@ -265,8 +270,13 @@ def test_ctrl_c_midway_leaves_nothing(image: Image, stage: str) -> None:
 
 @pytest.mark.skipif(not LIVE, reason="a simulation has nothing to time out")
 def test_timeout_stops_the_container(image: Image) -> None:
+    """The deadline covers start and run: set past this machine's start-up time (seconds in
+    the emulated VM of tests/support/kernel-vm), so it is the running command that times out."""
+    started = time.monotonic()
+    runtime.run(image, ["true"], memory="64m")
+    timeout = 1 + 3 * (time.monotonic() - started)
     with pytest.raises(LiveTimeout, match="did not finish"):
-        runtime.run(image, ["sh", "-c", "sleep 10 & sleep 10"], memory="64m", timeout=1)
+        runtime.run(image, ["sh", "-c", "sleep 60 & sleep 60"], memory="64m", timeout=timeout)
 
 
 # -- the rootless world, seen from a root test run (make test also runs this file rootless) --

@@ -7,6 +7,8 @@ thing runs in tests/browser/test_site.py; here each switch is checked on its own
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from layerlab.entries import File
@@ -82,3 +84,84 @@ def test_a_failed_load_and_png_are_one_line_problems(in_browser) -> None:
     in_browser._engine = FakeGraphviz()
     assert shown.pipe("png") is None
     assert "draws SVG only" in shown.problem
+
+
+def test_outputs_are_written_with_the_kernels_empty_fcntl(monkeypatch, tmp_path) -> None:
+    """JupyterLite's kernel swaps fcntl for an empty module (pyodide_kernel/mocks.py), and
+    a page has one Python: saving an image must not need flock there (notebook 04's
+    containerd cell saves an OCI layout)."""
+    import types
+
+    from layerlab import host, output
+    from layerlab.formats import oci
+    from layerlab.samples import ubuntu_image
+
+    monkeypatch.setattr(host, "IN_BROWSER", True)
+    monkeypatch.setattr(output, "fcntl", types.ModuleType("fcntl"))
+    monkeypatch.delattr("os.geteuid")  # Pyodide's os has none
+    monkeypatch.delattr("os.getegid")
+    digest = oci.save_oci(ubuntu_image(), tmp_path / "layout", tag="latest")
+    assert digest.startswith("sha256:") and (tmp_path / "layout" / "index.json").is_file()
+    assert host.euid() == os.getuid() and host.egid() == os.getgid()
+
+
+def test_the_cgroup_table_in_the_browser_is_a_labelled_v2_machine(monkeypatch) -> None:
+    """A page has no /proc/self/mountinfo (notebook 02): the table shows the pure v2
+    machine the notebook prints, says it is simulated and why, and keeps its stored line."""
+    from layerlab.live import machine
+
+    monkeypatch.setattr(machine, "IN_BROWSER", True)
+    monkeypatch.setattr(probe, "IN_BROWSER", True)
+    monkeypatch.setattr(machine, "detect_layout", _no_proc(machine.detect_layout))
+    table = machine.cgroup_layout_table()
+    assert "SIMULATED (running in the browser" in table.value
+    assert "cgroup layout v2" in table.value and "/sys/fs/cgroup" in table.value
+    assert repr(table) == repr(machine.MachineTable("cgroup layout", ""))
+
+
+def _no_proc(detect):
+    """detect_layout as in a page: reading this machine's files fails."""
+
+    def detect_without_proc(**texts):
+        if not texts:
+            raise FileNotFoundError(2, "No such file or directory", "/proc/self/mountinfo")
+        return detect(**texts)
+
+    return detect_without_proc
+
+
+#: What a JupyterLite kernel lacks: modules Pyodide does not build (checked in its 314.0.6
+#: runtime), and the empty stand-ins the kernel puts in sys.modules
+#: (pyodide_kernel/mocks.py of jupyterlite-pyodide-kernel 0.8.6).
+PYODIDE_LACKS = ("pwd", "grp", "resource", "readline", "curses", "syslog")
+KERNEL_EMPTIES = ("fcntl", "resource", "termios")
+
+_IMPORT_ALL = f"""
+import importlib, pkgutil, sys, types
+for name in {PYODIDE_LACKS!r}:
+    sys.modules[name] = None  # import fails, as in Pyodide
+for name in {KERNEL_EMPTIES!r}:
+    sys.modules[name] = types.ModuleType(name)
+import layerlab
+failed = []
+for module in pkgutil.walk_packages(layerlab.__path__, "layerlab."):
+    if module.name.endswith("__main__"):
+        continue
+    try:
+        importlib.import_module(module.name)
+    except Exception as error:
+        failed.append(f"{{module.name}}: {{type(error).__name__}}: {{error}}")
+print("\\n".join(failed))
+"""
+
+
+def test_every_module_imports_with_what_a_jupyterlite_kernel_has() -> None:
+    """Notebooks import live modules in JupyterLite too (05 imports podman_rootless), so a
+    module-level `import pwd` or `fcntl.flock` use breaks a whole notebook there."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ALL], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "", shown.stdout

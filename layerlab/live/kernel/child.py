@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ... import host
 from . import syscalls
 from .cleanup import become_reaper, checkpoint, shield_interrupts, stop_group
 from .result import LiveError
@@ -79,7 +80,7 @@ class Outcome:
 
 def use_user_namespace(user: bool | None) -> bool:
     """None means: only when we are not root (a rootless lab needs one for everything)."""
-    return os.geteuid() != 0 if user is None else user
+    return host.euid() != 0 if user is None else user
 
 
 def spawn(
@@ -266,7 +267,7 @@ def _child_main(
 
 def enter_namespaces(names: set[str], with_user: bool) -> None:
     """unshare(2) into `names` (+ a user namespace), then map uids and privatise mounts."""
-    uid, gid = os.geteuid(), os.getegid()
+    uid, gid = host.euid(), host.egid()
     flags = 0
     for name in names:
         flags |= NAMESPACE_FLAGS[name]

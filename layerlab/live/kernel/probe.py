@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
+from ... import host
 from ...i18n import N_, _, language
 from . import syscalls
 from .cgroupfs import Cgroup, detect_layout
@@ -57,7 +58,7 @@ OFF_REASON = N_(
     "LAYERLAB_LIVE=0: live kernel features are switched off; labs show simulated results"
 )
 #: Pyodide (JupyterLite) runs Python inside a web page: no processes, mounts or kernel calls.
-IN_BROWSER = sys.platform == "emscripten"
+IN_BROWSER = host.IN_BROWSER
 BROWSER_REASON = N_("running in the browser: no Linux kernel to ask; labs show simulated results")
 
 
@@ -117,7 +118,7 @@ _cache: dict[tuple[bool, int, str], ProbeReport] = {}
 def probe(refresh: bool = False) -> ProbeReport:
     """Try every feature once (cached per process); see the module docstring."""
     # The reasons are written in the learner's language, so a new language probes anew.
-    key = (live_enabled(), os.geteuid(), language())
+    key = (live_enabled(), host.euid(), language())
     if refresh or key not in _cache:
         _cache[key] = (
             _probe_all()

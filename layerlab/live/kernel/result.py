@@ -22,11 +22,11 @@ from __future__ import annotations
 import copy
 import html
 import itertools
-import os
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Literal, TypeVar
 
+from ... import host
 from ...i18n import N_, _
 
 World = Literal["root", "rootless", "simulated"]
@@ -37,7 +37,7 @@ SIMULATED_BANNER = N_("SIMULATED: this is what a Linux machine that allows it sh
 
 def live_world() -> World:
     """The world a live lab runs in: "root" for uid 0, "rootless" for everyone else."""
-    return "root" if os.geteuid() == 0 else "rootless"
+    return "root" if host.euid() == 0 else "rootless"
 
 
 _NOT_GIVEN: Any = object()
