@@ -4,15 +4,16 @@ overlay of the image's layers, as level 3's runtime plus the root filesystem ste
 The learner's `run(k, argv, hostname, layers, box)` gets the image's layer directories,
 base first, and `box`, a directory of the container's own holding empty `upper`, `work` and
 `merged`. In a new mount namespace made private, it mounts the overlay (lowerdir: the top
-layer first) on merged, pivot_roots into it, detaches and removes the old root, mounts
-/proc for PID 1's namespace, and execs. The command is busybox from the image, which
+layer first) on merged and a /proc for PID 1's namespace on merged/proc, pivot_roots into
+it, detaches and removes the old root, and execs. The command is busybox from the image, which
 reports what it sees: its /, /etc/release (each layer has its own), where /proc/self
 points and /proc/self/mountinfo. After run() the check compares the host's mount table
 with the one before, and notes each mount call the kernel refused.
 
-Live as root (the sandbox has its own mount namespace, shared like a systemd host's, so
-nothing reaches the real host's table), in a user namespace where the probe allows overlay
-there, else on SimKernel's mount model (mounts.py). The hints come from what was observed.
+Live where the probe allows overlay and pivot_root (the sandbox has its own user and mount
+namespaces, the mounts shared like a systemd host's, so nothing reaches the real host's
+table, and the kernel's rules are a user namespace's as root too), else on SimKernel's mount
+model (mounts.py), which applies those rules. The hints come from what was observed.
 """
 
 from __future__ import annotations
@@ -158,12 +159,20 @@ def _judge_refused(seen: Observed) -> None:
     if seen.ran or not seen.refused:
         return
     call = seen.refused[0]
+    if call == "mount-proc":
+        raise Wrong(
+            "proc-refused",
+            "the kernel refused to mount /proc. In a user namespace, where this check runs "
+            "(and rootless containers do), a new /proc must be for a PID namespace made in "
+            "it, so mounted by PID 1, and only while the host's /proc is still in sight: "
+            "mount it on the new root's /proc (box/merged/proc) before pivot_root.",
+        )
     if call in _REFUSED:
         raise Wrong(*_REFUSED[call])
     raise Wrong(
         "refused",
-        f"the kernel refused k.{call}(...), so the command never ran: check its arguments "
-        "(the paths you built, the flags), one step at a time.",
+        f"the kernel refused k.{call.split('-')[0]}(...), so the command never ran: check "
+        "its arguments (the paths you built, the flags), one step at a time.",
     )
 
 
@@ -185,15 +194,9 @@ def _judge_view(view: RootView) -> None:
     if view.own_proc is None:
         raise Wrong(
             "no-proc",
-            "the command found no /proc: mount it in the new root (k.mount('proc', '/proc', "
-            "'proc')) after pivot_root. A /proc mounted before, on the host's /proc, went "
-            "away with the old root.",
-        )
-    if not view.own_proc:
-        raise Wrong(
-            "proc-of-the-host",
-            "/proc shows a PID namespace other than the command's: proc shows the one of the "
-            "process that mounts it. Mount it in PID 1, not in the shim or the runtime.",
+            "the command found no /proc: mount one on the new root's /proc (box/merged/proc) "
+            "before pivot_root. A /proc mounted on the host's /proc goes away with the old "
+            "root.",
         )
     others = [point for point, _ in view.mounts if point not in ("/", "/proc")]
     if others:
@@ -284,12 +287,12 @@ def run(k, argv, hostname, layers, box):
                     lower = ":".join(reversed(layers))          # the top layer first
                     k.mount("overlay", root, "overlay", 0,
                             f"lowerdir={lower},upperdir={box}/upper,workdir={box}/work")
-                    k.mkdir(f"{root}/.old")
+                    k.mount("proc", f"{root}/proc", "proc", 0)  # PID 1's, while the host's
+                    k.mkdir(f"{root}/.old")                     # /proc is still in sight
                     k.pivot_root(root, f"{root}/.old")          # the overlay becomes /
                     k.chdir("/")
                     k.umount2("/.old", k.MNT_DETACH)            # the host's root, gone
                     k.rmdir("/.old")
-                    k.mount("proc", "/proc", "proc", 0)         # PID 1's own namespace
                     k.execvp(argv[0], argv)
                 finally:
                     k._exit(127)

@@ -383,13 +383,12 @@ class SimKernel:
     def mount(
         self, source: Any, target: Any, fstype: Any = None, flags: int = 0, data: Any = None
     ) -> None:
-        if error := self._try(
-            "mount", lambda: self._mount(source, target, fstype, int(flags), data)
-        ):
+        name = "mount-proc" if fstype == "proc" else "mount"
+        if error := self._try(name, lambda: self._mount(source, target, fstype, flags, data)):
             raise error
 
-    def _mount(self, source: Any, target: Any, fstype: Any, flags: int, data: Any) -> None:
-        proc, world = self._proc, self._world
+    def _mount(self, source: Any, target: Any, fstype: Any, flags: Any, data: Any) -> None:
+        proc, world, flags = self._proc, self._world, int(flags)
         at = self._at(target)
         assert proc.mnt is not None
         if flags & (MS["MS_PRIVATE"] | MS["MS_SHARED"] | MS["MS_SLAVE"]):
@@ -402,7 +401,10 @@ class SimKernel:
             src = self._at(source)
             proc.mnt.attach(src.fs, src.path, at, peers)
             return
-        if fstype == "proc":
+        if fstype == "proc":  # as in a user namespace, where the live check runs too
+            visible = any(isinstance(m.fs, Proc) for m in proc.mnt.mounts)
+            if proc.pid_ns is world.host_pid or not visible:
+                raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
             proc.mnt.attach(Proc(proc.pid_ns), "/", at, peers)
             return
         if fstype != "overlay":

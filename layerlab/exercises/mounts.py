@@ -4,7 +4,8 @@ Small, but with the rules a runtime trips over, as fs/namespace.c enforces them:
 under a shared mount propagates to its peers (the host, unless the runtime made its copies
 private); pivot_root wants new_root to be a mount point other than the current root's,
 put_old under it, and no shared mount involved; umount2 of a mount with mounts below it is
-EBUSY unless detached (MNT_DETACH); /proc shows the PID namespace of whoever mounted it.
+EBUSY unless detached (MNT_DETACH); /proc shows the PID namespace of whoever mounted it
+(SimKernel refuses one as a user namespace does: see its mount).
 Files are only what a runtime looks at: directories and small files, on the host's disk (a
 dict), in overlays of its directories (first lowerdir on top), and in proc.
 """

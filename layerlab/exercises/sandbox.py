@@ -121,7 +121,8 @@ class LiveKernel:
 
         source = None if source is None else os.fspath(source)
         args = (source, os.fspath(target), fstype, int(flags), data)
-        if error := self._try("mount", syscalls.mount, *args):
+        name = "mount-proc" if fstype == "proc" else "mount"
+        if error := self._try(name, syscalls.mount, *args):
             raise error
 
     def umount2(self, target: Any, flags: int = 0) -> None:
@@ -178,6 +179,8 @@ def _sandbox(
     With `mounts`, the sandbox has a mount namespace of its own, cut off from the real
     host's and then made shared as systemd makes a host's: a runtime that forgets MS_PRIVATE
     mounts onto "the host", as it would on most machines, and it all ends with the sandbox.
+    It is in a user namespace then, as root too, so the kernel applies the same rules in
+    every world (a new /proc, for one, only while a /proc is still in sight).
     """
     if mounts:
         from ..live.kernel import syscalls
@@ -249,7 +252,8 @@ def live_observe(
             os.set_inheritable(report, True)
             outcome = child.spawn(
                 _sandbox, answer, make_args(report), report, mounts,
-                namespaces=("uts", "ipc", "net", *(["mnt"] if mounts else [])), timeout=timeout,
+                namespaces=("uts", "ipc", "net", *(["mnt"] if mounts else [])),
+                user=True if mounts else None, timeout=timeout,
             )  # fmt: skip
         except child.LiveTimeout:
             return Observed(runtime="hung")

@@ -8,16 +8,18 @@ with one line saying which misconception it holds; the key is the reason of its 
 from __future__ import annotations
 
 
-def _rootfs(k, argv, layers, box, *, order="top-first", pivot=True, umount="detach",
-            rmdir_first=False, proc="after"):  # fmt: skip
-    """PID 1's steps of level 4 with one changed; `proc`: after (the pivot), before, none."""
+def _rootfs(k, argv, layers, box, *, order="top-first", pivot_first=False, umount="detach",
+            rmdir_first=False, proc="new-root"):  # fmt: skip
+    """PID 1's steps of level 4 with one changed; `proc`: mounted on the new root's /proc,
+    or on the host's, before the pivot."""
     root = f"{box}/merged"
     lower = ":".join(reversed(layers) if order == "top-first" else layers)
-    if pivot:
-        k.mount("overlay", root, "overlay", 0,
-                f"lowerdir={lower},upperdir={box}/upper,workdir={box}/work")  # fmt: skip
-    if proc == "before":
-        k.mount("proc", "/proc", "proc", 0)
+    if pivot_first:
+        k.mkdir(f"{root}/.old")
+        k.pivot_root(root, f"{root}/.old")
+    k.mount("overlay", root, "overlay", 0,
+            f"lowerdir={lower},upperdir={box}/upper,workdir={box}/work")  # fmt: skip
+    k.mount("proc", f"{root}/proc" if proc == "new-root" else "/proc", "proc", 0)
     k.mkdir(f"{root}/.old")
     k.pivot_root(root, f"{root}/.old")
     k.chdir("/")
@@ -26,8 +28,6 @@ def _rootfs(k, argv, layers, box, *, order="top-first", pivot=True, umount="deta
     if umount:
         k.umount2("/.old", k.MNT_DETACH if umount == "detach" else 0)
         k.rmdir("/.old")
-    if proc == "after":
-        k.mount("proc", "/proc", "proc", 0)
     k.execvp(argv[0], argv)
 
 
@@ -61,7 +61,7 @@ def not_private(k, argv, hostname, layers, box):
 
 def pivot_before_mount(k, argv, hostname, layers, box):
     """Thinks pivot_root mounts the directory it is given."""
-    return _runtime(k, argv, hostname, layers, box, pivot=False)
+    return _runtime(k, argv, hostname, layers, box, pivot_first=True)
 
 
 def keeps_the_old_root(k, argv, hostname, layers, box):
@@ -79,9 +79,9 @@ def rmdir_before_umount(k, argv, hostname, layers, box):
     return _runtime(k, argv, hostname, layers, box, rmdir_first=True)
 
 
-def proc_before_pivot(k, argv, hostname, layers, box):
+def proc_on_the_hosts_proc(k, argv, hostname, layers, box):
     """Mounts /proc on the host's /proc before pivot_root: it goes away with the old root."""
-    return _runtime(k, argv, hostname, layers, box, proc="before")
+    return _runtime(k, argv, hostname, layers, box, proc="host")
 
 
 def lowerdirs_base_first(k, argv, hostname, layers, box):
@@ -90,7 +90,7 @@ def lowerdirs_base_first(k, argv, hostname, layers, box):
 
 
 def shim_builds_the_root(k, argv, hostname, layers, box):
-    """Builds the root and mounts /proc in the shim: /proc shows the host's PID namespace."""
+    """Builds the root and mounts /proc in the shim, whose PID namespace is the host's."""
     shim = k.fork()
     if shim == 0:
         try:
@@ -101,12 +101,12 @@ def shim_builds_the_root(k, argv, hostname, layers, box):
             lower = ":".join(reversed(layers))
             k.mount("overlay", root, "overlay", 0,
                     f"lowerdir={lower},upperdir={box}/upper,workdir={box}/work")  # fmt: skip
+            k.mount("proc", f"{root}/proc", "proc", 0)
             k.mkdir(f"{root}/.old")
             k.pivot_root(root, f"{root}/.old")
             k.chdir("/")
             k.umount2("/.old", k.MNT_DETACH)
             k.rmdir("/.old")
-            k.mount("proc", "/proc", "proc", 0)
             pid = k.fork()
             if pid == 0:
                 try:
@@ -128,9 +128,9 @@ WRONG = {
         "old-root-left": keeps_the_old_root,
         "umount-refused": umount_without_detach,
         "rmdir-refused": rmdir_before_umount,
-        "no-proc": proc_before_pivot,
+        "no-proc": proc_on_the_hosts_proc,
         "lowerdir-order": lowerdirs_base_first,
-        "proc-of-the-host": shim_builds_the_root,
+        "proc-refused": shim_builds_the_root,
     }
 }
 
@@ -167,7 +167,8 @@ def runc_style(k, argv, hostname, layers, box):
 
 def shim_mounts_pid_one_pivots(k, argv, hostname, layers, box):
     """The shim mounts the overlay (the namespace is shared by PID 1), PID 1 pivots into it,
-    with put_old named otherwise and /proc mounted without devices, setuid or exec."""
+    with put_old named otherwise and /proc mounted after the pivot, before the old root goes,
+    without devices, setuid or exec."""
     shim = k.fork()
     if shim == 0:
         try:
@@ -185,10 +186,10 @@ def shim_mounts_pid_one_pivots(k, argv, hostname, layers, box):
                 try:
                     k.mkdir(merged + "/oldroot", 0o700)
                     k.pivot_root(merged, merged + "/oldroot")
-                    k.chdir("/")
+                    k.chdir("/")  # the host's /proc is still in sight, under /oldroot
+                    k.mount("proc", "/proc", "proc", k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC)
                     k.umount2("/oldroot", k.MNT_DETACH)
                     k.rmdir("/oldroot")
-                    k.mount("proc", "/proc", "proc", k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC)
                     k.execvp(argv[0], argv)
                 finally:
                     k._exit(127)
