@@ -282,4 +282,4 @@ register(
 )
 
 # 08.3-08.5, 08.7 and 08.8, the runtime levels, register themselves
-from . import ex08_cgroup, ex08_commit, ex08_levels  # noqa: E402,F401
+from . import ex08_cgroup, ex08_commit, ex08_levels, ex08_rootfs  # noqa: E402,F401

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .framework import NotSolved, Wrong, attempt
+from .mounts import MS, Disk, MountNs, Overlay, Proc, Where, host_namespace
 
-__all__ = ["CLONE", "Observed", "Ran", "SimKernel", "judged_call", "simulate"]
+__all__ = ["CLONE", "MS", "Observed", "Ran", "RootView", "SimKernel", "judged_call", "simulate"]
 
 #: unshare(2) flags, the same numbers on every Linux architecture.
 CLONE = {
@@ -64,6 +65,18 @@ class Ran:
     refused: bool = False  # a fork of its own was refused (EAGAIN) before 64 succeeded
 
 
+@dataclass(frozen=True)
+class RootView:
+    """What a command exec'd in a container's root filesystem saw there."""
+
+    pid: int
+    hostname: str
+    names: tuple[str, ...]  # the entries of its /, sorted
+    release: str  # the text of its /etc/release ("" if there is none)
+    own_proc: bool | None  # /proc shows its own PID namespace; None: no /proc there
+    mounts: tuple[tuple[str, str], ...]  # (mount point, fstype) from /proc/self/mountinfo
+
+
 @dataclass
 class Observed:
     """What one run of the answer did, the same shape in every world."""
@@ -78,6 +91,9 @@ class Observed:
     runtime_pid_moved: bool = False  # the runtime's own next children would be in a new ns
     runtime_cgroup: str = "/"  # the runtime's own pids cgroup after run()
     cgroup_left: bool = False  # the container's cgroup directory still exists after run()
+    views: list[RootView] = field(default_factory=list)  # level 4: what each command saw
+    refused: list[str] = field(default_factory=list)  # mount calls the kernel refused, in order
+    host_mounts_changed: bool = False  # the host's mount table differs after run()
 
 
 def plain(value: Any) -> Any:
@@ -133,10 +149,13 @@ class _Proc:
     kids: dict[int, _Proc] = field(default_factory=dict)  # pid -> the child, until reaped
     cgroup: str = "/"  # its cgroup in the pids hierarchy (a path below CGROUP_ROOT)
     ended: BaseException | None = None  # the _Exec or _Exit that ended it
+    mnt: MountNs | None = None  # with the mount model (level 4): its namespace, root, cwd
+    root: Where | None = None
+    cwd: Where | None = None
 
 
 class _World:
-    def __init__(self, programs: dict[str, int]) -> None:
+    def __init__(self, programs: dict[str, int], disk: dict[str, str | None] | None) -> None:
         self.ids = itertools.count(1)
         self.host_uts = _Namespace("uts", next(self.ids))
         self.host_pid = _Namespace("pid", next(self.ids), next_pid=100)
@@ -145,6 +164,22 @@ class _World:
         # cgroup path -> its pids.max and the processes in it (a process stays until reaped)
         self.cgroups: dict[str, dict[str, Any]] = {"/": {"pids.max": "max", "members": []}}
         self.observed = Observed()
+        self.procs: list[_Proc] = []
+        self.host_mnt: MountNs | None = None
+        self.host_root: Where | None = None
+        if disk is not None:  # a file is a program's name: exec runs programs[that name]
+            self.host_mnt, root = host_namespace(Disk(disk), self.host_pid)
+            self.host_root = Where(root, "/")
+            self.host_table = _table(self.host_mnt)
+
+    def mount_namespaces(self) -> list[MountNs]:
+        held = [self.host_mnt, *(p.mnt for p in self.procs)]
+        return list({id(ns): ns for ns in held if ns is not None}.values())
+
+
+def _table(ns: MountNs) -> list[tuple[int, int, str, str]]:
+    """A mount namespace's table, comparable before and after."""
+    return [(id(m.fs), id(m.parent), m.point, m.root) for m in ns.mounts]
 
 
 class SimKernel:
@@ -155,7 +190,7 @@ class SimKernel:
     ) -> None:
         self._world, self._proc, self._answer, self._args = world, proc, answer, args
         self._replay, self._log = list(replay), list(replay)
-        for name, value in CLONE.items():
+        for name, value in {**CLONE, **MS}.items():
             setattr(self, name, value)
 
     # Each call is either replayed (the parent made it before the fork) or done. A process
@@ -189,6 +224,8 @@ class SimKernel:
         number = ns.next_pid
         ns.next_pid += 1
         child = _Proc(number, ns, ns, parent.uts, dict(parent.others), cgroup=parent.cgroup)
+        child.mnt, child.root, child.cwd = parent.mnt, parent.root, parent.cwd
+        world.procs.append(child)
         world.cgroups[child.cgroup]["members"].append(child)  # a child starts in its parent's
         parent.kids[number] = child
         status = run_process(world, self._answer, self._args, child, [*self._log, ("fork", 0)])
@@ -201,9 +238,12 @@ class SimKernel:
     execv = execvp
 
     def _exec(self, file: str, args: list[str]) -> None:
+        proc, world = self._proc, self._world
+        if proc.mnt is not None:
+            self._exec_in_root(file)
+            return
         if file not in self._world.programs:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
-        proc, world = self._proc, self._world
         pids_max = world.cgroups[proc.cgroup]["pids.max"]
         world.observed.ran.append(
             Ran(
@@ -219,6 +259,43 @@ class SimKernel:
         )
         proc.ended = _Exec(world.programs[file])
         raise proc.ended
+
+    def _exec_in_root(self, file: str) -> None:
+        """Exec a program found through the mounts; it reports what it sees in its root."""
+        proc, world = self._proc, self._world
+        try:
+            program = self._at(file).fs.get(self._at(file).path)
+        except OSError:
+            program = False
+        if not isinstance(program, str) or program not in world.programs:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
+        world.observed.views.append(self._view())
+        proc.ended = _Exec(world.programs[program])
+        raise proc.ended
+
+    def _view(self) -> RootView:
+        proc = self._proc
+        assert proc.mnt is not None and proc.root is not None
+        root = proc.root
+        names = tuple(sorted(root.fs.names(root.path)))
+        try:
+            found = self._at("/etc/release")
+            text = found.fs.get(found.path)
+        except OSError:
+            text = False
+        try:
+            proc_fs = self._at("/proc").fs
+        except OSError:
+            proc_fs = None
+        own, mounts = None, ()
+        if isinstance(proc_fs, Proc):
+            own = proc_fs.pid_ns is proc.pid_ns
+            seen = [
+                (proc.mnt.path_of(Where(m, m.root), root), m.fs.fstype) for m in proc.mnt.mounts
+            ]
+            mounts = tuple(sorted((p, t) for p, t in seen if p is not None))
+        release = text if isinstance(text, str) else ""
+        return RootView(proc.pid, proc.uts.hostname, names, release, own, mounts)
 
     def waitpid(self, pid: int, options: int) -> tuple[int, int]:
         return self._call(lambda: self._waitpid(pid))
@@ -262,8 +339,13 @@ class SimKernel:
             proc.uts = _Namespace("uts", next(world.ids), proc.uts.hostname)
         if flags & CLONE["CLONE_NEWPID"]:
             proc.pid_for_children = _Namespace("pid", next(world.ids))
+        if flags & CLONE["CLONE_NEWNS"] and proc.mnt is not None:
+            assert proc.root is not None and proc.cwd is not None
+            proc.mnt, twins = proc.mnt.copy()
+            proc.root = Where(twins[id(proc.root.mount)], proc.root.path)
+            proc.cwd = Where(twins[id(proc.cwd.mount)], proc.cwd.path)
         for name, value in CLONE.items():
-            if flags & value and name not in ("CLONE_NEWUTS", "CLONE_NEWPID"):
+            if flags & value and name not in ("CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNS"):
                 proc.others[name] = next(world.ids)
 
     def sethostname(self, name: str | bytes) -> None:
@@ -273,9 +355,146 @@ class SimKernel:
     def gethostname(self) -> str:
         return self._call(lambda: self._proc.uts.hostname)
 
+    # -- mounts (level 4): each refused call is noted, as LiveKernel notes it ----------------
+
+    def _try(self, name: str, do: Callable[[], Any]) -> OSError | None:
+        """Do a call that the kernel may refuse; the refusal, to raise from the caller's
+        frame (as LiveKernel does), so a hint names the call, not the model's insides."""
+
+        def noted() -> Any:
+            try:
+                return do()
+            except OSError:
+                self._world.observed.refused.append(name)
+                raise
+
+        try:
+            self._call(noted)
+        except OSError as exc:
+            return type(exc)(exc.errno, os.strerror(exc.errno or 0))
+        return None
+
+    def _at(self, path: Any, mountpoint: bool = False) -> Where:
+        proc = self._proc
+        if proc.mnt is None or proc.root is None or proc.cwd is None:
+            raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+        return proc.mnt.resolve(proc.root, proc.cwd, os.fspath(path), mountpoint)
+
+    def mount(
+        self, source: Any, target: Any, fstype: Any = None, flags: int = 0, data: Any = None
+    ) -> None:
+        name = "mount-proc" if fstype == "proc" else "mount"
+        if error := self._try(name, lambda: self._mount(source, target, fstype, flags, data)):
+            raise error
+
+    def _mount(self, source: Any, target: Any, fstype: Any, flags: Any, data: Any) -> None:
+        proc, world, flags = self._proc, self._world, int(flags)
+        at = self._at(target)
+        assert proc.mnt is not None
+        if flags & (MS["MS_PRIVATE"] | MS["MS_SHARED"] | MS["MS_SLAVE"]):
+            proc.mnt.set_propagation(at, flags)
+            return
+        if at.fs.get(at.path) is not None:
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        peers = [ns for ns in world.mount_namespaces() if ns is not proc.mnt]
+        if flags & MS["MS_BIND"]:
+            src = self._at(source)
+            proc.mnt.attach(src.fs, src.path, at, peers)
+            return
+        if fstype == "proc":  # as in a user namespace, where the live check runs too
+            visible = any(isinstance(m.fs, Proc) for m in proc.mnt.mounts)
+            if proc.pid_ns is world.host_pid or not visible:
+                raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+            proc.mnt.attach(Proc(proc.pid_ns), "/", at, peers)
+            return
+        if fstype != "overlay":
+            raise OSError(errno.ENODEV, os.strerror(errno.ENODEV))
+        options = dict(
+            item.partition("=")[::2] for item in str(data or "").split(",") if "=" in item
+        )
+        if not options.get("lowerdir"):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        lowers = [self._at(d) for d in options["lowerdir"].split(":")]
+        upper = self._at(options["upperdir"]) if options.get("upperdir") else None
+        if upper is not None and not options.get("workdir"):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        if options.get("workdir"):
+            self._at(options["workdir"])
+        proc.mnt.attach(Overlay(lowers, upper), "/", at, peers)
+
+    def umount2(self, target: Any, flags: int = 0) -> None:
+        if error := self._try("umount2", lambda: self._umount(target, int(flags))):
+            raise error
+
+    def _umount(self, target: Any, flags: int) -> None:
+        proc = self._proc
+        assert proc.mnt is not None
+        busy = {
+            id(w.mount)
+            for p in self._world.procs
+            if p.mnt is proc.mnt
+            for w in (p.root, p.cwd)
+            if w
+        }
+        proc.mnt.umount(self._at(target, mountpoint=True), flags, busy)
+
+    def pivot_root(self, new_root: Any, put_old: Any) -> None:
+        if error := self._try("pivot_root", lambda: self._pivot(new_root, put_old)):
+            raise error
+
+    def _pivot(self, new_root: Any, put_old: Any) -> None:
+        proc = self._proc
+        new, old = self._at(new_root), self._at(put_old)
+        assert proc.mnt is not None and proc.root is not None
+        old_root = Where(proc.root.mount, proc.root.path)
+        proc.mnt.pivot(old_root, new, old)
+        for p in self._world.procs:  # as chroot_fs_refs: who was at the old root moves
+            if p.mnt is proc.mnt:
+                p.root = new if p.root == old_root else p.root
+                p.cwd = new if p.cwd == old_root else p.cwd
+
+    def chdir(self, path: Any) -> None:
+        if error := self._try("chdir", lambda: setattr(self._proc, "cwd", self._dir(path))):
+            raise error
+
+    def chroot(self, path: Any) -> None:
+        if error := self._try("chroot", lambda: setattr(self._proc, "root", self._dir(path))):
+            raise error
+
+    def _dir(self, path: Any) -> Where:
+        where = self._at(path)
+        if where.fs.get(where.path) is not None:
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        return where
+
+    def _fs_mkdir(self, path: str) -> None:
+        parent = self._dir(os.path.dirname(path.rstrip("/")) or ".")
+        name = os.path.basename(path.rstrip("/"))
+        if name in parent.fs.names(parent.path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST))
+        parent.fs.mkdir(os.path.join(parent.path, name))
+
+    def _fs_rmdir(self, path: str) -> None:
+        where = self._dir(path)
+        proc = self._proc
+        assert proc.mnt is not None
+        covered = any(m.parent is where.mount and m.point == where.path for m in proc.mnt.mounts)
+        if covered or where.path == where.mount.root:
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        if where.fs.names(where.path):
+            raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY))
+        where.fs.rmdir(where.path)
+
     # cgroupfs, pids controller only: a directory per cgroup, pids.max and cgroup.procs in it
     def mkdir(self, path: str, mode: int = 0o777) -> None:
-        self._call(lambda: self._mkdir(_cgroup_of(path)))
+        fs = self._proc.mnt is not None and not _in_cgroupfs(path)
+        do = (
+            (lambda: self._fs_mkdir(os.fspath(path)))
+            if fs
+            else lambda: self._mkdir(_cgroup_of(path))
+        )
+        if error := self._try("mkdir", do):
+            raise error
 
     def _mkdir(self, group: str) -> None:
         groups = self._world.cgroups
@@ -286,7 +505,14 @@ class SimKernel:
         groups[group] = {"pids.max": "max", "members": []}
 
     def rmdir(self, path: str) -> None:
-        self._call(lambda: self._rmdir(_cgroup_of(path)))
+        fs = self._proc.mnt is not None and not _in_cgroupfs(path)
+        do = (
+            (lambda: self._fs_rmdir(os.fspath(path)))
+            if fs
+            else lambda: self._rmdir(_cgroup_of(path))
+        )
+        if error := self._try("rmdir", do):
+            raise error
 
     def _rmdir(self, group: str) -> None:
         groups = self._world.cgroups
@@ -322,6 +548,11 @@ class SimKernel:
 CGROUP_ROOT = "/sys/fs/cgroup"  # where the simulated pids hierarchy is mounted
 
 
+def _in_cgroupfs(path: Any) -> bool:
+    text = os.path.normpath(os.fspath(path))
+    return text == CGROUP_ROOT or text.startswith(CGROUP_ROOT + "/")
+
+
 def _cgroup_of(path: str) -> str:
     """A path below CGROUP_ROOT as the cgroup it names ("/box"); ENOENT elsewhere."""
     text = os.path.normpath(os.fspath(path))
@@ -348,11 +579,19 @@ def run_process(
     return (1 if how == "raised" else 0) << 8
 
 
-def simulate(answer: Callable[..., Any], args: Sequence[Any], programs: dict[str, int]) -> Observed:
-    """Run `answer(k, *args)` as the runtime process on the simulated kernel."""
-    world = _World(programs)
+def simulate(
+    answer: Callable[..., Any],
+    args: Sequence[Any],
+    programs: dict[str, int],
+    disk: dict[str, str | None] | None = None,
+) -> Observed:
+    """Run `answer(k, *args)` as the runtime process on the simulated kernel; with a `disk`,
+    on the mount model too, the host's / and /proc on it (see mounts.py)."""
+    world = _World(programs, disk)
     host = world.host_pid
     runtime = _Proc(host.next_pid, host, host, world.host_uts)
+    runtime.mnt, runtime.root, runtime.cwd = world.host_mnt, world.host_root, world.host_root
+    world.procs.append(runtime)
     host.next_pid += 1
     k = SimKernel(world, runtime, answer, tuple(args), [])
     seen = world.observed
@@ -366,4 +605,6 @@ def simulate(answer: Callable[..., Any], args: Sequence[Any], programs: dict[str
     seen.runtime_pid_moved = runtime.pid_for_children is not world.host_pid
     seen.runtime_cgroup = runtime.cgroup
     seen.cgroup_left = len(world.cgroups) > 1
+    if world.host_mnt is not None:
+        seen.host_mounts_changed = _table(world.host_mnt) != world.host_table
     return seen

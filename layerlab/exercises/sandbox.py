@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .kernels import CLONE, HOST_NAME, Observed, Ran, judged_call
+from .kernels import CLONE, HOST_NAME, MS, Observed, Ran, RootView, judged_call
 
 __all__ = ["LiveKernel", "live_observe", "probe_argv"]
 
@@ -60,20 +60,6 @@ def probe_argv(code: int, fd: int, pids_mount: str = "") -> list[str]:
 
 # The cgroup calls raise without the file name (cgroup paths differ between machines), from
 # functions named as SimKernel's, so a hint that names where an error came from reads the same.
-def _mkdir(path: str) -> None:
-    try:
-        os.mkdir(path)
-    except OSError as exc:
-        raise type(exc)(exc.errno, exc.strerror) from None
-
-
-def _rmdir(path: str) -> None:
-    try:
-        os.rmdir(path)
-    except OSError as exc:
-        raise type(exc)(exc.errno, exc.strerror) from None
-
-
 def _write_file(path: str, text: str | bytes) -> None:
     data = text if isinstance(text, bytes) else str(text).encode()
     try:
@@ -103,12 +89,11 @@ class LiveKernel:
     getpid = staticmethod(os.getpid)
     sethostname = staticmethod(socket.sethostname)
     gethostname = staticmethod(socket.gethostname)
-    mkdir = staticmethod(_mkdir)
-    rmdir = staticmethod(_rmdir)
     write_file = staticmethod(_write_file)
 
-    def __init__(self) -> None:
-        for name, value in CLONE.items():
+    def __init__(self, report: int = -1) -> None:
+        self._report = report
+        for name, value in {**CLONE, **MS}.items():
             setattr(self, name, value)
 
     @staticmethod
@@ -116,6 +101,58 @@ class LiveKernel:
         from ..live.kernel import syscalls
 
         syscalls.unshare(flags)
+
+    # The mount calls: a refusal is noted on the report (SimKernel notes it the same way), and
+    # raised from the method of the call's name without the paths (temp dirs here, fixed
+    # ones there), so that a hint naming where it came from reads the same in both worlds.
+    def _try(self, name: str, call: Callable[..., Any], *args: Any) -> OSError | None:
+        try:
+            call(*args)
+        except OSError as exc:
+            if self._report >= 0:
+                os.write(self._report, f"refused {name}\n".encode())
+            return type(exc)(exc.errno, os.strerror(exc.errno or 0))
+        return None
+
+    def mount(
+        self, source: Any, target: Any, fstype: Any = None, flags: int = 0, data: Any = None
+    ) -> None:
+        from ..live.kernel import syscalls
+
+        source = None if source is None else os.fspath(source)
+        args = (source, os.fspath(target), fstype, int(flags), data)
+        name = "mount-proc" if fstype == "proc" else "mount"
+        if error := self._try(name, syscalls.mount, *args):
+            raise error
+
+    def umount2(self, target: Any, flags: int = 0) -> None:
+        from ..live.kernel import syscalls
+
+        if error := self._try("umount2", syscalls.umount, os.fspath(target), int(flags)):
+            raise error
+
+    def pivot_root(self, new_root: Any, put_old: Any) -> None:
+        from ..live.kernel import syscalls
+
+        paths = (os.fspath(new_root), os.fspath(put_old))
+        if error := self._try("pivot_root", syscalls.pivot_root, *paths):
+            raise error
+
+    def chdir(self, path: Any) -> None:
+        if error := self._try("chdir", os.chdir, path):
+            raise error
+
+    def chroot(self, path: Any) -> None:
+        if error := self._try("chroot", os.chroot, path):
+            raise error
+
+    def mkdir(self, path: Any, mode: int = 0o777) -> None:
+        if error := self._try("mkdir", os.mkdir, path, mode):
+            raise error
+
+    def rmdir(self, path: Any) -> None:
+        if error := self._try("rmdir", os.rmdir, path):
+            raise error
 
 
 def _link(name: str) -> str:
@@ -129,14 +166,34 @@ def _links() -> tuple[str, ...]:
     return tuple(_link(name) for name in ("uts", "pid", "pid_for_children"))
 
 
-def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> dict:
-    """Inside the sandbox: be the runtime process, call the answer, look around after."""
+def _mount_table() -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [" ".join(line.split()[3:5]) for line in handle]
+
+
+def _sandbox(
+    answer: Callable[..., Any], args: Sequence[Any], report: int, mounts: bool = False
+) -> dict:
+    """Inside the sandbox: be the runtime process, call the answer, look around after.
+
+    With `mounts`, the sandbox has a mount namespace of its own, cut off from the real
+    host's and then made shared as systemd makes a host's: a runtime that forgets MS_PRIVATE
+    mounts onto "the host", as it would on most machines, and it all ends with the sandbox.
+    It is in a user namespace then, as root too, so the kernel applies the same rules in
+    every world (a new /proc, for one, only while a /proc is still in sight).
+    """
+    if mounts:
+        from ..live.kernel import syscalls
+
+        syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+        syscalls.mount(None, "/", None, syscalls.MS_REC | MS["MS_SHARED"])
+    table = _mount_table()
     socket.sethostname(HOST_NAME)
     me, (uts, pid_ns, _) = os.getpid(), _links()
     os.write(report, f"runtime {me} {uts} {pid_ns}\n".encode())
     printed = io.StringIO()  # shown in the cell afterwards, as the simulated kernel shows it
     with contextlib.redirect_stdout(printed):
-        outcome = judged_call(answer, LiveKernel(), args)
+        outcome = judged_call(answer, LiveKernel(report), args)
     if os.getpid() != me:  # a forked child came back out of run(): it must go no further
         how = outcome[1] if isinstance(outcome, tuple) and outcome[:1] == ("wrong",) else ""
         os.write(report, f"escaped {'raised' if how == 'raised' else 'returned'}\n".encode())
@@ -157,6 +214,7 @@ def _sandbox(answer: Callable[..., Any], args: Sequence[Any], report: int) -> di
         "runtime_pid_moved": children != pid_ns,
         "runtime_cgroup": runtime_cgroup,
         "printed": printed.getvalue(),
+        "host_mounts_changed": _mount_table() != table,
     }
 
 
@@ -175,11 +233,15 @@ def _stop_the_rest(me: int) -> None:
 
 
 def live_observe(
-    answer: Callable[..., Any], make_args: Callable[[int], Sequence[Any]], timeout: float = 10.0
+    answer: Callable[..., Any],
+    make_args: Callable[[int], Sequence[Any]],
+    timeout: float = 10.0,
+    mounts: bool = False,
 ) -> Observed:
     """Run the answer as the runtime in a fresh sandbox; what it did, as an Observed.
 
-    `make_args(fd)` builds the answer's arguments once the report descriptor is known.
+    `make_args(fd)` builds the answer's arguments once the report descriptor is known;
+    `mounts` gives the sandbox a mount namespace of its own (see `_sandbox`).
     """
     from ..live.kernel import child, cleanup
 
@@ -189,8 +251,9 @@ def live_observe(
         try:
             os.set_inheritable(report, True)
             outcome = child.spawn(
-                _sandbox, answer, make_args(report), report,
-                namespaces=("uts", "ipc", "net"), timeout=timeout,
+                _sandbox, answer, make_args(report), report, mounts,
+                namespaces=("uts", "ipc", "net", *(["mnt"] if mounts else [])),
+                user=True if mounts else None, timeout=timeout,
             )  # fmt: skip
         except child.LiveTimeout:
             return Observed(runtime="hung")
@@ -216,11 +279,14 @@ def _observed(outcome: Any, lines: list[str]) -> Observed:
             runtime_uts_moved=facts["runtime_uts_moved"],
             runtime_pid_moved=facts["runtime_pid_moved"],
             runtime_cgroup=facts["runtime_cgroup"],
+            host_mounts_changed=facts["host_mounts_changed"],
         )
     else:  # the runtime process never came back: exec'd, or _exit'ed, or killed
         replaced = any(p[0] == runtime for p in probes)
         seen = Observed(runtime="replaced" if replaced else "exited")
     seen.escaped = escaped
+    seen.refused = [line.split()[1] for line in lines if line.startswith("refused ")]
+    seen.views = [_root_view(line) for line in lines if line.startswith("rootfs\t")]
     for pid, hostname, p_uts, p_pid, p_children, *cgroup in probes:
         seen.ran.append(
             Ran(
@@ -233,6 +299,40 @@ def _observed(outcome: Any, lines: list[str]) -> Observed:
             )
         )
     return seen
+
+
+# Level 4's probe is busybox, run from the image's rootfs: a shell script, so it can run
+# where there is no Python. One line, tab-separated: "rootfs", its PID, its hostname, the
+# entries of /, /etc/release, its PID as /proc counts it, then "mount point=fstype" pairs.
+ROOTFS_PROBE = (
+    "exec 2>&-\n"  # the image has no /dev/null; what fails just reads as empty
+    "c=$1 f=$2 b=/bin/busybox m=\n"
+    "if [ -r /proc/self/mountinfo ]; then\n"
+    ' while read -r a i d r p e; do set -- ${e#* - }; m="$m $p=$1"; done </proc/self/mountinfo\n'
+    "fi\n"
+    "s= && read -r s x </proc/self/stat\n"  # the shell's own PID, as that /proc counts
+    "n=$($b ls -A / | $b tr '\\n' ' ')\n"
+    'echo "rootfs\t$$\t$($b hostname)\t$n\t$($b cat /etc/release)\t$s\t$m" >&$f\n'
+    "exit $c\n"
+)
+
+
+def rootfs_probe_argv(code: int, fd: int) -> list[str]:
+    """Busybox, from the container's root, reporting what it sees there on `fd`."""
+    return ["/bin/busybox", "sh", "-c", ROOTFS_PROBE, "probe", str(code), str(fd)]
+
+
+def _root_view(line: str) -> RootView:
+    _, pid, hostname, names, release, proc_self, mounts = line.rstrip("\n").split("\t")
+    pairs = (item.rpartition("=") for item in mounts.split())
+    return RootView(
+        pid=int(pid),
+        hostname=hostname,
+        names=tuple(sorted(names.split())),
+        release=release,
+        own_proc=(proc_self == pid) if proc_self else None,
+        mounts=tuple(sorted((point, fstype) for point, _, fstype in pairs)),
+    )
 
 
 def eval_probe(line: str) -> tuple:

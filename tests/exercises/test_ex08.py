@@ -12,6 +12,8 @@ from cgroup_level import WRONG as CGROUP_WRONG
 from commit_level import RIGHT as COMMIT_RIGHT
 from commit_level import WRONG as COMMIT_WRONG
 from exercise_contract import contract_tests
+from rootfs_level import RIGHT as ROOTFS_RIGHT
+from rootfs_level import WRONG as ROOTFS_WRONG
 from runtime_levels import RIGHT as LEVELS_RIGHT
 from runtime_levels import WRONG as LEVELS_WRONG
 
@@ -63,6 +65,7 @@ def remove_whole_dirs(container):
 
 WRONG = {
     **LEVELS_WRONG,  # 08.3-08.5, the runtime levels: see runtime_levels.py
+    **ROOTFS_WRONG,  # 08.6, level 4, an overlay root and pivot_root: see rootfs_level.py
     **CGROUP_WRONG,  # 08.7, level 5, a cgroup with a limit: see cgroup_level.py
     **COMMIT_WRONG,  # 08.8, the last level, commit: see commit_level.py
     "08.1": {
@@ -111,6 +114,7 @@ def scratch_removed_from_the_upper_layer(container):
 
 RIGHT = {
     **LEVELS_RIGHT,
+    **ROOTFS_RIGHT,
     **CGROUP_RIGHT,
     **COMMIT_RIGHT,
     "08.1": [tuple(moved(JOIN, UNSHARE)), iter(ORDER)],

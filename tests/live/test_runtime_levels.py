@@ -10,7 +10,7 @@ import stat
 import pytest
 from livetools import WORLD, Interrupter
 
-from layerlab.exercises import check, ex08_cgroup, ex08_levels
+from layerlab.exercises import check, ex08_cgroup, ex08_levels, ex08_rootfs
 
 pytestmark = pytest.mark.live
 
@@ -21,6 +21,7 @@ def live_only(monkeypatch):
         pytest.skip("the sandbox is live; the simulated kernel runs in the test's own process")
     monkeypatch.setattr(ex08_levels, "TIMEOUT", 2.0)
     monkeypatch.setattr(ex08_cgroup, "TIMEOUT", 2.0)
+    monkeypatch.setattr(ex08_rootfs, "TIMEOUT", 2.0)
 
 
 def waits_for_a_sleeper(k, argv):
@@ -166,3 +167,51 @@ def test_ctrl_c_while_the_cgroup_level_runs_removes_the_cgroup():
         check("08.7", hangs_in_its_cgroup)
     assert press.reached
     assert _leftover_cgroups() == []
+
+
+def need_live_rootfs_level():
+    from layerlab.live import probe
+
+    if probe.missing(*ex08_rootfs._live_features()):
+        pytest.skip("this world runs level 4 on the simulated kernel")
+
+
+def mounts_on_the_host_then_hangs(k, argv, hostname, layers, box):
+    """Mounts the overlay in the sandbox's own namespace ("the host"), then never returns."""
+    lower = ":".join(reversed(layers))
+    k.mount("overlay", f"{box}/merged", "overlay", 0,
+            f"lowerdir={lower},upperdir={box}/upper,workdir={box}/work")  # fmt: skip
+    while True:
+        pass
+
+
+def pivots_then_raises(k, argv, hostname, layers, box):
+    """A child pivots into the overlay and keeps the old root; the runtime raises."""
+    if k.fork() == 0:
+        k.unshare(k.CLONE_NEWNS)
+        k.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)
+        k.mount("overlay", f"{box}/merged", "overlay", 0,
+                f"lowerdir={layers[0]},upperdir={box}/upper,workdir={box}/work")  # fmt: skip
+        k.mkdir(f"{box}/merged/old")
+        k.pivot_root(f"{box}/merged", f"{box}/merged/old")
+        k._exit(0)
+    raise RuntimeError("half way")
+
+
+def test_a_rootfs_runtime_that_hangs_with_an_overlay_mounted_leaves_no_mount_behind():
+    need_live_rootfs_level()
+    verdict = check("08.6", mounts_on_the_host_then_hangs)
+    assert verdict.reason == "hung", str(verdict)  # no_leftovers: no mount, no temp dir
+
+
+def test_a_rootfs_runtime_that_raises_after_a_pivot_leaves_no_mount_behind():
+    need_live_rootfs_level()
+    verdict = check("08.6", pivots_then_raises)
+    assert verdict.reason == "raised", str(verdict)
+
+
+def test_ctrl_c_while_the_rootfs_level_runs_leaves_no_mount_behind():
+    need_live_rootfs_level()
+    with Interrupter("child-started") as press, pytest.raises(KeyboardInterrupt):
+        check("08.6", mounts_on_the_host_then_hangs)
+    assert press.reached
