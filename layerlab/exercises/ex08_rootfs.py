@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import N_, _
 from .ex08_levels import MISSING, _judge_code, _judge_hostname, _judge_pid_one, _judge_process
 from .framework import Exercise, NotSolved, Wrong, register
 from .kernels import Observed, Ran, RootView, simulate
@@ -138,19 +139,25 @@ def observe_rootfs(answer: Callable[..., Any], case: Case) -> Observed:
 _REFUSED = {
     "pivot_root": (
         "pivot-refused",
-        "the kernel refused pivot_root, so the command never ran. new_root must be a mount "
-        "point (mount the overlay on merged first), put_old a directory under it, and no "
-        "mount involved may be shared: make the new namespace's mounts private first.",
+        N_(
+            "the kernel refused pivot_root, so the command never ran. new_root must be a mount "
+            "point (mount the overlay on merged first), put_old a directory under it, and no "
+            "mount involved may be shared: make the new namespace's mounts private first."
+        ),
     ),
     "umount2": (
         "umount-refused",
-        "the kernel refused to unmount the old root: it still has mounts under it (/proc, "
-        "/sys...). k.umount2(put_old, k.MNT_DETACH) detaches the whole tree at once.",
+        N_(
+            "the kernel refused to unmount the old root: it still has mounts under it (/proc, "
+            "/sys...). k.umount2(put_old, k.MNT_DETACH) detaches the whole tree at once."
+        ),
     ),
     "rmdir": (
         "rmdir-refused",
-        "the kernel refused to remove put_old: a directory with something mounted on it is "
-        "busy. Unmount the old root from it first (k.umount2 with k.MNT_DETACH), then rmdir.",
+        N_(
+            "the kernel refused to remove put_old: a directory with something mounted on it is "
+            "busy. Unmount the old root from it first (k.umount2 with k.MNT_DETACH), then rmdir."
+        ),
     ),
 }
 
@@ -162,17 +169,22 @@ def _judge_refused(seen: Observed) -> None:
     if call == "mount-proc":
         raise Wrong(
             "proc-refused",
-            "the kernel refused to mount /proc. In a user namespace, where this check runs "
-            "(and rootless containers do), a new /proc must be for a PID namespace made in "
-            "it, so mounted by PID 1, and only while the host's /proc is still in sight: "
-            "mount it on the new root's /proc (box/merged/proc) before pivot_root.",
+            _(
+                "the kernel refused to mount /proc. In a user namespace, where this check runs "
+                "(and rootless containers do), a new /proc must be for a PID namespace made in "
+                "it, so mounted by PID 1, and only while the host's /proc is still in sight: "
+                "mount it on the new root's /proc (box/merged/proc) before pivot_root."
+            ),
         )
     if call in _REFUSED:
-        raise Wrong(*_REFUSED[call])
+        key, hint = _REFUSED[call]
+        raise Wrong(key, _(hint))
     raise Wrong(
         "refused",
-        f"the kernel refused k.{call.split('-')[0]}(...), so the command never ran: check "
-        "its arguments (the paths you built, the flags), one step at a time.",
+        _(
+            "the kernel refused k.{call}(...), so the command never ran: check "
+            "its arguments (the paths you built, the flags), one step at a time."
+        ).format(call=call.split("-")[0]),
     )
 
 
@@ -181,36 +193,46 @@ def _judge_view(view: RootView) -> None:
     if MARKER not in view.names:
         raise Wrong(
             "not-the-image",
-            "the command's / is not the image's: it ran on the host's root filesystem. "
-            "pivot_root into the overlay you mounted on merged, and chdir('/') there.",
+            _(
+                "the command's / is not the image's: it ran on the host's root filesystem. "
+                "pivot_root into the overlay you mounted on merged, and chdir('/') there."
+            ),
         )
     if view.release == "base":
         raise Wrong(
             "lowerdir-order",
-            "/etc/release read 'base', the base layer's: the top layer's file should hide "
-            "it. overlay's lowerdir lists the top layer first, so the layers (given base "
-            "first) go in reversed order.",
+            _(
+                "/etc/release read 'base', the base layer's: the top layer's file should hide "
+                "it. overlay's lowerdir lists the top layer first, so the layers (given base "
+                "first) go in reversed order."
+            ),
         )
     if view.own_proc is None:
         raise Wrong(
             "no-proc",
-            "the command found no /proc: mount one on the new root's /proc (box/merged/proc) "
-            "before pivot_root. A /proc mounted on the host's /proc goes away with the old "
-            "root.",
+            _(
+                "the command found no /proc: mount one on the new root's /proc (box/merged/proc) "
+                "before pivot_root. A /proc mounted on the host's /proc goes away with the old "
+                "root."
+            ),
         )
-    others = [point for point, _ in view.mounts if point not in ("/", "/proc")]
+    others = [point for point, _fstype in view.mounts if point not in ("/", "/proc")]
     if others:
         raise Wrong(
             "old-root-left",
-            "the old root is still mounted inside the container, under put_old, so the "
-            "host's files stay in reach: unmount it, k.umount2(put_old, k.MNT_DETACH).",
+            _(
+                "the old root is still mounted inside the container, under put_old, so the "
+                "host's files stay in reach: unmount it, k.umount2(put_old, k.MNT_DETACH)."
+            ),
         )
     extra = sorted(set(view.names) - set(EXPECTED_NAMES))
     if extra:
         raise Wrong(
             "put-old-left",
-            "the container's / holds a directory the image does not have, put_old: remove "
-            "it (k.rmdir) once the old root is unmounted from it.",
+            _(
+                "the container's / holds a directory the image does not have, put_old: remove "
+                "it (k.rmdir) once the old root is unmounted from it."
+            ),
         )
 
 
@@ -219,15 +241,17 @@ def _judge_rootfs(seen: Observed, case: Case) -> None:
     if seen.host_mounts_changed:
         raise Wrong(
             "host-mounts",
-            "the host's mount table changed: a mount made in the host's mount namespace, or "
-            "under a shared mount copied from it, shows on the host. In a new mount namespace "
-            "(CLONE_NEWNS), first k.mount(None, '/', None, k.MS_REC | k.MS_PRIVATE).",
+            _(
+                "the host's mount table changed: a mount made in the host's mount namespace, or "
+                "under a shared mount copied from it, shows on the host. In a new mount namespace "
+                "(CLONE_NEWNS), first k.mount(None, '/', None, k.MS_REC | k.MS_PRIVATE)."
+            ),
         )
     _judge_refused(seen)
     if case.code is not None and not seen.ran and not seen.views:
         if seen.value is None or seen.value is Ellipsis:
             raise NotSolved()
-        raise Wrong("no-exec", "the command never ran: PID 1 must exec it.")
+        raise Wrong("no-exec", _("the command never ran: PID 1 must exec it."))
     if seen.views:
         view = seen.views[0]
         ran = Ran(view.pid, view.hostname, True, view.pid == 1, False)
@@ -241,12 +265,14 @@ def check_rootfs(answer: object) -> str:
     if not callable(answer):
         raise Wrong(
             "not-a-function",
-            "pass the function itself: check(..., run), not run(...) or another value "
-            f"(got a {type(answer).__name__})",
+            _(
+                "pass the function itself: check(..., {name}), not {name}(...) "
+                "or another value (got a {type})"
+            ).format(name="run", type=type(answer).__name__),
         )
     for case in rootfs_cases():
         _judge_rootfs(observe_rootfs(answer, case), case)
-    return (
+    return _(
         "the command ran as PID 1 on the image's files: an overlay of its layers as the root "
         "mount of a private mount namespace, with its own /proc, the old root gone, and the "
         "host's mount table untouched: what runc does before exec."
@@ -308,7 +334,7 @@ check("08.6", run)
 
 register(
     Exercise(
-        "08.6", "level 4: an overlay root and pivot_root", ROOTFS_STUB, ROOTFS_SOLUTION,
+        "08.6", N_("level 4: an overlay root and pivot_root"), ROOTFS_STUB, ROOTFS_SOLUTION,
         check_rootfs,
     )
 )  # fmt: skip
