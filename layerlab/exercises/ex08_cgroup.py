@@ -34,7 +34,7 @@ from .ex08_levels import (
     _judge_pid_one,
     _judge_process,
 )
-from .framework import Exercise, NotSolved, Wrong, register
+from .framework import Exercise, NotSolved, Wrong, register, require_function
 from .kernels import CGROUP_ROOT, Observed, simulate
 
 __all__ = ["cgroup_cases", "observe_cgroup"]
@@ -177,14 +177,7 @@ def _judge_cgroup(seen: Observed, case: Case, box: str) -> None:
 
 
 def check_cgroup(answer: object) -> str:
-    if not callable(answer):
-        raise Wrong(
-            "not-a-function",
-            _(
-                "pass the function itself: check(..., {name}), not {name}(...) "
-                "or another value (got a {type})"
-            ).format(name="run", type=type(answer).__name__),
-        )
+    require_function(answer, "run")
     for case in cgroup_cases():
         seen, box = observe_cgroup(answer, case)
         _judge_cgroup(seen, case, box)

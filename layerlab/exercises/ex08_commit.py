@@ -37,7 +37,7 @@ from ..layer import Layer
 from ..safety import OPAQUE_MARKER, WHITEOUT_PREFIX
 from ..samples import busybox_image
 from ..tar.write import write_changeset
-from .framework import Exercise, NotSolved, Wrong, attempt, register
+from .framework import Exercise, NotSolved, Wrong, attempt, register, require_function
 
 __all__ = ["UPPER", "commit_cases", "expected_members", "observe_commit"]
 
@@ -402,14 +402,7 @@ def _what(data: object) -> str:
 
 
 def check_commit(answer: object) -> str:
-    if not callable(answer):
-        raise Wrong(
-            "not-a-function",
-            _(
-                "pass the function itself: check(..., {name}), not {name}(...) "
-                "or another value (got a {type})"
-            ).format(name="commit", type=type(answer).__name__),
-        )
+    require_function(answer, "commit")
     for case in commit_cases():
         value = observe_commit(answer, case)
         if value is None or value is Ellipsis:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import host
 from ..i18n import N_, _
-from .framework import Exercise, NotSolved, Wrong, register
+from .framework import Exercise, NotSolved, Wrong, register, require_function
 from .kernels import HOST_NAME, Observed, simulate
 
 __all__ = ["level_cases", "observe"]
@@ -259,14 +259,7 @@ def _judge_pid_one(seen: Observed) -> None:
 
 def _checker(exercise_id: str, with_hostname: bool, pid_one: bool, done: str) -> Callable:
     def check(answer: object) -> str:
-        if not callable(answer):
-            raise Wrong(
-                "not-a-function",
-                _(
-                    "pass the function itself: check(..., {name}), not {name}(...) "
-                    "or another value (got a {type})"
-                ).format(name="run", type=type(answer).__name__),
-            )
+        require_function(answer, "run")
         for case in level_cases(exercise_id):
             seen = observe(answer, case, with_hostname)
             _judge_process(seen)

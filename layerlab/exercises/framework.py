@@ -222,6 +222,19 @@ def reveal(exercise_id: str) -> Solution:
     return Solution(get(exercise_id))
 
 
+def require_function(answer: object, name: str) -> None:
+    """A learner who calls their function (or passes its result) is told to pass the
+    function itself: the most common slip with `check`, and an answer no checker can run."""
+    if not callable(answer):
+        raise Wrong(
+            "not-a-function",
+            _(
+                "pass the function itself: check(..., {name}), not {name}(...) "
+                "or another value (got a {type})"
+            ).format(name=name, type=type(answer).__name__),
+        )
+
+
 def attempt(
     function: Any,
     *args: Any,
@@ -237,14 +250,7 @@ def attempt(
     function prints still shows, and is remembered: with `returns=True` (the exercise wants
     a value back), a function that printed and returned None is told to return instead.
     """
-    if not callable(function):
-        raise Wrong(
-            "not-a-function",
-            _(
-                "pass the function itself: check(..., {name}), not {name}(...) "
-                "or another value (got a {type})"
-            ).format(name=name, type=type(function).__name__),
-        )
+    require_function(function, name)
     recorder = _CURRENT[-1] if _CURRENT else _Prints()
     tee = _Tee(sys.stdout)
     try:
