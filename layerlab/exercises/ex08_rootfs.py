@@ -8,7 +8,9 @@ layer first) on merged and a /proc for PID 1's namespace on merged/proc, pivot_r
 it, detaches and removes the old root, and execs. The command is busybox from the image, which
 reports what it sees: its /, /etc/release (each layer has its own), where /proc/self
 points and /proc/self/mountinfo. After run() the check compares the host's mount table
-with the one before, and notes each mount call the kernel refused.
+with the one before, and notes each mount call the kernel refused and, as strace would,
+whether the process that exec'd got its root from pivot_root or only from chroot: from
+inside, the two look alike, but only pivot_root takes the host's root out of reach.
 
 Live where the probe allows overlay and pivot_root (the sandbox has its own user and mount
 namespaces, the mounts shared like a systemd host's, so nothing reaches the real host's
@@ -236,6 +238,23 @@ def _judge_view(view: RootView) -> None:
         )
 
 
+def _judge_root_call(seen: Observed, view: RootView) -> None:
+    """How the command's process got its root, from the calls it made (as strace shows them):
+    from inside, a chroot into the overlay looks like a pivot_root into it."""
+    how = next((how for pid, how in reversed(seen.roots) if pid == view.pid), "")
+    if how == "chroot":
+        raise Wrong(
+            "chroot-not-pivot",
+            _(
+                "the command got its root from chroot, not pivot_root. chroot changes only the "
+                "process's root: the host's root stays mounted in the namespace, and a process "
+                "running as root can climb out of a chroot, as notebook 03 shows. pivot_root "
+                "makes the overlay the namespace's root mount, so the old root can be detached "
+                "(k.umount2 with k.MNT_DETACH) and is gone."
+            ),
+        )
+
+
 def _judge_rootfs(seen: Observed, case: Case) -> None:
     _judge_process(seen)
     if seen.host_mounts_changed:
@@ -258,6 +277,7 @@ def _judge_rootfs(seen: Observed, case: Case) -> None:
         _judge_hostname(Observed(host_hostname=seen.host_hostname, ran=[ran]), case)
         _judge_pid_one(Observed(ran=[ran]))
         _judge_view(view)
+        _judge_root_call(seen, view)
     _judge_code(seen, case)
 
 

@@ -34,7 +34,17 @@ from typing import Any
 from .framework import NotSolved, Wrong, attempt
 from .mounts import MS, Disk, MountNs, Overlay, Proc, Where, host_namespace
 
-__all__ = ["CLONE", "MS", "Observed", "Ran", "RootView", "SimKernel", "judged_call", "simulate"]
+__all__ = [
+    "CLONE",
+    "MS",
+    "Observed",
+    "Ran",
+    "RootView",
+    "SimKernel",
+    "judged_call",
+    "root_by",
+    "simulate",
+]
 
 #: unshare(2) flags, the same numbers on every Linux architecture.
 CLONE = {
@@ -94,6 +104,9 @@ class Observed:
     views: list[RootView] = field(default_factory=list)  # level 4: what each command saw
     refused: list[str] = field(default_factory=list)  # mount calls the kernel refused, in order
     host_mounts_changed: bool = False  # the host's mount table differs after run()
+    #: (PID, how its root was set: "pivot_root", "chroot" or "") of each process that called
+    #: exec, as strace would show the calls; a root comes with fork, so this is per lineage
+    roots: list[tuple[int, str]] = field(default_factory=list)
 
 
 def plain(value: Any) -> Any:
@@ -152,6 +165,7 @@ class _Proc:
     mnt: MountNs | None = None  # with the mount model (level 4): its namespace, root, cwd
     root: Where | None = None
     cwd: Where | None = None
+    root_by: str = ""  # "pivot_root" or "chroot": the last call that gave it its root
 
 
 class _World:
@@ -225,6 +239,7 @@ class SimKernel:
         ns.next_pid += 1
         child = _Proc(number, ns, ns, parent.uts, dict(parent.others), cgroup=parent.cgroup)
         child.mnt, child.root, child.cwd = parent.mnt, parent.root, parent.cwd
+        child.root_by = parent.root_by
         world.procs.append(child)
         world.cgroups[child.cgroup]["members"].append(child)  # a child starts in its parent's
         parent.kids[number] = child
@@ -239,6 +254,7 @@ class SimKernel:
 
     def _exec(self, file: str, args: list[str]) -> None:
         proc, world = self._proc, self._world
+        world.observed.roots.append((proc.pid, proc.root_by))
         if proc.mnt is not None:
             self._exec_in_root(file)
             return
@@ -448,6 +464,7 @@ class SimKernel:
         assert proc.mnt is not None and proc.root is not None
         old_root = Where(proc.root.mount, proc.root.path)
         proc.mnt.pivot(old_root, new, old)
+        proc.root_by = "pivot_root"
         for p in self._world.procs:  # as chroot_fs_refs: who was at the old root moves
             if p.mnt is proc.mnt:
                 p.root = new if p.root == old_root else p.root
@@ -458,8 +475,13 @@ class SimKernel:
             raise error
 
     def chroot(self, path: Any) -> None:
-        if error := self._try("chroot", lambda: setattr(self._proc, "root", self._dir(path))):
+        if error := self._try("chroot", lambda: self._chroot(path)):
             raise error
+
+    def _chroot(self, path: Any) -> None:
+        proc = self._proc
+        proc.root = self._dir(path)
+        proc.root_by = root_by(proc.root_by, "chroot")
 
     def _dir(self, path: Any) -> Where:
         where = self._at(path)
@@ -543,6 +565,12 @@ class SimKernel:
         old["members"] = [p for p in old["members"] if p is not proc]
         groups[group]["members"].append(proc)
         proc.cgroup = group
+
+
+def root_by(before: str, call: str) -> str:
+    """How a process's root was set after `call` succeeded: a chroot inside a root that
+    pivot_root set (the chroot(".") some runtimes make after it) leaves it pivot_root's."""
+    return "pivot_root" if "pivot_root" in (before, call) else call
 
 
 CGROUP_ROOT = "/sys/fs/cgroup"  # where the simulated pids hierarchy is mounted

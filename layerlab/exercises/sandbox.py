@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .kernels import CLONE, HOST_NAME, MS, Observed, Ran, RootView, judged_call
+from .kernels import CLONE, HOST_NAME, MS, Observed, Ran, RootView, judged_call, root_by
 
 __all__ = ["LiveKernel", "live_observe", "probe_argv"]
 
@@ -81,8 +81,6 @@ class LiveKernel:
     """The kernel calls a runtime level may use, as the os module spells them."""
 
     fork = staticmethod(os.fork)
-    execvp = staticmethod(os.execvp)
-    execv = staticmethod(os.execv)
     waitpid = staticmethod(os.waitpid)
     waitstatus_to_exitcode = staticmethod(os.waitstatus_to_exitcode)
     _exit = staticmethod(os._exit)
@@ -93,6 +91,7 @@ class LiveKernel:
 
     def __init__(self, report: int = -1) -> None:
         self._report = report
+        self._root_by = ""  # how this process got its root; fork copies it, as the root
         for name, value in {**CLONE, **MS}.items():
             setattr(self, name, value)
 
@@ -137,6 +136,7 @@ class LiveKernel:
         paths = (os.fspath(new_root), os.fspath(put_old))
         if error := self._try("pivot_root", syscalls.pivot_root, *paths):
             raise error
+        self._root_by = "pivot_root"
 
     def chdir(self, path: Any) -> None:
         if error := self._try("chdir", os.chdir, path):
@@ -145,6 +145,21 @@ class LiveKernel:
     def chroot(self, path: Any) -> None:
         if error := self._try("chroot", os.chroot, path):
             raise error
+        self._root_by = root_by(self._root_by, "chroot")
+
+    # Each exec is noted on the report first, with how the process got its root: the report
+    # is O_APPEND and inherited, so the note survives the chroot, pivot_root and exec.
+    def execvp(self, file: Any, args: Sequence[Any]) -> None:
+        self._note_exec()
+        os.execvp(file, args)
+
+    def execv(self, path: Any, args: Sequence[Any]) -> None:
+        self._note_exec()
+        os.execv(path, args)
+
+    def _note_exec(self) -> None:
+        if self._report >= 0:
+            os.write(self._report, f"exec {os.getpid()} {self._root_by or '-'}\n".encode())
 
     def mkdir(self, path: Any, mode: int = 0o777) -> None:
         if error := self._try("mkdir", os.mkdir, path, mode):
@@ -287,6 +302,8 @@ def _observed(outcome: Any, lines: list[str]) -> Observed:
     seen.escaped = escaped
     seen.refused = [line.split()[1] for line in lines if line.startswith("refused ")]
     seen.views = [_root_view(line) for line in lines if line.startswith("rootfs\t")]
+    execs = (line.split() for line in lines if line.startswith("exec "))
+    seen.roots = [(int(pid), "" if how == "-" else how) for _, pid, how in execs]
     for pid, hostname, p_uts, p_pid, p_children, *cgroup in probes:
         seen.ran.append(
             Ran(

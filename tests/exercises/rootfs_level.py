@@ -9,9 +9,9 @@ from __future__ import annotations
 
 
 def _rootfs(k, argv, layers, box, *, order="top-first", pivot_first=False, umount="detach",
-            rmdir_first=False, proc="new-root"):  # fmt: skip
+            rmdir_first=False, proc="new-root", chroot=False):  # fmt: skip
     """PID 1's steps of level 4 with one changed; `proc`: mounted on the new root's /proc,
-    or on the host's, before the pivot."""
+    or on the host's, before the pivot; `chroot`: into the overlay instead of pivoting."""
     root = f"{box}/merged"
     lower = ":".join(reversed(layers) if order == "top-first" else layers)
     if pivot_first:
@@ -20,6 +20,10 @@ def _rootfs(k, argv, layers, box, *, order="top-first", pivot_first=False, umoun
     k.mount("overlay", root, "overlay", 0,
             f"lowerdir={lower},upperdir={box}/upper,workdir={box}/work")  # fmt: skip
     k.mount("proc", f"{root}/proc" if proc == "new-root" else "/proc", "proc", 0)
+    if chroot:
+        k.chroot(root)
+        k.chdir("/")
+        k.execvp(argv[0], argv)
     k.mkdir(f"{root}/.old")
     k.pivot_root(root, f"{root}/.old")
     k.chdir("/")
@@ -89,6 +93,11 @@ def lowerdirs_base_first(k, argv, hostname, layers, box):
     return _runtime(k, argv, hostname, layers, box, order="base-first")
 
 
+def chroot_not_pivot_root(k, argv, hostname, layers, box):
+    """Thinks chroot into the overlay is as good as pivot_root: inside, the view is the same."""
+    return _runtime(k, argv, hostname, layers, box, chroot=True)
+
+
 def shim_builds_the_root(k, argv, hostname, layers, box):
     """Builds the root and mounts /proc in the shim, whose PID namespace is the host's."""
     shim = k.fork()
@@ -131,6 +140,7 @@ WRONG = {
         "no-proc": proc_on_the_hosts_proc,
         "lowerdir-order": lowerdirs_base_first,
         "proc-refused": shim_builds_the_root,
+        "chroot-not-pivot": chroot_not_pivot_root,
     }
 }
 
@@ -168,7 +178,7 @@ def runc_style(k, argv, hostname, layers, box):
 def shim_mounts_pid_one_pivots(k, argv, hostname, layers, box):
     """The shim mounts the overlay (the namespace is shared by PID 1), PID 1 pivots into it,
     with put_old named otherwise and /proc mounted after the pivot, before the old root goes,
-    without devices, setuid or exec."""
+    without devices, setuid or exec, and a chroot(".") after the pivot."""
     shim = k.fork()
     if shim == 0:
         try:
@@ -187,6 +197,7 @@ def shim_mounts_pid_one_pivots(k, argv, hostname, layers, box):
                     k.mkdir(merged + "/oldroot", 0o700)
                     k.pivot_root(merged, merged + "/oldroot")
                     k.chdir("/")  # the host's /proc is still in sight, under /oldroot
+                    k.chroot(".")  # harmless after pivot_root, as some runtimes do it
                     k.mount("proc", "/proc", "proc", k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC)
                     k.umount2("/oldroot", k.MNT_DETACH)
                     k.rmdir("/oldroot")
