@@ -29,7 +29,7 @@ from typing import Any
 
 from ..i18n import N_, _
 from .ex08_levels import MISSING, _judge_code, _judge_hostname, _judge_pid_one, _judge_process
-from .framework import Exercise, NotSolved, Wrong, register
+from .framework import Exercise, NotSolved, Wrong, register, require_function
 from .kernels import Observed, Ran, RootView, simulate
 
 __all__ = ["IMAGE", "rootfs_cases", "observe_rootfs"]
@@ -282,14 +282,7 @@ def _judge_rootfs(seen: Observed, case: Case) -> None:
 
 
 def check_rootfs(answer: object) -> str:
-    if not callable(answer):
-        raise Wrong(
-            "not-a-function",
-            _(
-                "pass the function itself: check(..., {name}), not {name}(...) "
-                "or another value (got a {type})"
-            ).format(name="run", type=type(answer).__name__),
-        )
+    require_function(answer, "run")
     for case in rootfs_cases():
         _judge_rootfs(observe_rootfs(answer, case), case)
     return _(
