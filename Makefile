@@ -29,14 +29,13 @@ TEST_STAMP := $(VENV)/.layerlab-test.stamp
 SITE_VENV := build/site-venv
 SITE_STAMP := $(SITE_VENV)/.layerlab-site.stamp
 
-.PHONY: help lab test test-host setup-lab setup-test test-lint test-unit test-notebooks \
+.PHONY: help lab test setup-lab setup-test test-lint test-unit test-notebooks \
 	test-notebooks-rootless test-notebooks-sim test-course test-purev2 notebooks solutions \
 	slides hub test-image site test-lite catalogs
 
 help:
 	@echo "make lab                      start the course in JupyterLab (PORT=8888 by default)"
 	@echo "make test                     everything below, with a private Docker engine"
-	@echo "make test-host                make test without the pure v2 VM world"
 	@echo "make test-lint                ruff check and ruff format --check"
 	@echo "make test-unit                pytest tests/ as root: unit, reference, browser, binder"
 	@echo "make test-notebooks           strict nbval over notebooks/, live as this user"
@@ -111,16 +110,9 @@ lab: setup-lab
 # -k: every part runs even after one fails, so one run reports all failures.
 # with-dockerd starts a private Docker engine only if none answers, and always stops it.
 # `site` comes before test-unit, whose browser tests check the built site offline.
-# The pure v2 world runs in its own VM beside the host's checks (two jobs; its output comes
-# as one block when it ends), which keeps `make test` close to the longer of the two.
 test: setup-test
-	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k -j2 --output-sync=target \
-	  test-host test-purev2
-
-# Everything on this machine's own kernel, one part after another.
-test-host: setup-test
-	@$(MAKE) --no-print-directory -k -j1 test-lint site test-unit \
-	  test-notebooks test-notebooks-rootless test-notebooks-sim test-course
+	@$(SUPPORT)/with-dockerd $(MAKE) --no-print-directory -k test-lint site test-unit \
+	  test-notebooks test-notebooks-rootless test-notebooks-sim test-purev2 test-course
 
 test-lint: setup-test
 	time $(VENV)/bin/ruff check .
