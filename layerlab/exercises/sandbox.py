@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -233,10 +234,19 @@ def _sandbox(
     }
 
 
-def _stop_the_rest(me: int) -> None:
-    """Kill what the answer left running and reap it: orphans come to us (a subreaper)."""
+def _stop_the_rest(me: int, grace: float = 0.5) -> None:
+    """Kill what the answer left running and reap it: orphans come to us (a subreaper).
+
+    First a short grace: a child that came back out of run() reports it on its way out, and
+    killing it before it can would judge the same answer differently from run to run.
+    """
     from ..live.kernel.cleanup import group_members
 
+    deadline = time.monotonic() + grace
+    while group_members(me) - {me} and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)
+        time.sleep(0.01)
     while True:
         for pid in group_members(me) - {me}:
             with contextlib.suppress(ProcessLookupError):
